@@ -1,0 +1,3 @@
+from ctct.cli.main import main
+
+main()

@@ -1,0 +1,16 @@
+"""Grants, authorization codes, device codes and refresh tokens (placeholder: being built)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ctct.emulator.app import Emulator
+
+
+class GrantStore:
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+
+    def reset(self) -> None:
+        pass

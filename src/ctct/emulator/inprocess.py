@@ -1,0 +1,48 @@
+"""Run the emulator inside the test process: sync and async httpx2 transports.
+
+httpx2's ``ASGITransport`` is async only; ``SyncASGITransport`` drives it from a
+private event-loop thread (an anyio blocking portal) so synchronous code, like a
+sync ``ctct.Client``, can talk to an in-process emulator over the same ASGI app.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from typing import Any
+
+import httpx2
+from anyio.from_thread import BlockingPortal, start_blocking_portal
+from starlette.types import ASGIApp
+
+
+class SyncASGITransport(httpx2.BaseTransport):
+    def __init__(self, app: ASGIApp, raise_app_exceptions: bool = True) -> None:
+        self._async = httpx2.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+        self._stack = ExitStack()
+        self._portal: BlockingPortal | None = None
+
+    def _get_portal(self) -> BlockingPortal:
+        if self._portal is None:
+            self._portal = self._stack.enter_context(start_blocking_portal())
+        return self._portal
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        async def call() -> tuple[int, Any, bytes]:
+            body = request.content  # sync requests carry their body already read
+            async_request = httpx2.Request(
+                request.method, request.url, headers=request.headers, content=body
+            )
+            response = await self._async.handle_async_request(async_request)
+            content = await response.aread()
+            return response.status_code, response.headers, content
+
+        status, headers, content = self._get_portal().call(call)
+        return httpx2.Response(status, headers=headers, content=content, request=request)
+
+    def close(self) -> None:
+        self._stack.close()
+        self._portal = None
+
+
+def async_transport(app: ASGIApp) -> httpx2.AsyncBaseTransport:
+    return httpx2.ASGITransport(app=app)
