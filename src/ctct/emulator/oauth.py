@@ -12,3 +12,8 @@ if TYPE_CHECKING:
 
 def routes(emu: Emulator) -> list[BaseRoute]:
     return []
+
+
+def control_routes(emu: Emulator) -> list[BaseRoute]:
+    """Routes under /__emulator/ for approving logins and managing grants."""
+    return []

@@ -1,4 +1,4 @@
-"""(placeholder: being built)"""
+"""The emulated V3 API (placeholder: being built)."""
 
 from __future__ import annotations
 
@@ -11,4 +11,10 @@ if TYPE_CHECKING:
 
 
 def routes(emu: Emulator) -> list[BaseRoute]:
+    """Routes under /v3."""
+    return []
+
+
+def control_routes(emu: Emulator) -> list[BaseRoute]:
+    """Routes under /__emulator/ for seeding account data."""
     return []

@@ -1,0 +1,90 @@
+"""ctct's exceptions: one base class, few leaves.
+
+Each carries the provider's error code (when there is one), whether retrying may help,
+and the CLI exit code, so the CLI maps any failure to one clear message and one code.
+Messages never contain a token, secret or authorization code.
+
+    CtctError                       exit 1
+    ├── ConfigError                 exit 3   settings missing or invalid
+    ├── AuthorizationRequired       exit 4   no usable grant: run `ctct auth login`
+    │   └── ClientRejected          exit 5   invalid_client: the app's credentials were refused
+    ├── AuthorizationDenied         exit 6   the person declined (access_denied)
+    ├── FlowTimedOut                exit 7   a login was not completed in time
+    ├── FlowError                   exit 8   a login went wrong (state mismatch, bad callback)
+    ├── TokenValidationError        exit 9   a token failed verification; .check names which
+    ├── ProviderError               exit 10  the provider answered with an error
+    │   └── TransientProviderError  exit 11  5xx, 429, timeout, garbled body: retry later
+    ├── NetworkError                exit 12  could not reach the provider
+    ├── StoreError                  exit 13  the token store is unreadable, corrupt or locked
+    └── ApiError                    exit 14  the V3 API answered with an error (see .status)
+"""
+
+from __future__ import annotations
+
+
+class CtctError(Exception):
+    exit_code = 1
+    retryable = False
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code  # the provider's error code, e.g. "invalid_grant"
+
+
+class ConfigError(CtctError):
+    exit_code = 3
+
+
+class AuthorizationRequired(CtctError):
+    exit_code = 4
+
+
+class ClientRejected(AuthorizationRequired):
+    exit_code = 5
+
+
+class AuthorizationDenied(CtctError):
+    exit_code = 6
+
+
+class FlowTimedOut(CtctError):
+    exit_code = 7
+
+
+class FlowError(CtctError):
+    exit_code = 8
+
+
+class TokenValidationError(CtctError):
+    exit_code = 9
+
+    def __init__(self, message: str, *, check: str) -> None:
+        super().__init__(message, code=check)
+        self.check = check  # e.g. "signature", "issuer", "audience", "expiry", "client_id"
+
+
+class ProviderError(CtctError):
+    exit_code = 10
+
+
+class TransientProviderError(ProviderError):
+    exit_code = 11
+    retryable = True
+
+
+class NetworkError(CtctError):
+    exit_code = 12
+    retryable = True
+
+
+class StoreError(CtctError):
+    exit_code = 13
+
+
+class ApiError(CtctError):
+    exit_code = 14
+
+    def __init__(self, message: str, *, status: int, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.status = status
