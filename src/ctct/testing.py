@@ -1,0 +1,390 @@
+"""Test your own application against a local Constant Contact, offline.
+
+Three ways to get an emulator, each giving an ``EmulatorHandle``:
+
+- ``start_emulator()``: a context manager serving the emulator on a real loopback port
+  (for code that opens its own connections, subprocesses and browsers).
+- ``inprocess_emulator()``: the emulator inside the test process, reached through an
+  httpx2 transport (``handle.transport``, or ``handle.async_transport()``); no socket.
+- pytest fixtures ``ctct_emulator`` (real port) and ``ctct_emulator_app`` (in-process),
+  one emulator per test. Enable them in your ``conftest.py``::
+
+      pytest_plugins = ["ctct.testing"]
+
+  and override the ``ctct_emulator_config`` fixture to change settings.
+
+The handle knows the base URL and the default app's (test) credentials, and drives the
+emulator's control API over HTTP: approve a device login, approve a browser login,
+advance the clock, inject faults, rotate signing keys, read counters::
+
+    with start_emulator(access_token_ttl=60) as emu:
+        ...  # start a device login in your app, read its user code
+        emu.approve_device(user_code)
+        emu.advance_clock(61)       # the access token has now expired
+        assert emu.counters()["token_requests"]["refresh_token"]["ok"] == 1
+
+Importing this module does not need pytest; the fixtures exist only when pytest is
+installed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+import httpx2
+
+from ctct import _cc
+from ctct.emulator.app import Emulator, create_app
+from ctct.emulator.config import EmulatorConfig
+from ctct.emulator.drop import DropConnectionMiddleware
+from ctct.emulator.faults import DroppedConnection
+from ctct.emulator.inprocess import SyncASGITransport
+from ctct.emulator.server import EmulatorServer
+
+__all__ = [
+    "EmulatorControlError",
+    "EmulatorHandle",
+    "inprocess_emulator",
+    "start_emulator",
+]
+
+CONTROL = "/__emulator"
+INPROCESS_BASE_URL = "http://127.0.0.1"
+
+
+class EmulatorControlError(Exception):
+    """The emulator's control API refused a request; the message carries its reason."""
+
+    def __init__(self, method: str, path: str, status: int, detail: str) -> None:
+        super().__init__(f"{method} {path} answered {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class EmulatorHandle:
+    """A running emulator: its URLs, the default app's test credentials, and its controls.
+
+    Works with any emulator reachable over HTTP, e.g. ``EmulatorHandle("http://127.0.0.1:7717")``
+    for one started with ``ctct emulator``. ``emulator`` is the ``Emulator`` object itself
+    when it runs in this process (for assertions on its internals), else None.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: httpx2.BaseTransport | None = None,
+        emulator: Emulator | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.transport = transport
+        self.emulator = emulator
+        self._timeout = timeout
+        self._control = httpx2.Client(base_url=self.base_url, transport=transport, timeout=timeout)
+        self._config: dict[str, Any] | None = None
+
+    # -- where things are -------------------------------------------------------------
+
+    @property
+    def authorize_url(self) -> str:
+        return self.base_url + _cc.AUTHORIZE_PATH
+
+    @property
+    def token_url(self) -> str:
+        return self.base_url + _cc.TOKEN_PATH
+
+    @property
+    def device_authorization_url(self) -> str:
+        return self.base_url + _cc.DEVICE_AUTHORIZE_PATH
+
+    @property
+    def revoke_url(self) -> str:
+        return self.base_url + _cc.REVOKE_PATH
+
+    @property
+    def jwks_url(self) -> str:
+        return self.base_url + _cc.JWKS_PATH
+
+    @property
+    def api_url(self) -> str:
+        """The V3 API's base, e.g. ``http://127.0.0.1:7717/v3``."""
+        return self.base_url + _cc.API_BASE_PATH
+
+    # -- the default app and users (test values) ---------------------------------------
+
+    def _default_app(self) -> dict[str, Any]:
+        config = self.config(cached=True)
+        app: dict[str, Any] = next(
+            a for a in config["apps"] if a["client_id"] == config["default_client_id"]
+        )
+        return app
+
+    @property
+    def client_id(self) -> str:
+        return str(self._default_app()["client_id"])
+
+    @property
+    def client_secret(self) -> str | None:
+        secret = self._default_app()["client_secret"]
+        return None if secret is None else str(secret)
+
+    @property
+    def redirect_uris(self) -> list[str]:
+        return [str(uri) for uri in self._default_app()["redirect_uris"]]
+
+    @property
+    def users(self) -> list[dict[str, Any]]:
+        """Each user's ``username``, ``password``, ``account_id``, ``role``..."""
+        return list(self.config(cached=True)["users"])
+
+    def env(self) -> dict[str, str]:
+        """The environment variables that point ctct at this emulator."""
+        env = {"CTCT_BASE_URL": self.base_url, "CTCT_CLIENT_ID": self.client_id}
+        if self.client_secret is not None:
+            env["CTCT_CLIENT_SECRET"] = self.client_secret
+        return env
+
+    # -- HTTP clients that reach the emulator ------------------------------------------
+
+    def http_client(self, **kwargs: Any) -> httpx2.Client:
+        """An httpx2 client with ``base_url`` set to the emulator (in-process or not)."""
+        kwargs.setdefault("base_url", self.base_url)
+        kwargs.setdefault("timeout", self._timeout)
+        if self.transport is not None:
+            kwargs.setdefault("transport", self.transport)
+        return httpx2.Client(**kwargs)
+
+    def async_transport(self) -> httpx2.AsyncBaseTransport | None:
+        """An async transport into the in-process emulator; None when it has a real port."""
+        if self.emulator is None or self.transport is None:
+            return None
+        app = getattr(self.transport, "app", None)
+        return _AsyncInProcessTransport(app) if app is not None else None
+
+    def async_http_client(self, **kwargs: Any) -> httpx2.AsyncClient:
+        kwargs.setdefault("base_url", self.base_url)
+        kwargs.setdefault("timeout", self._timeout)
+        transport = self.async_transport()
+        if transport is not None:
+            kwargs.setdefault("transport", transport)
+        return httpx2.AsyncClient(**kwargs)
+
+    # -- the control API ---------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        url = CONTROL + path
+        response = self._control.request(method, url, json=dict(body) if body is not None else None)
+        if response.status_code >= 400:
+            raise EmulatorControlError(method, url, response.status_code, _detail(response))
+        return response.json() if response.content else None
+
+    def config(self, *, cached: bool = False) -> dict[str, Any]:
+        """Apps with their credentials, users with their logins, lifetimes, switches, limits."""
+        if self._config is None or not cached:
+            self._config = self._call("GET", "/config")
+        return dict(self._config)
+
+    def pending(self) -> Any:
+        """Logins waiting for a person: device codes and browser authorization requests."""
+        return self._call("GET", "/pending")
+
+    def approve_device(self, user_code: str, username: str | None = None) -> Any:
+        """Approve a device login as ``username`` (default: the default user)."""
+        body: dict[str, Any] = {"user_code": user_code}
+        if username is not None:
+            body["username"] = username
+        return self._call("POST", "/device/approve", body)
+
+    def deny_device(self, user_code: str) -> Any:
+        return self._call("POST", "/device/approve", {"user_code": user_code, "deny": True})
+
+    def approve_authorization(self, request_id: str, username: str | None = None) -> str:
+        """Approve a pending browser login; returns the redirect URL (with the code)."""
+        body = {"username": username} if username is not None else None
+        path = f"/authorizations/{quote(request_id, safe='')}/approve"
+        return str(self._call("POST", path, body)["redirect_to"])
+
+    def deny_authorization(self, request_id: str) -> str:
+        """Deny a pending browser login; returns the redirect URL (with the error)."""
+        path = f"/authorizations/{quote(request_id, safe='')}/deny"
+        return str(self._call("POST", path)["redirect_to"])
+
+    def grants(self) -> Any:
+        return self._call("GET", "/grants")
+
+    def revoke_grant(self, grant_id: str) -> Any:
+        return self._call("POST", f"/grants/{quote(grant_id, safe='')}/revoke")
+
+    def counters(self) -> dict[str, Any]:
+        """Token requests by grant type and outcome, API requests by route and status."""
+        counters: dict[str, Any] = self._call("GET", "/counters")
+        return counters
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        path = "/events" + (f"?kind={quote(kind, safe='')}" if kind else "")
+        events: list[dict[str, Any]] = self._call("GET", path)["events"]
+        return events
+
+    def clock(self) -> dict[str, float]:
+        """``{"now": epoch seconds, "offset": seconds ahead of real time}``."""
+        clock: dict[str, float] = self._call("GET", "/clock")
+        return clock
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the emulator's clock forward; returns its new time (epoch seconds)."""
+        return float(self._call("POST", "/clock/advance", {"seconds": seconds})["now"])
+
+    def inject_fault(
+        self, target: str, kind: str, count: int = 1, *, delay: float | None = None
+    ) -> dict[str, int]:
+        """Make the next ``count`` ``target`` ("token" or "api") calls fail with ``kind``:
+        "500", "503", "timeout" (silent for ``delay`` s, then 504), "garbled", "drop"."""
+        body: dict[str, Any] = {"target": target, "kind": kind, "count": count}
+        if delay is not None:
+            body["delay"] = delay
+        pending: dict[str, int] = self._call("POST", "/faults", body)["pending"]
+        return pending
+
+    def pending_faults(self) -> dict[str, int]:
+        pending: dict[str, int] = self._call("GET", "/faults")["pending"]
+        return pending
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def rotate_keys(self, *, retire_old: bool = False) -> str:
+        """Sign with a new key from now on; returns its ``kid``."""
+        return str(self._call("POST", "/keys/rotate", {"retire_old": retire_old})["kid"])
+
+    def seed(self, data: Mapping[str, Any] | None = None, /, **fields: Any) -> Any:
+        """Add account data (contacts, lists...) through ``POST /__emulator/seed``."""
+        return self._call("POST", "/seed", {**(data or {}), **fields})
+
+    def reset(self) -> None:
+        """Forget grants, data, counters, faults and limits; keep settings and keys."""
+        self._call("POST", "/reset")
+
+    def close(self) -> None:
+        self._control.close()
+
+    def __enter__(self) -> EmulatorHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = "in-process" if self.transport is not None else "socket"
+        return f"EmulatorHandle({self.base_url!r}, {where})"
+
+
+def _detail(response: httpx2.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        return str(body.get("error_description") or body.get("error") or body)
+    return str(body)[:200]
+
+
+def _config(config: EmulatorConfig | None, changes: Mapping[str, Any]) -> EmulatorConfig:
+    config = config or EmulatorConfig()
+    return config.with_changes(**changes) if changes else config
+
+
+@contextmanager
+def start_emulator(
+    config: EmulatorConfig | None = None,
+    *,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    **changes: Any,
+) -> Iterator[EmulatorHandle]:
+    """Serve an emulator on a loopback port (any free one by default) for the block.
+
+    Keyword arguments other than ``port``/``host`` change settings, e.g.
+    ``start_emulator(access_token_ttl=60, refresh_token_reuse="grant")``.
+    """
+    server = EmulatorServer(_config(config, changes), host=host, port=port)
+    _drop_connections(server)
+    with server, EmulatorHandle(server.base_url, emulator=server.emulator) as handle:
+        yield handle
+
+
+def _drop_connections(server: EmulatorServer) -> None:
+    # Make the "drop" fault close the socket instead of answering 500 (see
+    # ctct.emulator.drop). Harmless if the server already wraps its app.
+    uvicorn_config = server._server.config
+    if not isinstance(uvicorn_config.app, DropConnectionMiddleware):
+        uvicorn_config.app = DropConnectionMiddleware(server.app)
+
+
+@contextmanager
+def inprocess_emulator(
+    config: EmulatorConfig | None = None, **changes: Any
+) -> Iterator[EmulatorHandle]:
+    """Run an emulator inside this process, without a socket, for the block.
+
+    Point your httpx2 client at it with ``handle.http_client()`` or
+    ``transport=handle.transport`` (sync), ``handle.async_transport()`` (async).
+    """
+    emulator = Emulator(_config(config, changes))
+    transport = _SyncInProcessTransport(create_app(emulator=emulator))
+    try:
+        with EmulatorHandle(INPROCESS_BASE_URL, transport=transport, emulator=emulator) as handle:
+            yield handle
+    finally:
+        transport.close()
+        emulator.close()
+
+
+_DROPPED = "Server disconnected without sending a response."
+
+
+class _SyncInProcessTransport(SyncASGITransport):
+    """In-process transport where the "drop" fault looks as it does over a socket."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self.app = app
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            return super().handle_request(request)
+        except DroppedConnection:
+            raise httpx2.RemoteProtocolError(_DROPPED, request=request) from None
+
+
+class _AsyncInProcessTransport(httpx2.ASGITransport):
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            return await super().handle_async_request(request)
+        except DroppedConnection:
+            raise httpx2.RemoteProtocolError(_DROPPED, request=request) from None
+
+
+if importlib.util.find_spec("pytest") is not None:
+    import pytest
+
+    @pytest.fixture
+    def ctct_emulator_config() -> EmulatorConfig:
+        """Settings for ``ctct_emulator``/``ctct_emulator_app``; override to change them."""
+        return EmulatorConfig()
+
+    @pytest.fixture
+    def ctct_emulator(ctct_emulator_config: EmulatorConfig) -> Iterator[EmulatorHandle]:
+        """An emulator on a loopback port, fresh for each test."""
+        with start_emulator(ctct_emulator_config) as handle:
+            yield handle
+
+    @pytest.fixture
+    def ctct_emulator_app(ctct_emulator_config: EmulatorConfig) -> Iterator[EmulatorHandle]:
+        """An emulator inside the test process (``handle.transport``), fresh for each test."""
+        with inprocess_emulator(ctct_emulator_config) as handle:
+            yield handle
