@@ -1,0 +1,122 @@
+"""Token stores: one small protocol (``Store``), backends behind it, encryption at rest.
+
+``open_store(url)`` picks the backend from a URL:
+
+- ``sqlite://`` (default): ``<user state dir>/ctct/tokens.db``
+- ``sqlite:///abs/path/tokens.db``: that file
+- ``memory://``: a private in-process store; ``memory://NAME``: shared in this process
+
+Records are opaque bytes, encrypted with AES-256-GCM when a store key is configured (see
+``ctct.stores.keys`` for where keys come from) and bound to their grant key.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from ctct.errors import ConfigError, StoreError
+from ctct.stores.base import (
+    Clock,
+    GrantKey,
+    Record,
+    Store,
+    StoreConflict,
+    StoreCorrupt,
+    StoreInfo,
+    StoreLock,
+    StoreLockTimeout,
+)
+from ctct.stores.crypto import KeyConfig, generate_key, write_key_file
+from ctct.stores.keys import (
+    KeyProvider,
+    default_key_file,
+    default_key_provider,
+    no_keys,
+    resolve_keys,
+    static_keys,
+)
+from ctct.stores.memory import MemoryState, MemoryStore
+from ctct.stores.sealed import SealedStore
+from ctct.stores.sqlite import SqliteStore, default_path
+
+__all__ = [
+    "Clock",
+    "GrantKey",
+    "KeyConfig",
+    "KeyProvider",
+    "MemoryState",
+    "MemoryStore",
+    "Record",
+    "SealedStore",
+    "SqliteStore",
+    "Store",
+    "StoreConflict",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreInfo",
+    "StoreLock",
+    "StoreLockTimeout",
+    "default_key_file",
+    "default_key_provider",
+    "default_path",
+    "generate_key",
+    "no_keys",
+    "open_store",
+    "rekey",
+    "resolve_keys",
+    "static_keys",
+    "write_key_file",
+]
+
+URL_FORMS = "sqlite:// (the default file), sqlite:///absolute/path.db, memory:// or memory://NAME"
+
+_named_mutex = threading.Lock()
+_named_memory: dict[str, MemoryState] = {}
+
+
+def open_store(
+    url: str | None = None,
+    *,
+    key_provider: KeyProvider | None = None,
+    clock: Clock = time.time,
+) -> SealedStore:
+    """Open the store at ``url`` (None: the default SQLite file).
+
+    ``key_provider`` supplies the encryption keys; by default SQLite stores look in the
+    environment, key file and keyring (``resolve_keys``) and memory stores use none.
+    ``clock`` drives single-use TTLs and rate buckets. Raises ``ConfigError`` for a URL
+    it does not understand and ``StoreError`` for a store it cannot use.
+    """
+    text = (url or "sqlite://").strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        raise ConfigError(f"store URL {text!r} has no scheme; use {URL_FORMS}")
+    scheme = scheme.lower()
+    if scheme == "sqlite":
+        if rest and not rest.startswith("/"):
+            raise ConfigError(
+                f"store URL {text!r}: the SQLite path must be absolute, as in "
+                "sqlite:///absolute/path.db (three slashes)"
+            )
+        path = Path(rest) if rest else default_path()
+        provider = key_provider if key_provider is not None else default_key_provider
+        return SqliteStore(path, provider(), clock)
+    if scheme == "memory":
+        keys = key_provider() if key_provider is not None else KeyConfig()
+        if not rest:
+            return MemoryStore(keys, clock)
+        with _named_mutex:
+            state = _named_memory.setdefault(rest, MemoryState())
+        return MemoryStore(keys, clock, state=state, name=rest)
+    raise ConfigError(f"unknown store URL scheme {scheme!r} in {text!r}; use {URL_FORMS}")
+
+
+def rekey(store: SealedStore, *, lock_timeout: float = 30.0) -> int:
+    """Re-encrypt every grant in ``store`` with its current key; return how many changed.
+
+    Run it after putting a new key first (``CTCT_STORE_KEY=new,old``); once it returns,
+    the old key can be removed.
+    """
+    return store.rekey(lock_timeout=lock_timeout)
