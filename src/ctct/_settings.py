@@ -1,0 +1,404 @@
+"""``Settings``: the one configuration loader shared by the library and the CLI.
+
+Each value comes from the first source that sets it:
+
+1. explicit arguments (library keyword arguments, CLI flags);
+2. the environment, ``CTCT_<NAME>`` (e.g. ``CTCT_CLIENT_ID``, ``CTCT_BASE_URL``);
+3. the TOML config file: ``[profiles.NAME]`` first, then its top-level keys;
+4. defaults.
+
+The file is ``CTCT_CONFIG`` if set, else ``config.toml`` in platformdirs'
+``user_config_dir("ctct")``. The profile is the ``profile`` argument, else
+``CTCT_PROFILE``, else ``default``. The client secret may come from
+``client_secret`` or from a file named by ``client_secret_file``
+(``CTCT_CLIENT_SECRET_FILE``), at any level; the CLI never takes it as a flag.
+
+Example ``config.toml``::
+
+    client_id = "5f4c3b2a-..."
+    [profiles.emulator]
+    base_url = "http://127.0.0.1:8765"
+    store = "sqlite:///home/me/.local/share/ctct/emulator.db"
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+import platformdirs
+
+from ctct import _cc
+from ctct._provider import AccessTokenFormat, Provider, normalize_base_url
+from ctct._secret import MASK, Secret
+from ctct._urls import require_safe_url
+from ctct.errors import ConfigError
+
+DEFAULT_PROFILE: Final = "default"
+_URL_FIELDS: Final = (
+    "issuer",
+    "token_endpoint",
+    "authorization_endpoint",
+    "device_authorization_endpoint",
+    "revocation_endpoint",
+    "jwks_uri",
+)
+_STR_FIELDS: Final = (
+    "client_id",
+    "base_url",
+    *_URL_FIELDS,
+    "audience",
+    "access_token_format",
+    "redirect_uri",
+    "store",
+)
+_FLOAT_FIELDS: Final = ("refresh_margin", "leeway", "timeout")
+_SECRET_FILE: Final = "client_secret_file"
+_KEYS: Final = frozenset({*_STR_FIELDS, *_FLOAT_FIELDS, "scopes", "client_secret", _SECRET_FILE})
+_FORMATS: Final = ("jwt", "opaque", "auto")
+
+
+@dataclass(frozen=True, repr=False)
+class Settings:
+    """Resolved configuration. Build with ``Settings.load()``; ``repr`` is redacted."""
+
+    profile: str = DEFAULT_PROFILE
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    base_url: str | None = None
+    """Point all of Constant Contact's hosts at one origin (e.g. the emulator)."""
+    issuer: str | None = None
+    """Another provider's issuer or discovery URL (``CTCT_ISSUER``)."""
+    token_endpoint: str | None = None
+    authorization_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+    jwks_uri: str | None = None
+    audience: str | None = None
+    access_token_format: str | None = None
+    scopes: tuple[str, ...] | None = None
+    redirect_uri: str | None = None
+    store: str | None = None
+    """Token store URL, e.g. ``sqlite:///path``; ``None`` lets the store layer choose."""
+    refresh_margin: float = 300.0
+    leeway: float = 60.0
+    timeout: float = 10.0
+    config_path: Path | None = None
+    """The config file consulted (it may not exist)."""
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """Where each value came from: ``argument``, ``env CTCT_X``, ``file PATH`` or ``default``."""
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        env: Mapping[str, str] | None = None,
+        config_path: str | Path | None = None,
+        **arguments: Any,
+    ) -> Settings:
+        """Resolve settings. ``arguments`` are field names (plus ``client_secret_file``);
+        ``None`` values count as unset, so CLI options can be passed straight through.
+        Raises ``ConfigError`` for anything invalid, naming where it came from."""
+        environ = os.environ if env is None else env
+        given = {k: v for k, v in arguments.items() if v is not None}
+        unknown = set(given) - _KEYS - {"profile"}
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+
+        if given.get("profile"):
+            profile, profile_source = str(given.pop("profile")), "argument"
+        elif environ.get("CTCT_PROFILE"):
+            profile, profile_source = environ["CTCT_PROFILE"], "env CTCT_PROFILE"
+        else:
+            profile, profile_source = DEFAULT_PROFILE, "default"
+        explicit_path = config_path or environ.get("CTCT_CONFIG")
+        path = Path(explicit_path) if explicit_path else default_config_path()
+        file_layers = _read_config(path, profile, required=bool(explicit_path))
+
+        layers: list[tuple[str, dict[str, Any]]] = [("argument", given)]
+        env_values = {
+            key: environ[f"CTCT_{key.upper()}"] for key in _KEYS if f"CTCT_{key.upper()}" in environ
+        }
+        layers.append(("env", env_values))
+        layers.extend(file_layers)
+
+        values: dict[str, Any] = {"profile": profile}
+        sources: dict[str, str] = {"profile": profile_source}
+        for key in (*_STR_FIELDS, *_FLOAT_FIELDS, "scopes"):
+            for label, layer in layers:
+                if key in layer:
+                    where = _describe_source(label, key)
+                    values[key] = _convert(key, layer[key], where)
+                    sources[key] = where
+                    break
+        secret, secret_source = _resolve_secret(layers)
+        if secret is not None:
+            values["client_secret"] = secret
+            sources["client_secret"] = secret_source
+        for f in fields(cls):
+            sources.setdefault(f.name, "default")
+        settings = cls(**values, config_path=path, sources=sources)
+        settings._validate()
+        return settings
+
+    # -- derived ----------------------------------------------------------------------
+
+    @property
+    def needs_discovery(self) -> bool:
+        """True when the provider is known only by issuer: fetch its metadata first."""
+        return self.issuer is not None and self.token_endpoint is None and self.issuer != _cc.ISSUER
+
+    def provider(self) -> Provider:
+        """The provider profile these settings describe, without I/O.
+
+        Raises ``ConfigError`` when discovery is needed (see ``needs_discovery`` and
+        ``ctct._oauth_http.resolve_provider``).
+        """
+        if self.token_endpoint is not None:
+            if self.issuer is None:
+                raise ConfigError(
+                    "token_endpoint is set but issuer is not: set CTCT_ISSUER too (it is the "
+                    "tokens' 'iss' and part of the key stored grants are filed under)."
+                )
+            fmt: AccessTokenFormat = (
+                "jwt"
+                if self.access_token_format == "jwt"
+                else "opaque"
+                if self.access_token_format == "opaque"
+                else "auto"
+            )
+            return Provider(
+                issuer=self.issuer,
+                token_endpoint=self.token_endpoint,
+                authorization_endpoint=self.authorization_endpoint,
+                device_authorization_endpoint=self.device_authorization_endpoint,
+                revocation_endpoint=self.revocation_endpoint,
+                jwks_uri=self.jwks_uri,
+                audience=self.audience,
+                access_token_format=fmt,
+                default_scopes=self.scopes or (),
+            )
+        if self.needs_discovery:
+            raise ConfigError(
+                f"The provider {self.issuer!r} must be discovered first (network I/O)."
+            )
+        return Provider.constant_contact(self.base_url)
+
+    def redacted(self) -> dict[str, Any]:
+        """Every setting, safe to print (``ctct config show``): the secret is masked and
+        a password inside the store URL too."""
+        shown: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "sources":
+                continue
+            value = getattr(self, f.name)
+            if f.name == "client_secret":
+                value = MASK if value is not None else None
+            elif f.name == "store" and value is not None:
+                value = redact_url_password(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            shown[f.name] = value
+        return shown
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.redacted().items() if v is not None)
+        return f"Settings({inner})"
+
+    __str__ = __repr__
+
+    def _validate(self) -> None:
+        def where(key: str) -> str:
+            return self.sources.get(key, "default")
+
+        if self.base_url is not None:
+            try:
+                normalize_base_url(self.base_url)
+            except ConfigError as exc:
+                raise ConfigError(f"{exc.message} (from {where('base_url')})") from None
+            if self.issuer is not None and self.issuer != _cc.ISSUER:
+                raise ConfigError(
+                    "base_url points Constant Contact's hosts elsewhere, but issuer names "
+                    f"another provider ({where('issuer')}): set one or the other."
+                )
+        for key in _URL_FIELDS:
+            value = getattr(self, key)
+            if value is not None:
+                try:
+                    require_safe_url(value, what=key.replace("_", " "))
+                except ConfigError as exc:
+                    raise ConfigError(f"{exc.message} (from {where(key)})") from None
+        if self.access_token_format not in (None, *_FORMATS):
+            raise ConfigError(
+                f"access_token_format must be one of {', '.join(_FORMATS)}, not "
+                f"{self.access_token_format!r} (from {where('access_token_format')})."
+            )
+        for key in _FLOAT_FIELDS:
+            if getattr(self, key) < 0 or (key == "timeout" and self.timeout == 0):
+                raise ConfigError(f"{key} must be positive (from {where(key)}).")
+
+
+def default_config_path() -> Path:
+    """``config.toml`` in the platform's user config directory for ctct."""
+    return Path(platformdirs.user_config_dir("ctct")) / "config.toml"
+
+
+def redact_url_password(url: str) -> str:
+    """``url`` with any password in its authority replaced by the mask."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{parts.username}:{MASK}@{host}" if parts.username else f":{MASK}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# -- the config file ----------------------------------------------------------------------
+
+
+def _read_config(path: Path, profile: str, *, required: bool) -> list[tuple[str, dict[str, Any]]]:
+    """``[(source label, values)]`` from the file: the profile table, then top level."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(
+                f"The config file {path} (CTCT_CONFIG) does not exist: create it or unset "
+                "CTCT_CONFIG."
+            ) from None
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read the config file {path}: {exc}.") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}. Fix that line.") from None
+
+    profiles = data.pop("profiles", {})
+    if not isinstance(profiles, dict):
+        raise ConfigError(
+            f"{path}, line {_line_of(text, None, 'profiles')}: 'profiles' must "
+            "be a table of [profiles.NAME] tables."
+        )
+    _check_table(path, text, None, data)
+    for name, table in profiles.items():
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{path}, line {_line_of(text, 'profiles', name)}: profiles.{name} must be a table."
+            )
+        _check_table(path, text, name, table)
+    if profile != DEFAULT_PROFILE and profiles and profile not in profiles:
+        raise ConfigError(
+            f"Profile {profile!r} is not in {path} (it has: {', '.join(sorted(profiles))})."
+        )
+    layers: list[tuple[str, dict[str, Any]]] = []
+    if profile in profiles:
+        layers.append((f"file {path} [profiles.{profile}]", dict(profiles[profile])))
+    layers.append((f"file {path}", dict(data)))
+    # Secret files named in the config are relative to the config file's folder.
+    for _, layer in layers:
+        if _SECRET_FILE in layer:
+            layer[_SECRET_FILE] = str(path.parent / Path(layer[_SECRET_FILE]).expanduser())
+    return layers
+
+
+def _check_table(path: Path, text: str, profile: str | None, table: dict[str, Any]) -> None:
+    table_name = None if profile is None else f"profiles.{profile}"
+    for key, value in table.items():
+        line = _line_of(text, table_name, key)
+        if key not in _KEYS:
+            raise ConfigError(
+                f"{path}, line {line}: unknown setting {key!r} (known: {', '.join(sorted(_KEYS))})."
+            )
+        expected: tuple[type, ...]
+        if key in _FLOAT_FIELDS:
+            expected = (int, float)
+        elif key == "scopes":
+            expected = (list, str)
+        else:
+            expected = (str,)
+        if isinstance(value, bool) or not isinstance(value, expected):
+            names = " or ".join("number" if t in (int, float) else t.__name__ for t in expected)
+            raise ConfigError(f"{path}, line {line}: {key} must be a {names}.")
+        if (
+            key == "scopes"
+            and isinstance(value, list)
+            and not all(isinstance(s, str) for s in value)
+        ):
+            raise ConfigError(f"{path}, line {line}: scopes must be a list of strings.")
+
+
+def _line_of(text: str, table: str | None, key: str) -> int | str:
+    """The line of ``key`` inside ``[table]`` (best effort: '?' if not found)."""
+    current: str | None = None
+    key_pattern = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*=""")
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = re.match(r"^\s*\[\s*([^\]]+?)\s*\]", line)
+        if header:
+            current = header.group(1).replace('"', "").replace("'", "").replace(" ", "")
+            if table == "profiles" and current == f"profiles.{key}":
+                return number
+            continue
+        if current == table and key_pattern.match(line):
+            return number
+    return "?"
+
+
+# -- values -----------------------------------------------------------------------------
+
+
+def _describe_source(label: str, key: str) -> str:
+    if label == "env":
+        return f"env CTCT_{key.upper()}"
+    return label
+
+
+def _convert(key: str, value: Any, where: str) -> Any:
+    if key in _FLOAT_FIELDS:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be a number, not {value!r} (from {where}).") from None
+    if key == "scopes":
+        items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
+        return tuple(items)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{key} must be a non-empty string (from {where}).")
+    return value.strip()
+
+
+def _resolve_secret(layers: list[tuple[str, dict[str, Any]]]) -> tuple[Secret | None, str]:
+    for label, layer in layers:
+        if "client_secret" in layer:
+            value = layer["client_secret"]
+            where = _describe_source(label, "client_secret")
+            if isinstance(value, Secret):
+                return value, where
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"client_secret is empty (from {where}).")
+            return Secret(value.strip()), where
+        if _SECRET_FILE in layer:
+            where = _describe_source(label, _SECRET_FILE)
+            secret_path = Path(str(layer[_SECRET_FILE])).expanduser()
+            try:
+                content = secret_path.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(
+                    f"Cannot read the client secret file {secret_path} (from {where}): "
+                    f"{type(exc).__name__}."
+                ) from None
+            if not content:
+                raise ConfigError(f"The client secret file {secret_path} is empty (from {where}).")
+            return Secret(content), f"{where} ({secret_path})"
+    return None, "default"
