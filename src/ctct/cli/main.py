@@ -1,10 +1,20 @@
-"""The ``ctct`` command line."""
+"""The ``ctct`` command line.
+
+Commands live in their own modules and import what they need inside their functions,
+so ``ctct --help`` stays fast. Any ``CtctError`` that escapes a command becomes one
+clear message on stderr and that error's exit code (see ``ctct.errors``).
+"""
 
 from __future__ import annotations
+
+import sys
 
 import click
 
 from ctct import __version__
+from ctct.cli.demo import demo
+from ctct.cli.emulator_cmd import emulator
+from ctct.errors import CtctError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,5 +23,13 @@ def cli() -> None:
     """Connect to the Constant Contact V3 API once and stay connected."""
 
 
+cli.add_command(emulator)
+cli.add_command(demo)
+
+
 def main() -> None:
-    cli()
+    try:
+        cli(standalone_mode=True)
+    except CtctError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)

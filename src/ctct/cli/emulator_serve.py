@@ -1,0 +1,246 @@
+"""The foreground server behind ``ctct emulator``: bind, start uvicorn, announce the
+emulator once its port accepts connections, and stop cleanly on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import sqlite3
+import sys
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import uvicorn
+from rich.console import Console
+from rich.table import Table
+
+from ctct import _cc
+from ctct.cli.emulator_cmd import WILDCARD_HOSTS
+from ctct.emulator.app import Emulator, create_app
+from ctct.emulator.config import EmulatorConfig
+from ctct.emulator.drop import DropConnectionMiddleware
+from ctct.emulator.server import _uvicorn_config, bind
+from ctct.errors import CtctError
+
+
+class StartupError(CtctError):
+    """The emulator could not start (port in use, unusable ``--data`` file)."""
+
+
+class _AnnouncingServer(uvicorn.Server):
+    """A uvicorn server that calls ``on_ready`` once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._on_ready()
+
+
+def serve(
+    config: EmulatorConfig,
+    *,
+    host: str,
+    port: int,
+    as_json: bool = False,
+    ready_file: Path | None = None,
+) -> None:
+    """Serve until Ctrl-C or SIGTERM, then return (the command exits 0)."""
+    console = _console(stderr=as_json)
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise StartupError(_describe_oserror(exc, host, port)) from None
+    try:
+        try:
+            emulator = Emulator(config)
+        except sqlite3.Error as exc:
+            raise StartupError(
+                f"cannot use --data {config.data_path}: {exc} (is it an emulator state file?)"
+            ) from None
+        try:
+            _run(emulator, sock, host, console, as_json, ready_file)
+        finally:
+            emulator.close()
+    finally:
+        sock.close()
+    console.print("Emulator stopped.")
+
+
+def _run(
+    emulator: Emulator,
+    sock: Any,
+    host: str,
+    console: Console,
+    as_json: bool,
+    ready_file: Path | None,
+) -> None:
+    app = create_app(emulator=emulator)
+    port: int = sock.getsockname()[1]
+    uvicorn_config = _uvicorn_config(app, host, port)
+    # The "drop" fault must close the socket, not answer 500 (see ctct.emulator.drop).
+    uvicorn_config.app = DropConnectionMiddleware(app)
+    info = ready_info(emulator.config, base_url(host, port), port)
+    failures: list[str] = []
+
+    def on_ready() -> None:
+        if ready_file is not None:
+            try:
+                write_ready_file(ready_file, info)
+            except OSError as exc:
+                failures.append(f"cannot write --ready-file {ready_file}: {exc.strerror or exc}")
+                server.should_exit = True
+                return
+        announce(console, emulator.config, info, as_json)
+
+    server = _AnnouncingServer(uvicorn_config, on_ready)
+
+    def stop() -> None:
+        server.should_exit = True
+
+    previous = _install_stop_handlers(stop)
+    try:
+        server.run(sockets=[sock])
+    except OSError as exc:
+        raise StartupError(_describe_oserror(exc, host, port)) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if ready_file is not None:
+            ready_file.unlink(missing_ok=True)
+    if failures:
+        raise StartupError(failures[0])
+
+
+def _install_stop_handlers(stop: Callable[[], None]) -> dict[int, Any]:
+    # uvicorn swaps in its own handlers while serving and, once it has shut down
+    # gracefully, re-raises the signal it caught against the handlers it found: ours.
+    # They only ask the server to stop, so SIGTERM and Ctrl-C end with exit 0 and no
+    # KeyboardInterrupt traceback.
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop()
+
+    return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def base_url(host: str, port: int) -> str:
+    bare = host.strip("[]")
+    if bare in WILDCARD_HOSTS:  # listening everywhere; this machine reaches it on loopback
+        bare = "::1" if ":" in bare else "127.0.0.1"
+    return f"http://[{bare}]:{port}" if ":" in bare else f"http://{bare}:{port}"
+
+
+def ready_info(config: EmulatorConfig, url: str, port: int) -> dict[str, Any]:
+    """What ``--json``/``--ready-file`` report: where the emulator is and its test logins."""
+    app = config.default_app
+    env = {"CTCT_BASE_URL": url, "CTCT_CLIENT_ID": app.client_id}
+    if app.client_secret is not None:
+        env["CTCT_CLIENT_SECRET"] = app.client_secret
+    return {
+        "event": "ready",
+        "pid": os.getpid(),
+        "base_url": url,
+        "port": port,
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "redirect_uris": list(app.redirect_uris),
+        "users": [{"username": u.username, "password": u.password} for u in config.users],
+        "env": env,
+    }
+
+
+def export_line(env: dict[str, str]) -> str:
+    return "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+
+
+def write_ready_file(path: Path, info: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(info) + "\n", encoding="utf-8")
+    os.replace(tmp, path)  # readers never see a half-written file
+
+
+def _console(*, stderr: bool) -> Console:
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 160)  # piped output: don't wrap URLs
+    return console
+
+
+def announce(console: Console, config: EmulatorConfig, info: dict[str, Any], as_json: bool) -> None:
+    """Print where the emulator is, its test credentials and how to point ctct at it."""
+    if as_json:
+        sys.stdout.write(json.dumps(info) + "\n")
+        sys.stdout.flush()
+    url = info["base_url"]
+    app = config.default_app
+    console.print(f"[bold green]Constant Contact emulator[/] listening on [bold]{url}[/]")
+    console.print("Press Ctrl-C to stop.\n")
+
+    apps = Table.grid(padding=(0, 2))
+    apps.add_row("client_id", app.client_id)
+    apps.add_row("client_secret", app.client_secret or "(none: a public client, use PKCE)")
+    apps.add_row("redirect URIs", "\n".join(app.redirect_uris))
+    apps.add_row("refresh tokens", app.refresh_token_type)
+    apps.add_row("flows", ", ".join(sorted(app.flows)))
+    console.print("[bold]Default app[/] (test credentials)")
+    console.print(apps)
+    if len(config.apps) > 1:
+        others = ", ".join(a.client_id for a in config.apps[1:])
+        console.print(f"  and {len(config.apps) - 1} more: {others}")
+
+    users = Table("username", "password", "role", "organization", box=None, padding=(0, 2))
+    for user in config.users:
+        mark = " (default)" if user.username == config.default_username else ""
+        users.add_row(user.username + mark, user.password, user.role, user.organization_name)
+    console.print("\n[bold]Users[/]")
+    console.print(users)
+
+    endpoints = Table.grid(padding=(0, 2))
+    for name, path in (
+        ("authorize", _cc.AUTHORIZE_PATH),
+        ("token", _cc.TOKEN_PATH),
+        ("device", _cc.DEVICE_AUTHORIZE_PATH),
+        ("revoke", _cc.REVOKE_PATH),
+        ("JWKS", _cc.JWKS_PATH),
+        ("V3 API", _cc.API_BASE_PATH),
+        ("control", "/__emulator/config"),
+    ):
+        endpoints.add_row(name, url + path)
+    console.print("\n[bold]Endpoints[/]")
+    console.print(endpoints)
+
+    changed = _non_defaults(config)
+    if changed:
+        console.print("\n[bold]Settings[/] " + ", ".join(f"{k}={v}" for k, v in changed.items()))
+    where = f"in {config.data_path}" if config.data_path else "in memory (--data FILE keeps it)"
+    console.print(f"State is kept {where}.")
+    console.print("\n[bold]Point ctct at it[/]")
+    console.print(export_line(info["env"]), soft_wrap=True, markup=False)
+
+
+def _non_defaults(config: EmulatorConfig) -> dict[str, Any]:
+    defaults = EmulatorConfig()
+    skip = {"apps", "users", "data_path"}
+    return {
+        f.name: getattr(config, f.name)
+        for f in fields(config)
+        if f.name not in skip and getattr(config, f.name) != getattr(defaults, f.name)
+    }
+
+
+def _describe_oserror(exc: OSError, host: str, port: int) -> str:
+    if port and exc.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
+        return (
+            f"port {port} on {host} is already in use; pick another with --port, "
+            "or --port 0 for any free port"
+        )
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"

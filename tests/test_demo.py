@@ -1,0 +1,142 @@
+"""`ctct demo` walks a device-flow login, shows every step, and never prints a credential."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ctct.cli.demo_flow import fingerprint
+from ctct.emulator.config import DEFAULT_CLIENT_SECRET, EmulatorConfig
+from ctct.emulator.server import EmulatorServer
+
+CTCT = Path(sys.executable).with_name("ctct")
+STEPS = (
+    "Step 1. Device authorization",
+    "Step 2. Show the person the code",
+    "Step 3. Poll the token endpoint",
+    "Step 4. Approve as alice@example.com",
+    "Step 5. Poll again: tokens",
+    "Step 6. Verify the access token",
+    "Step 7. Call the V3 API",
+    "Step 8. Refresh",
+    "Step 9. Reuse the old refresh token",
+    "Step 10. Revoke",
+    "Demo complete",
+)
+CREDENTIAL_FIELDS = ("access_token", "refresh_token", "id_token", "device_code")
+# Anything shaped like a JWT, or a long opaque base64url string (refresh tokens, device
+# codes): none may appear in the output.
+JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")
+OPAQUE_SHAPE = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{40,}(?![A-Za-z0-9_-])")
+
+
+def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run(
+        [str(CTCT), "demo", *args], capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+class RecordCredentials:
+    """Wraps the emulator's app and keeps every credential it hands out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.values: dict[str, list[str]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chunks: list[bytes] = []
+
+        async def recording_send(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, recording_send)
+        try:
+            body = json.loads(b"".join(chunks))
+        except ValueError:
+            return
+        if isinstance(body, dict):
+            for name in CREDENTIAL_FIELDS:
+                if isinstance(body.get(name), str):
+                    self.values.setdefault(name, []).append(body[name])
+
+
+@pytest.fixture
+def recorded_emulator() -> Iterator[tuple[EmulatorServer, RecordCredentials]]:
+    server = EmulatorServer(EmulatorConfig())
+    recorder = RecordCredentials(server.app)
+    server._server.config.app = recorder
+    with server:
+        yield server, recorder
+
+
+def test_demo_walks_every_step_and_exits_0() -> None:
+    result = run_demo()
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for step in STEPS:
+        assert step in out
+    assert "authorization_pending" in out
+    assert "refresh token rotated" in out
+    assert "invalid_grant" in out
+    assert "expires in 23 h" in out
+    assert "Alice's Bakery" in out
+    assert JWT_SHAPE.search(out) is None
+    assert OPAQUE_SHAPE.findall(out) == []
+    assert DEFAULT_CLIENT_SECRET not in out
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_never_prints_the_credentials_the_emulator_issued(
+    recorded_emulator: tuple[EmulatorServer, RecordCredentials],
+) -> None:
+    server, recorder = recorded_emulator
+    result = run_demo("--emulator-url", server.base_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout + result.stderr
+
+    issued = [value for values in recorder.values.values() for value in values]
+    # The demo got a device code, two access tokens and two refresh tokens...
+    assert len(recorder.values["device_code"]) == 1
+    assert len(recorder.values["access_token"]) == 2
+    assert len(set(recorder.values["refresh_token"])) == 2
+    for value in issued:
+        # ...showed each as its fingerprint...
+        assert fingerprint(value) in output
+        # ...and never the value, nor a sizeable piece of it.
+        assert value not in output
+        for start in range(0, len(value) - 16, 8):
+            assert value[start : start + 16] not in output
+    # The grant it made is revoked at the end.
+    grants = server.emulator.grants.list()
+    assert grants
+    assert [g.as_json()["revoked"] for g in grants] == [True]
+
+
+def test_demo_fails_clearly_without_an_emulator() -> None:
+    result = run_demo("--emulator-url", "http://127.0.0.1:9")
+    assert result.returncode == 1
+    assert "no emulator answers at http://127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_demo_fails_clearly_when_a_step_goes_wrong(
+    recorded_emulator: tuple[EmulatorServer, RecordCredentials],
+) -> None:
+    server, _ = recorded_emulator
+    server.emulator.faults.inject("token", "503", count=10)
+    result = run_demo("--emulator-url", server.base_url)
+    assert result.returncode == 1
+    assert "Error: step 3 (Poll the token endpoint): expected 400" in result.stderr
+    assert "got 503" in result.stderr
+    assert "Traceback" not in result.stderr
