@@ -233,8 +233,9 @@ class SqliteStore(SealedStore):
         try:
             # Reading the header first: a damaged file fails here, before any write.
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            if conn.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok":
-                raise sqlite3.DatabaseError("database disk image is malformed")
+            problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if problem != "ok":
+                raise self._corrupt(problem)
             if app_id == APPLICATION_ID:
                 self._check_schema(conn)
                 return
@@ -312,10 +313,7 @@ class SqliteStore(SealedStore):
                 "another process is holding it: try again"
             )
         if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-            return StoreCorrupt(
-                f"{where} is damaged ({exc}); ctct leaves it untouched: move it aside and "
-                "log in again, or restore a backup"
-            )
+            return self._corrupt(str(exc))
         if name.startswith("SQLITE_FULL"):
             return StoreError(f"{where} cannot grow: the disk is full")
         if name.startswith(("SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_READONLY", "SQLITE_AUTH")):
@@ -324,6 +322,12 @@ class SqliteStore(SealedStore):
                 "owned by this user and writable"
             )
         return StoreError(f"{where} failed while {action}: {exc}")
+
+    def _corrupt(self, detail: str) -> StoreCorrupt:
+        return StoreCorrupt(
+            f"the token store {self.path} is damaged ({detail}); ctct leaves it untouched: "
+            "move it aside and log in again, or restore a backup"
+        )
 
     @contextmanager
     def _write(self, action: str, *, durable: bool = True) -> Iterator[sqlite3.Connection]:

@@ -1,0 +1,99 @@
+"""``open_store``: URLs, the default location and the default key provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ctct.errors import ConfigError
+from ctct.stores import (
+    GrantKey,
+    MemoryStore,
+    SqliteStore,
+    generate_key,
+    open_store,
+    static_keys,
+)
+from ctct.stores.keys import ENV_KEY, ENV_KEYRING
+
+GRANT = GrantKey("default", "https://issuer", "client")
+
+
+@pytest.fixture
+def hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Point the platform directories and key variables at the test's own folder."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv(ENV_KEYRING, "0")
+    monkeypatch.delenv(ENV_KEY, raising=False)
+    monkeypatch.delenv("CTCT_STORE_KEY_FILE", raising=False)
+    return tmp_path
+
+
+@pytest.mark.parametrize("url", [None, "", "sqlite://", "SQLite://"])
+def test_default_is_sqlite_in_the_state_directory(hermetic: Path, url: str | None) -> None:
+    with open_store(url) as store:
+        assert isinstance(store, SqliteStore)
+        assert store.path == hermetic / "state" / "ctct" / "tokens.db"
+        info = store.describe()
+    assert info.backend == "sqlite"
+    assert info.location == str(hermetic / "state" / "ctct" / "tokens.db")
+    assert info.encryption is None
+    assert any("unencrypted" in w for w in info.warnings)
+
+
+def test_sqlite_url_with_a_path(hermetic: Path) -> None:
+    path = hermetic / "elsewhere" / "t.db"
+    with open_store(f"sqlite://{path}") as store:
+        assert isinstance(store, SqliteStore)
+        assert store.path == path
+        store.save(GRANT, b"x", expected_version=None)
+    assert path.exists()
+
+
+def test_default_provider_reads_the_environment(
+    hermetic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_KEY, generate_key())
+    with open_store() as store:
+        info = store.describe()
+        store.save(GRANT, b"secret-data", expected_version=None)
+    assert info.encryption == ENV_KEY
+    assert info.warnings == ()
+    assert b"secret-data" not in (hermetic / "state" / "ctct" / "tokens.db").read_bytes()
+
+
+def test_memory_urls() -> None:
+    private_one, private_two = open_store("memory://"), open_store("memory://")
+    private_one.save(GRANT, b"x", expected_version=None)
+    assert private_two.load(GRANT) is None
+    named_one, named_two = open_store("memory://shared-test"), open_store("memory://shared-test")
+    named_one.save(GRANT, b"y", expected_version=None)
+    assert named_two.load(GRANT) is not None
+    named_one.close()
+    assert named_two.load(GRANT) is not None  # closing one handle leaves the other working
+    assert isinstance(named_two, MemoryStore)
+    info = named_two.describe()
+    assert (info.backend, info.location, info.encryption, info.warnings) == (
+        "memory",
+        "memory://shared-test",
+        None,
+        (),
+    )
+    assert open_store("memory://", key_provider=static_keys(generate_key())).describe().encryption
+
+
+@pytest.mark.parametrize(
+    ("url", "match"),
+    [
+        ("redis://localhost", "unknown store URL scheme 'redis'"),
+        ("tokens.db", "no scheme"),
+        ("sqlite://relative/path.db", "must be absolute"),
+    ],
+)
+def test_bad_urls_say_what_is_accepted(url: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match) as info:
+        open_store(url, key_provider=static_keys())
+    if "absolute" not in match:
+        assert "sqlite:///absolute/path.db" in str(info.value)
