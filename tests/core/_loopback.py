@@ -6,11 +6,12 @@ so tests can tell whether ctct asked (again) or not.
 
 from __future__ import annotations
 
+import inspect
 import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 import uvicorn
@@ -19,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-Handler = Callable[[Request], Response]
+Handler = Callable[[Request], Response | Awaitable[Response]]
 
 
 class LoopbackServer:
@@ -36,7 +37,10 @@ class LoopbackServer:
             handler = self.routes.get(path)
             if handler is None:
                 return Response("not found", status_code=404)
-            return handler(request)
+            result = handler(request)
+            if inspect.isawaitable(result):
+                return await result
+            return result
 
         app = Starlette(routes=[Route("/{path:path}", dispatch, methods=["GET", "POST"])])
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
