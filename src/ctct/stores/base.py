@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
@@ -56,13 +57,14 @@ class GrantKey:
             if not isinstance(value, str) or not value:
                 raise ValueError(f"GrantKey.{name} must be a non-empty string, got {value!r}")
 
+    @cached_property  # on the hot path of every load; the key is immutable
     def context(self) -> bytes:
         """An unambiguous byte encoding, bound into encryption as associated data."""
         return json.dumps(["grant", self.profile, self.issuer, self.client_id]).encode()
 
     def digest(self) -> str:
         """A filesystem-safe name for this key (used for lock files)."""
-        return hashlib.sha256(self.context()).hexdigest()
+        return hashlib.sha256(self.context).hexdigest()
 
     def __str__(self) -> str:
         return f"profile {self.profile!r} (issuer {self.issuer}, client {self.client_id})"

@@ -133,8 +133,8 @@ class Sealer:
             return envelope[:_HEADER] == MAGIC + bytes([FORMAT_PLAIN])
         return envelope[: _HEADER + KEY_ID_BYTES] == MAGIC + bytes([FORMAT_AESGCM]) + self._current
 
-    def open(self, envelope: bytes, context: bytes, *, what: str) -> bytes:
-        """Return the plaintext; ``what`` names the record in errors (never its content)."""
+    def open(self, envelope: bytes, context: bytes, *, what: object) -> bytes:
+        """Return the plaintext; ``str(what)`` names the record in errors (never its content)."""
         if envelope[: len(MAGIC)] != MAGIC or len(envelope) < _HEADER:
             raise StoreCorrupt(f"the stored record for {what} is not in ctct's format")
         fmt = envelope[len(MAGIC)]

@@ -92,12 +92,12 @@ class SealedStore(ABC):
         if found is None:
             return None
         envelope, version = found
-        return Record(self.sealer.open(envelope, key.context(), what=str(key)), version)
+        return Record(self.sealer.open(envelope, key.context, what=key), version)
 
     def save(self, key: GrantKey, data: bytes, *, expected_version: int | None) -> int:
         if expected_version is not None and expected_version < 1:
             raise ValueError(f"expected_version must be None or positive, got {expected_version}")
-        return self.save_envelope(key, self.sealer.seal(data, key.context()), expected_version)
+        return self.save_envelope(key, self.sealer.seal(data, key.context), expected_version)
 
     def put_once(self, namespace: str, id: str, data: bytes, ttl: float) -> None:
         check_once_args(namespace, id)
@@ -140,8 +140,8 @@ class SealedStore(ABC):
                 found = self.load_envelope(key)
                 if found is None or self.sealer.is_current(found[0]):
                     continue
-                plaintext = self.sealer.open(found[0], key.context(), what=str(key))
-                self.save_envelope(key, self.sealer.seal(plaintext, key.context()), found[1])
+                plaintext = self.sealer.open(found[0], key.context, what=key)
+                self.save_envelope(key, self.sealer.seal(plaintext, key.context), found[1])
                 rewritten += 1
         return rewritten
 

@@ -57,14 +57,14 @@ CREATE TABLE IF NOT EXISTS grants (
     version INTEGER NOT NULL,
     data BLOB,  -- NULL marks a deleted record whose version keeps counting up
     PRIMARY KEY (profile, issuer, client_id)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS once (
     namespace TEXT NOT NULL,
     id TEXT NOT NULL,
     data BLOB NOT NULL,
     expires_at REAL NOT NULL,
     PRIMARY KEY (namespace, id)
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS once_expiry ON once (expires_at);
 CREATE TABLE IF NOT EXISTS buckets (
     bucket TEXT PRIMARY KEY,
