@@ -4,6 +4,7 @@ signing keys, and a settable clock."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +50,9 @@ def emu() -> Iterator[Emulator]:
     emulator = Emulator()
     yield emulator
     emulator.close()
+
+
+@pytest.fixture(autouse=True)
+def isolated_config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the machine's real ``~/.config/ctct/config.toml`` out of every test."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
