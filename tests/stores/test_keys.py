@@ -72,13 +72,15 @@ def test_envelope_round_trip_and_context_binding() -> None:
 
 
 def test_write_key_file_is_private_and_never_overwrites(tmp_path: Path) -> None:
-    path = tmp_path / "store.key"
+    path = tmp_path / "config" / "ctct" / "store.key"
     old_umask = os.umask(0)
     try:
         text = write_key_file(path)
     finally:
         os.umask(old_umask)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
     assert path.read_text().strip() == text
     with pytest.raises(ConfigError, match="already exists"):
         write_key_file(path)

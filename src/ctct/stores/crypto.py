@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ctct.errors import ConfigError, StoreError
 from ctct.stores.base import StoreCorrupt
+from ctct.stores.files import private_dir
 
 MAGIC = b"CTS"
 FORMAT_PLAIN = 0
@@ -88,9 +89,13 @@ def parse_keys(text: str, *, source: str) -> tuple[bytes, ...]:
 
 
 def write_key_file(path: Path, key: str | None = None) -> str:
-    """Create ``path`` (mode 0600, never overwriting) holding ``key`` or a new key; return it."""
+    """Create ``path`` (mode 0600, never overwriting) holding ``key`` or a new key; return it.
+
+    Missing parent directories are created with mode 0700.
+    """
     text = key if key is not None else generate_key()
     parse_keys(text, source="the key to write")
+    private_dir(path.parent, [])
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags, 0o600)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,14 +38,13 @@ from ctct.stores.base import (
     conflict_error,
 )
 from ctct.stores.crypto import KeyConfig
+from ctct.stores.files import check_sqlite_file, create_private, private_dir
 from ctct.stores.locks import ProcessLock
 from ctct.stores.rate import next_daily, take_token
 from ctct.stores.sealed import SealedStore
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x63746374  # "ctct": marks the file as ours in the SQLite header
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-_SQLITE_HEADER = 100
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -98,82 +96,6 @@ def default_path() -> Path:
     return platformdirs.user_state_path("ctct") / "tokens.db"
 
 
-def _private_dir(path: Path, warnings: list[str]) -> None:
-    """Create ``path`` and missing parents 0700; warn if an existing one is open to others."""
-    missing: list[Path] = []
-    cursor = path
-    while not cursor.exists():
-        missing.append(cursor)
-        cursor = cursor.parent
-    for directory in reversed(missing):
-        try:
-            os.mkdir(directory, 0o700)
-            os.chmod(directory, 0o700)  # exact, whatever the umask
-        except FileExistsError:
-            pass  # another process made it meanwhile
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the store directory {directory}: {exc.strerror}"
-            ) from None
-    if not path.is_dir():
-        raise StoreError(f"the store directory {path} is not a directory")
-    if not missing and path.stat().st_mode & 0o077:
-        warnings.append(
-            f"the store directory {path} is accessible by group or others: chmod 700 {path}"
-        )
-
-
-def _create_private(path: Path) -> bool:
-    """Create ``path`` empty with mode 0600 unless it exists; True if it was created."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        return False
-    except IsADirectoryError:
-        return False
-    except OSError as exc:
-        raise StoreError(f"cannot create {path}: {exc.strerror}") from None
-    try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-    return True
-
-
-def _check_database_file(path: Path, warnings: list[str]) -> None:
-    """Create the file, or check (reading only) that it looks like an SQLite database."""
-    _create_private(path)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise StoreError(
-            f"cannot open the token store {path}: {exc.strerror}; check that it is a file "
-            "owned by this user with mode 0600, or point ctct at another store"
-        ) from None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise StoreError(
-                f"the token store {path} is a directory; point ctct at a file path instead"
-            )
-        if not stat.S_ISREG(info.st_mode):
-            raise StoreError(f"the token store {path} is not a regular file")
-        header = os.pread(fd, _SQLITE_HEADER, 0)
-    except OSError as exc:
-        raise StoreError(f"cannot read the token store {path}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    if info.st_mode & 0o077:
-        warnings.append(
-            f"the token store {path} is accessible by group or others: chmod 600 {path}"
-        )
-    if header and (len(header) < _SQLITE_HEADER or not header.startswith(_SQLITE_MAGIC)):
-        raise StoreCorrupt(
-            f"the token store {path} is not an SQLite database (damaged or another kind of "
-            "file); ctct leaves it untouched: move it aside and log in again, or restore it"
-        )
-
-
 class SqliteStore(SealedStore):
     """A ``Store`` in an SQLite database file; safe across threads and processes."""
 
@@ -209,11 +131,11 @@ class SqliteStore(SealedStore):
     # -- opening ----------------------------------------------------------------------
 
     def _open_files(self) -> None:
-        _private_dir(self.path.parent, self._warnings)
-        _check_database_file(self.path, self._warnings)
+        private_dir(self.path.parent, self._warnings)
+        check_sqlite_file(self.path, self._warnings)
         for suffix in ("-wal", "-shm"):
-            _create_private(self.path.with_name(self.path.name + suffix))
-        _private_dir(self.lock_dir, self._warnings)
+            create_private(self.path.with_name(self.path.name + suffix))
+        private_dir(self.lock_dir, self._warnings)
 
     def _connect(self, *, durable: bool) -> sqlite3.Connection:
         try:
