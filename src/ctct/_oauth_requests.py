@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeGuard
-from urllib.parse import quote_plus
+from urllib.parse import parse_qsl, quote_plus, unquote_plus
 
 import httpx2
 
@@ -307,7 +307,7 @@ def oauth_error(response: httpx2.Response) -> CtctError:
     body = _json_object(response)
     code = body.get("error") if body is not None else None
     code = code if isinstance(code, str) and code else None
-    detail = _describe(body)
+    detail = _describe(body, _sent_secrets(response))
     if status == 429:
         return TransientProviderError(
             f"The provider is rate-limiting token requests (HTTP 429); retry later.{detail}",
@@ -391,14 +391,46 @@ def _error_code(response: httpx2.Response) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _describe(body: dict[str, Any] | None) -> str:
+def _describe(body: dict[str, Any] | None, sent: list[str]) -> str:
     text = body.get("error_description") if body is not None else None
     if not isinstance(text, str) or not text.strip():
         return ""
-    text = _TOKENISH.sub(MASK, " ".join(text.split()))
+    text = " ".join(text.split())
+    # Exact values we sent first (however short), then anything else token-shaped.
+    for value in sorted(sent, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    text = _TOKENISH.sub(MASK, text)
     if len(text) > 200:
         text = text[:197] + "..."
     return f" The provider said: {text!r}"
+
+
+_SECRET_FIELDS: Final = frozenset(
+    {"refresh_token", "code", "code_verifier", "device_code", "token", "client_secret"}
+)
+
+
+def _sent_secrets(response: httpx2.Response) -> list[str]:
+    """The secret values of the request this response answers, to mask if echoed."""
+    try:
+        request = response.request
+    except RuntimeError:  # a Response built without a request
+        return []
+    found: list[str] = []
+    try:
+        body = request.content.decode("utf-8", "replace")
+    except httpx2.RequestNotRead:
+        body = ""
+    found.extend(v for k, v in parse_qsl(body) if k in _SECRET_FIELDS and len(v) >= 3)
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "basic":
+        try:
+            pair = base64.b64decode(value).decode("utf-8")
+        except ValueError:
+            pair = ""
+        password = unquote_plus(pair.partition(":")[2])
+        found.extend(p for p in (password, quote_plus(password)) if len(p) >= 3)
+    return found
 
 
 def _is_seconds(value: object) -> TypeGuard[int | float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 import logging
 import socket
@@ -28,13 +29,16 @@ from ctct._oauth_requests import (
     MAX_RESPONSE_BYTES,
     ClientCredentials,
     DevicePending,
+    code_exchange_request,
     device_authorization_request,
     device_token_request,
     parse_device_authorization_response,
     parse_device_poll_response,
     parse_token_response,
     refresh_request,
+    revoke_request,
 )
+from ctct._provider import Provider
 from ctct._secret import Secret
 from ctct._settings import Settings
 from ctct.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, EmulatorConfig
@@ -43,6 +47,7 @@ from ctct.errors import (
     AuthorizationRequired,
     ClientRejected,
     ConfigError,
+    CtctError,
     NetworkError,
     ProviderError,
     TransientProviderError,
@@ -350,3 +355,72 @@ def test_emulator_token_rate_limit_is_transient(client: httpx2.Client) -> None:
                 errors.append(exc)
     assert isinstance(errors[0], AuthorizationRequired)
     assert any(isinstance(e, TransientProviderError) and e.retryable for e in errors[1:])
+
+
+def _echo(status: int, code: str) -> Any:
+    async def handler(request: Request) -> Response:
+        # A careless provider that repeats everything it was sent in its error text.
+        body = (await request.body()).decode()
+        auth = request.headers.get("authorization", "")
+        decoded = ""
+        if auth.startswith("Basic "):
+            decoded = base64.b64decode(auth[6:]).decode()
+        description = f"bad request {body} auth {auth} decoded {decoded}"
+        return JSONResponse({"error": code, "error_description": description}, status)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "invalid_grant"),
+        (401, "invalid_client"),
+        (400, "invalid_request"),
+        (400, "access_denied"),
+        (429, "slow"),
+        (500, "server_error"),
+    ],
+)
+def test_error_messages_never_contain_what_was_sent(
+    loopback: LoopbackServer,
+    client: httpx2.Client,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    code: str,
+) -> None:
+    provider = Provider(
+        issuer=loopback.base_url,
+        token_endpoint=loopback.base_url + "/token",
+        revocation_endpoint=loopback.base_url + "/token",
+        device_authorization_endpoint=loopback.base_url + "/token",
+    )
+    loopback.routes["/token"] = _echo(status, code)
+    # Deliberately short values: too short for the token-shape mask, caught exactly.
+    secret, refresh, auth_code, verifier, device = "pw-42", "rt-77", "c0de9", "v3rif", "dc-55"
+    confidential = ClientCredentials("client-1", Secret(secret))
+    requests = [
+        refresh_request(provider, confidential, Secret(refresh)),
+        code_exchange_request(
+            provider,
+            confidential,
+            Secret(auth_code),
+            redirect_uri="http://127.0.0.1/cb",
+            code_verifier=Secret(verifier),
+        ),
+        device_token_request(provider, ClientCredentials("client-1"), Secret(device)),
+        revoke_request(provider, confidential, Secret(refresh)),
+    ]
+    messages = []
+    with caplog.at_level(logging.DEBUG, logger="ctct"):
+        for request in requests:
+            response = send(client, request)
+            with pytest.raises(CtctError) as info:
+                parse_token_response(
+                    response, provider=provider, client_id="client-1", received_at=0.0
+                )
+            messages.append(f"{info.value} {info.value!r} {info.value.message}")
+    assert all("bad request" in m for m in messages)  # the description was shown...
+    for text in [*messages, caplog.text]:
+        for value in (secret, refresh, auth_code, verifier, device):
+            assert value not in text  # ...without anything that was sent
