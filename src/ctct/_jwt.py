@@ -16,18 +16,24 @@ caller's I/O (``fetch_jwks``), so one verifier serves sync and async code.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeGuard
+from typing import TYPE_CHECKING, Any, Final, TypeGuard
 
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
 from ctct._secret import Secret
-from ctct.errors import TokenValidationError, TransientProviderError
+from ctct.errors import CtctError, TokenValidationError, TransientProviderError
+
+if TYPE_CHECKING:
+    from ctct._provider import Provider
+
+log = logging.getLogger("ctct.jwt")
 
 DEFAULT_LEEWAY: Final = 60.0
 DEFAULT_JWKS_COOLDOWN: Final = 30.0
@@ -197,7 +203,7 @@ class JwtVerifier:
     @classmethod
     def for_provider(
         cls,
-        provider: Any,
+        provider: Provider,
         client_id: str,
         *,
         clock: Clock,
@@ -223,7 +229,12 @@ class JwtVerifier:
         """Verify ``token``; raises ``TokenValidationError`` naming the failed check."""
         parsed = self._parse(token)
         if self.jwks.should_fetch(parsed.kid, self.clock()):
-            self.jwks.load(fetch_jwks(), self.clock())
+            try:
+                document = fetch_jwks()
+            except CtctError as exc:
+                self._fetch_failed(parsed, exc)
+            else:
+                self.jwks.load(document, self.clock())
         return self._check(parsed)
 
     async def averify(
@@ -232,8 +243,20 @@ class JwtVerifier:
         """``verify`` for async code: ``fetch_jwks`` is awaited."""
         parsed = self._parse(token)
         if self.jwks.should_fetch(parsed.kid, self.clock()):
-            self.jwks.load(await fetch_jwks(), self.clock())
+            try:
+                document = await fetch_jwks()
+            except CtctError as exc:
+                self._fetch_failed(parsed, exc)
+            else:
+                self.jwks.load(document, self.clock())
         return self._check(parsed)
+
+    def _fetch_failed(self, parsed: _Parsed, exc: CtctError) -> None:
+        # A stale cache that still holds the token's key beats failing outright; without
+        # the key, the fetch failure (not a "key" check failure) is the real story.
+        if self.jwks.key(parsed.kid) is None:
+            raise exc
+        log.warning("Could not refresh the JWKS (%s); using the cached keys.", exc.message)
 
     # -- steps ------------------------------------------------------------------------
 

@@ -232,6 +232,12 @@ class Settings:
                     "base_url points Constant Contact's hosts elsewhere, but issuer names "
                     f"another provider ({where('issuer')}): set one or the other."
                 )
+            explicit = [key for key in _URL_FIELDS[1:] if getattr(self, key) is not None]
+            if explicit:
+                raise ConfigError(
+                    f"base_url replaces all of Constant Contact's endpoints, but {explicit[0]} "
+                    f"is also set ({where(explicit[0])}): set one or the other."
+                )
         for key in _URL_FIELDS:
             value = getattr(self, key)
             if value is not None:

@@ -13,7 +13,7 @@ import jwt as pyjwt
 import pytest
 from joserfc import jwt as jose_jwt
 from joserfc.jwk import ECKey, RSAKey
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from ctct import _cc
 from ctct._jwt import JwksCache, JwtVerifier, peek_claims
@@ -24,7 +24,7 @@ from ctct.emulator import Emulator
 from ctct.emulator.config import DEFAULT_CLIENT_ID
 from ctct.emulator.server import EmulatorServer
 from ctct.emulator.tokens import mint_access_token
-from ctct.errors import TokenValidationError
+from ctct.errors import TokenValidationError, TransientProviderError
 from tests.core._loopback import LoopbackServer
 from tests.core.conftest import FakeClock
 
@@ -294,3 +294,21 @@ def test_peek_claims() -> None:
 def test_verifier_refuses_symmetric_algorithms(clock: FakeClock) -> None:
     with pytest.raises(ValueError, match="asymmetric"):
         JwtVerifier(issuer="https://i", client_id="c", clock=clock, algorithms=("HS256",))
+
+
+def test_stale_jwks_kept_when_refetch_fails(setup: Setup) -> None:
+    token = setup.emu.keys.sign(claims_for(setup.emu, exp=int(setup.clock()) + 7200))
+    setup.verify(token)
+    setup.server.routes["/keys"] = lambda request: Response("down", status_code=503)
+    setup.clock.advance(3601)  # past max_age: the cache wants a refetch, which fails
+    assert setup.verify(token).issuer == _cc.ISSUER
+    assert setup.server.hits["/keys"] == 2
+
+
+def test_unknown_kid_with_failing_jwks_reports_the_outage(setup: Setup) -> None:
+    setup.verify(setup.emu.keys.sign(claims_for(setup.emu)))
+    setup.server.routes["/keys"] = lambda request: Response("down", status_code=503)
+    stranger = RSAKey.generate_key(2048, parameters={"kid": "new-kid"})
+    token = jose_jwt.encode({"alg": "RS256", "kid": "new-kid"}, claims_for(setup.emu), stranger)
+    with pytest.raises(TransientProviderError):
+        setup.verify(token)

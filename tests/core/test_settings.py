@@ -210,3 +210,13 @@ def test_provider_from_settings() -> None:
         Settings.load(env={"CTCT_TOKEN_ENDPOINT": "https://id.example/token"}).provider()
     with pytest.raises(ConfigError, match="discovered"):
         Settings.load(env={"CTCT_ISSUER": "https://id.example"}).provider()
+
+
+def test_base_url_conflicts_with_explicit_endpoints() -> None:
+    with pytest.raises(ConfigError, match="token_endpoint is also set"):
+        Settings.load(
+            env={
+                "CTCT_BASE_URL": "http://127.0.0.1:1",
+                "CTCT_TOKEN_ENDPOINT": "https://id.example/token",
+            }
+        )
