@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import stat
@@ -71,7 +72,8 @@ def test_lock_excludes_other_processes(store: SqliteStore, db: Path, tmp_path: P
     log = tmp_path / "critical.log"
     procs = [worker("critical", str(db), str(log), "15") for _ in range(4)]
     for p in procs:
-        assert p.wait(timeout=120) == 0
+        p.communicate(timeout=120)
+        assert p.returncode == 0
     lines = log.read_text().splitlines()
     assert len(lines) == 4 * 15 * 2
     # Strict alternation: every entry is followed by the same process's exit.
@@ -96,7 +98,7 @@ def test_lock_of_a_killed_process_is_released(store: SqliteStore, db: Path) -> N
             pass
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()
 
 
 @pytest.mark.parametrize("mode_", ["cas", "locked"])
@@ -170,9 +172,8 @@ def test_files_are_private_from_creation_whatever_the_umask(tmp_path: Path) -> N
         assert locks
         assert all(mode(lock) == 0o600 for lock in locks)
     finally:
-        assert proc.stdin is not None
-        proc.stdin.close()
-        assert proc.wait(timeout=60) == 0
+        proc.communicate(timeout=60)
+        assert proc.returncode == 0
 
 
 def test_a_loose_existing_directory_is_reported(tmp_path: Path) -> None:
@@ -308,9 +309,7 @@ def test_an_unreadable_file_is_refused(db: Path) -> None:
         assert str(target) in message
         assert snapshot(target) == before
     finally:
-        for path in sorted(shared.rglob("*"), reverse=True):
-            path.unlink() if not path.is_dir() else path.rmdir()
-        shared.rmdir()
+        shutil.rmtree(shared)
 
 
 def test_relative_path_is_refused() -> None:
