@@ -29,7 +29,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
@@ -39,6 +39,9 @@ from ctct._provider import AccessTokenFormat, Provider, normalize_base_url
 from ctct._secret import MASK, Secret
 from ctct._urls import require_safe_url
 from ctct.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ctct._oauth_requests import ClientCredentials
 
 DEFAULT_PROFILE: Final = "default"
 _URL_FIELDS: Final = (
@@ -189,6 +192,17 @@ class Settings:
                 f"The provider {self.issuer!r} must be discovered first (network I/O)."
             )
         return Provider.constant_contact(self.base_url)
+
+    def client_credentials(self) -> ClientCredentials:
+        """The app's identity for token requests; ``ConfigError`` without a client id."""
+        from ctct._oauth_requests import ClientCredentials  # keeps httpx2 off import path
+
+        if self.client_id is None:
+            raise ConfigError(
+                "No client id is configured: set CTCT_CLIENT_ID (your app's API key), or "
+                f"client_id in {self.config_path or default_config_path()}."
+            )
+        return ClientCredentials(self.client_id, self.client_secret)
 
     def redacted(self) -> dict[str, Any]:
         """Every setting, safe to print (``ctct config show``): the secret is masked and

@@ -220,3 +220,16 @@ def test_base_url_conflicts_with_explicit_endpoints() -> None:
                 "CTCT_TOKEN_ENDPOINT": "https://id.example/token",
             }
         )
+
+
+def test_client_credentials() -> None:
+    public = Settings.load(env={"CTCT_CLIENT_ID": "app-1"}).client_credentials()
+    assert public.client_id == "app-1"
+    assert not public.confidential
+    confidential = Settings.load(
+        env={"CTCT_CLIENT_ID": "app-1", "CTCT_CLIENT_SECRET": "s3cret-value"}
+    ).client_credentials()
+    assert confidential.confidential
+    assert "s3cret-value" not in repr(confidential)
+    with pytest.raises(ConfigError, match="CTCT_CLIENT_ID"):
+        Settings.load(env={}).client_credentials()
