@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from ctct import _cc
 from ctct.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -221,19 +222,36 @@ def check_host(host: str, allow_remote: bool) -> None:
     type=click.Choice(["rotating", "long-lived"]),
     help="Refresh token type of the apps (CC's per-app setting).  [default: rotating]",
 )
-@click.option("--access-token-ttl", type=click.IntRange(1), metavar="SECONDS")
-@click.option("--code-ttl", type=click.IntRange(1), metavar="SECONDS")
-@click.option("--refresh-token-idle-ttl", type=click.IntRange(1), metavar="SECONDS")
+@click.option(
+    "--access-token-ttl",
+    type=click.IntRange(1),
+    metavar="SECONDS",
+    help=f"Access token lifetime.  [default: {_cc.ACCESS_TOKEN_TTL}]",
+)
+@click.option(
+    "--code-ttl",
+    type=click.IntRange(1),
+    metavar="SECONDS",
+    help=f"Authorization code lifetime.  [default: {_cc.AUTHORIZATION_CODE_TTL}]",
+)
+@click.option(
+    "--refresh-token-idle-ttl",
+    type=click.IntRange(1),
+    metavar="SECONDS",
+    help="A refresh token unused this long expires.  "
+    f"[default: {_cc.REFRESH_TOKEN_IDLE_TTL} ({_cc.REFRESH_TOKEN_IDLE_TTL // 86_400} days)]",
+)
 @click.option(
     "--refresh-token-reuse",
     type=click.Choice(["token", "grant"]),
-    help="Reusing a rotated refresh token kills that token, or the whole grant (Okta).",
+    help="Reusing a rotated refresh token kills that token, or the whole grant (Okta)."
+    "  [default: token]",
 )
 @click.option(
     "--refresh-token-grace",
     type=click.IntRange(0, 3600),
     metavar="SECONDS",
-    help="A rotated refresh token still works this long.",
+    help="A rotated refresh token still works this long.  [default: 0]",
 )
 @click.option(
     "--reject-client-secret-post",
@@ -250,14 +268,39 @@ def check_host(host: str, allow_remote: bool) -> None:
     is_flag=True,
     help="Loopback redirect URIs must match the port too (no RFC 8252 any-port rule).",
 )
-@click.option("--device-interval", type=click.IntRange(0), metavar="SECONDS")
-@click.option("--device-expires-in", type=click.IntRange(1), metavar="SECONDS")
+@click.option(
+    "--device-interval",
+    type=click.IntRange(0),
+    metavar="SECONDS",
+    help=f"Device flow: minimum time between polls.  [default: {_cc.DEVICE_POLL_INTERVAL}]",
+)
+@click.option(
+    "--device-expires-in",
+    type=click.IntRange(1),
+    metavar="SECONDS",
+    help=f"Device flow: device code lifetime.  [default: {_cc.DEVICE_CODE_TTL}]",
+)
 @click.option(
     "--auto-approve", is_flag=True, help="Approve every login at once as the default user."
 )
-@click.option("--api-rate", type=click.FloatRange(0, min_open=True), metavar="PER_SECOND")
-@click.option("--api-daily-quota", type=click.IntRange(0), metavar="N")
-@click.option("--token-rate", type=click.FloatRange(0, min_open=True), metavar="PER_SECOND")
+@click.option(
+    "--api-rate",
+    type=click.FloatRange(0, min_open=True),
+    metavar="PER_SECOND",
+    help=f"V3 API requests per second per app.  [default: {_cc.API_RATE_PER_SECOND:g}]",
+)
+@click.option(
+    "--api-daily-quota",
+    type=click.IntRange(0),
+    metavar="N",
+    help=f"V3 API requests per app per UTC day.  [default: {_cc.API_DAILY_QUOTA}]",
+)
+@click.option(
+    "--token-rate",
+    type=click.FloatRange(0, min_open=True),
+    metavar="PER_SECOND",
+    help=f"Token endpoint requests per second per app.  [default: {_cc.TOKEN_RATE_PER_SECOND:g}]",
+)
 @click.option("--json", "as_json", is_flag=True, help="Also print one JSON line when ready.")
 @click.option(
     "--ready-file",

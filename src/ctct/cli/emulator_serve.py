@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 
 from ctct import _cc
@@ -192,17 +193,17 @@ def announce(console: Console, config: EmulatorConfig, info: dict[str, Any], as_
     apps.add_row("refresh tokens", app.refresh_token_type)
     apps.add_row("flows", ", ".join(sorted(app.flows)))
     console.print("[bold]Default app[/] (test credentials)")
-    console.print(apps)
+    console.print(Padding(apps, (0, 0, 0, 2), expand=False))
     if len(config.apps) > 1:
         others = ", ".join(a.client_id for a in config.apps[1:])
         console.print(f"  and {len(config.apps) - 1} more: {others}")
 
-    users = Table("username", "password", "role", "organization", box=None, padding=(0, 2))
+    users = Table("username", "password", "role", "organization", box=None, padding=(0, 2, 0, 0))
     for user in config.users:
         mark = " (default)" if user.username == config.default_username else ""
         users.add_row(user.username + mark, user.password, user.role, user.organization_name)
     console.print("\n[bold]Users[/]")
-    console.print(users)
+    console.print(Padding(users, (0, 0, 0, 2), expand=False))
 
     endpoints = Table.grid(padding=(0, 2))
     for name, path in (
@@ -216,7 +217,7 @@ def announce(console: Console, config: EmulatorConfig, info: dict[str, Any], as_
     ):
         endpoints.add_row(name, url + path)
     console.print("\n[bold]Endpoints[/]")
-    console.print(endpoints)
+    console.print(Padding(endpoints, (0, 0, 0, 2), expand=False))
 
     changed = _non_defaults(config)
     if changed:
@@ -224,7 +225,7 @@ def announce(console: Console, config: EmulatorConfig, info: dict[str, Any], as_
     where = f"in {config.data_path}" if config.data_path else "in memory (--data FILE keeps it)"
     console.print(f"State is kept {where}.")
     console.print("\n[bold]Point ctct at it[/]")
-    console.print(export_line(info["env"]), soft_wrap=True, markup=False)
+    console.print("  " + export_line(info["env"]), soft_wrap=True, markup=False)
 
 
 def _non_defaults(config: EmulatorConfig) -> dict[str, Any]:

@@ -1,0 +1,175 @@
+"""docs/emulator.md stays true: every ```sh block in it runs, in order, against live
+`ctct emulator` processes, in one bash session (so variables carry from block to block).
+
+Markers on the line just before a block:
+- ``<!-- emulator -->``: the block is a ``ctct emulator [FLAGS] [--port N]`` command.
+  The test starts it (on a free port) and points the doc's ``127.0.0.1:N`` (default
+  7717) at it in every block;
+- ``<!-- not run: why -->``: skipped (e.g. a command a person runs in the background).
+
+A person pasting commands takes more than the token endpoint's 1 request/second
+between blocks, so between blocks the test moves each emulator's clock 5 seconds
+forward rather than sleeping.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "emulator.md"
+CTCT = Path(sys.executable).with_name("ctct")
+FENCE = re.compile(
+    r"(?:<!--\s*(?P<marker>not run|emulator)\b[^>]*-->[ \t]*\n)?^```sh\n(?P<body>.*?)^```",
+    re.S | re.M,
+)
+
+
+@dataclass(frozen=True)
+class Block:
+    line: int
+    body: str
+
+
+@dataclass(frozen=True)
+class Emulator:
+    doc_port: str
+    flags: tuple[str, ...]
+
+
+def read_doc() -> tuple[list[Emulator], list[Block], int]:
+    """The emulators the doc starts, the blocks to run, and how many are not run."""
+    text = DOC.read_text(encoding="utf-8")
+    emulators, blocks, skipped = [], [], 0
+    for match in FENCE.finditer(text):
+        if match["marker"] == "not run":
+            skipped += 1
+        elif match["marker"] == "emulator":
+            words = shlex.split(match["body"])
+            assert words[:2] == ["ctct", "emulator"], match["body"]
+            flags, port = list(words[2:]), "7717"
+            if "--port" in flags:
+                at = flags.index("--port")
+                port = flags[at + 1]
+                del flags[at : at + 2]
+            emulators.append(Emulator(port, tuple(flags)))
+        else:
+            blocks.append(Block(text.count("\n", 0, match.start("body")) + 1, match["body"]))
+    return emulators, blocks, skipped
+
+
+@contextmanager
+def start(tmp_path: Path, emulator: Emulator) -> Iterator[str]:
+    ready = tmp_path / f"ready-{emulator.doc_port}.json"
+    proc = subprocess.Popen(
+        [str(CTCT), "emulator", "--port", "0", "--ready-file", str(ready), *emulator.flags],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"ctct emulator {' '.join(emulator.flags)} did not start")
+            time.sleep(0.02)
+        yield str(json.loads(ready.read_text())["base_url"]).removeprefix("http://")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def test_every_shell_block_in_the_emulator_docs_runs(tmp_path: Path) -> None:
+    emulators, blocks, skipped = read_doc()
+    assert [e.doc_port for e in emulators][:1] == ["7717"]
+    assert len(blocks) >= 20
+    assert skipped >= 1
+    with ExitStack() as stack:
+        origins = {e.doc_port: stack.enter_context(start(tmp_path, e)) for e in emulators}
+        advance = " ".join(
+            f"curl -sS -o /dev/null -X POST http://{origin}/__emulator/clock/advance "
+            """-d '{"seconds": 5}';"""
+            for origin in origins.values()
+        )
+        script = ["set -euo pipefail"]
+        for number, block in enumerate(blocks, 1):
+            body = block.body
+            for doc_port, origin in origins.items():
+                body = body.replace(f"127.0.0.1:{doc_port}", origin)
+            script += [f"echo '### block {number} (docs/emulator.md line {block.line})'"]
+            script += [advance, body]
+        script.append("echo '### all blocks ran'")
+        result = subprocess.run(
+            ["bash", "-c", "\n".join(script)],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+            env={**os.environ, "LC_ALL": "C.UTF-8"},
+        )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "### all blocks ran" in result.stdout
+    for expected in EXPECTED:
+        assert expected in result.stdout, f"{expected!r} not in the output:\n{output[-4000:]}"
+
+
+def test_every_flag_of_ctct_emulator_is_documented() -> None:
+    from ctct.cli.emulator_cmd import emulator
+
+    text = DOC.read_text(encoding="utf-8")
+    flags = [opt for param in emulator.params for opt in param.opts if opt.startswith("--")]
+    assert len(flags) > 25
+    missing = [flag for flag in flags if f"`{flag}" not in text]
+    assert missing == []
+
+
+def test_every_control_route_is_documented() -> None:
+    from starlette.routing import Route
+
+    from ctct.emulator import create_app
+
+    text = DOC.read_text(encoding="utf-8")
+    documented = set(re.findall(r"`(GET|POST|DELETE) (/__emulator/[^`? ]*)", text))
+    served = set()
+    for route in create_app().routes:
+        if isinstance(route, Route) and route.path.startswith("/__emulator/"):
+            path = route.path.replace("{decision:str}", "approve")
+            for method in route.methods or ():
+                if method != "HEAD":
+                    served.add((method, path))
+                    if "approve" in path and "authorizations" in path:
+                        served.add((method, path.replace("approve", "deny")))
+    assert served <= documented, sorted(served - documented)
+
+
+# What the documented commands print, somewhere in the run (the doc shows these too).
+EXPECTED = (
+    '"error": "authorization_pending"',
+    '"status": "approved"',
+    '"token_type": "Bearer"',
+    '"organization_name": "Alice\'s Bakery"',
+    '"iss": "https://identity.constantcontact.com/oauth2/aus1lm3ry9mF7x2Ja0h8"',
+    '"error": "invalid_grant"',
+    "revoke: 200",
+    "after revoking: 401",
+    '"error_key": "unauthorized"',
+    '"kid":',
+    '"token_requests":',
+    '"pending": {',
+    "injected: 503",
+    '"offset":',
+    '"reset": true',
+    '"contacts": 2',
+)
