@@ -1,0 +1,527 @@
+"""``TokenManager``: a valid access token on every call, with exactly one refresh per
+expiry across threads, asyncio tasks, processes and machines sharing a store.
+
+The hot path (a fresh token already in memory) is one clock read and one comparison.
+Everything else runs ``ctct._refresh.refresh_flow`` under the grant's lock, driven
+either synchronously or on an event loop. Threads and tasks of one process share one
+in-memory copy per grant (a process-wide registry), so building a manager per request,
+as web frameworks tend to, does not multiply refreshes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final
+
+import anyio
+import anyio.to_thread
+import httpx2
+
+from ctct import _oauth_http
+from ctct._jwt import JwksCache, JwtVerifier
+from ctct._oauth_requests import ClientCredentials
+from ctct._provider import Provider
+from ctct._refresh import (
+    Flow,
+    Grant,
+    Load,
+    Mark,
+    Outcome,
+    RefreshPolicy,
+    Save,
+    Send,
+    Sleep,
+    Snapshot,
+    TakeRate,
+    Verify,
+    decode,
+    not_logged_in,
+    refresh_flow,
+)
+from ctct._settings import Settings
+from ctct._tokens import TokenSet, TokenState
+from ctct.errors import AuthorizationRequired, ConfigError
+from ctct.stores import GrantKey, Store, open_store
+
+log = logging.getLogger("ctct.manager")
+
+_NEVER: Final = float("inf")
+
+MarkHook = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class _Cached:
+    """What the hot path reads: swapped as one object, so readers never see a mix."""
+
+    snapshot: Snapshot
+    token: str
+    header: str
+    use_until: float  # refresh (or retry) at this time; the hot path serves before it
+
+
+class _Shared:
+    """Per-process state of one grant, shared by every manager for it."""
+
+    def __init__(self) -> None:
+        self.cached: _Cached | None = None
+        self.thread_lock = threading.Lock()
+        self.loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.backoff = 0.0
+        self.retry_at = 0.0
+
+    def loop_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        with self.thread_lock:
+            lock = self.loop_locks.get(loop)
+            if lock is None:
+                lock = self.loop_locks[loop] = asyncio.Lock()
+            return lock
+
+
+_registry_lock = threading.Lock()
+_registry: dict[tuple[str, str, GrantKey], _Shared] = {}
+_jwks_caches: dict[str, JwksCache] = {}
+
+
+def _outcome(stop: StopIteration) -> Outcome:
+    outcome: Outcome = stop.value
+    return outcome
+
+
+def _shared_for(store: Store, key: GrantKey) -> _Shared:
+    info = store.describe()
+    ident = (info.backend, info.location, key)
+    with _registry_lock:
+        shared = _registry.get(ident)
+        if shared is None:
+            shared = _registry[ident] = _Shared()
+        return shared
+
+
+def _jwks_cache_for(jwks_uri: str) -> JwksCache:
+    with _registry_lock:
+        cache = _jwks_caches.get(jwks_uri)
+        if cache is None:
+            cache = _jwks_caches[jwks_uri] = JwksCache()
+        return cache
+
+
+class TokenManager:
+    """Keeps one grant's access token valid. Safe to share between threads and tasks.
+
+    ``token()`` / ``await atoken()`` return a valid access token, refreshing when it is
+    due; ``unauthorized(token)`` handles an API 401 (refresh once if that token is still
+    the current one). Build it from settings with ``TokenManager.from_settings()``.
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: Provider,
+        client: ClientCredentials,
+        store: Store,
+        profile: str = "default",
+        http: httpx2.Client | None = None,
+        async_http: httpx2.AsyncClient | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        policy: RefreshPolicy | None = None,
+        timeout: float = _oauth_http.DEFAULT_TIMEOUT,
+        leeway: float = 60.0,
+        on_mark: MarkHook | None = None,
+        owns_store: bool = False,
+    ) -> None:
+        self.provider = provider
+        self.client = client
+        self.store = store
+        self.profile = profile
+        self.key = GrantKey(profile, provider.storage_issuer, client.client_id)
+        self.clock = clock
+        self.policy = policy or RefreshPolicy()
+        self.timeout = timeout
+        self._sleep = sleep
+        self._http = http
+        self._owns_http = http is None
+        self._async_http = async_http
+        self._owns_async_http = async_http is None
+        self._owns_store = owns_store
+        self._on_mark = on_mark
+        self._shared = _shared_for(store, self.key)
+        self._grant = Grant(self.key, provider, client, clock, self.policy)
+        self._verifier: JwtVerifier | None = None
+        if provider.jwks_uri is not None and provider.access_token_format != "opaque":
+            self._verifier = JwtVerifier.for_provider(
+                provider,
+                client.client_id,
+                clock=clock,
+                leeway=leeway,
+                jwks_cache=_jwks_cache_for(provider.jwks_uri),
+            )
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings | None = None, *, store: Store | None = None, **kwargs: Any
+    ) -> TokenManager:
+        """A manager for the configured profile (``Settings.load()`` when not given)."""
+        settings = settings or Settings.load()
+        if settings.client_id is None:
+            raise ConfigError(
+                "No client_id configured: set CTCT_CLIENT_ID (your Constant Contact API key) "
+                "or client_id in the config file."
+            )
+        given_http: httpx2.Client | None = kwargs.pop("http", None)
+        http = given_http or httpx2.Client()
+        provider = (
+            _oauth_http.resolve_provider(settings, http)
+            if settings.needs_discovery
+            else settings.provider()
+        )
+        owns_store = store is None
+        manager = cls(
+            provider=provider,
+            client=ClientCredentials(settings.client_id, settings.client_secret),
+            store=store if store is not None else open_store(settings.store),
+            profile=settings.profile,
+            http=http,
+            timeout=settings.timeout,
+            leeway=settings.leeway,
+            policy=kwargs.pop("policy", None) or RefreshPolicy(margin=settings.refresh_margin),
+            owns_store=owns_store,
+            **kwargs,
+        )
+        manager._owns_http = given_http is None
+        return manager
+
+    # -- the hot path --------------------------------------------------------------------
+
+    def authorization(self) -> str:
+        """``Bearer <token>`` for the Authorization header, refreshed if due."""
+        cached = self._shared.cached
+        if cached is not None and self.clock() < cached.use_until:
+            return cached.header
+        return self._ensure().header
+
+    def token(self) -> str:
+        """A valid access token, refreshed if due."""
+        cached = self._shared.cached
+        if cached is not None and self.clock() < cached.use_until:
+            return cached.token
+        return self._ensure().token
+
+    async def aauthorization(self) -> str:
+        cached = self._shared.cached
+        if cached is not None and self.clock() < cached.use_until:
+            return cached.header
+        return (await self._aensure()).header
+
+    async def atoken(self) -> str:
+        cached = self._shared.cached
+        if cached is not None and self.clock() < cached.use_until:
+            return cached.token
+        return (await self._aensure()).token
+
+    # -- explicit operations ---------------------------------------------------------------
+
+    def refresh(self, *, force: bool = True) -> TokenSet:
+        """Refresh now (``force``) or only if due; return the tokens in use afterwards."""
+        return self._ensure(force=force).snapshot.tokens
+
+    async def arefresh(self, *, force: bool = True) -> TokenSet:
+        return (await self._aensure(force=force)).snapshot.tokens
+
+    def unauthorized(self, rejected_token: str) -> str | None:
+        """The API refused ``rejected_token`` (HTTP 401): refresh once if it is still the
+        current token. Returns the new Authorization header, or None when nothing newer
+        can be had (the caller then reports the 401)."""
+        try:
+            cached = self._ensure(rejected=rejected_token)
+        except AuthorizationRequired:
+            return None
+        return None if cached.token == rejected_token else cached.header
+
+    async def aunauthorized(self, rejected_token: str) -> str | None:
+        try:
+            cached = await self._aensure(rejected=rejected_token)
+        except AuthorizationRequired:
+            return None
+        return None if cached.token == rejected_token else cached.header
+
+    def tokens(self) -> TokenSet | None:
+        """The stored tokens (no refresh), or None when the profile has no grant."""
+        record = self.store.load(self.key)
+        return None if record is None else decode(record).tokens
+
+    def save(self, tokens: TokenSet) -> None:
+        """Store a new grant (after a login or an import), replacing any previous one."""
+        with self.store.lock(self.key, self.policy.lock_timeout):
+            current = self.store.load(self.key)
+            version = self.store.save(
+                self.key,
+                tokens.to_json(),
+                expected_version=None if current is None else current.version,
+            )
+        self._adopt(Snapshot(tokens, version))
+
+    def forget(self) -> bool:
+        """Delete the stored grant of this profile (no server call)."""
+        with self.store.lock(self.key, self.policy.lock_timeout):
+            deleted = self.store.delete(self.key)
+        self._shared.cached = None
+        return deleted
+
+    # -- slow path: sync ---------------------------------------------------------------------
+
+    def _ensure(self, *, force: bool = False, rejected: str | None = None) -> _Cached:
+        shared = self._shared
+        with shared.thread_lock:
+            cached = self._usable(shared.cached, force, rejected)
+            if cached is not None:
+                return cached
+            # Read without the grant lock first: another process may already have
+            # refreshed, and a cold start usually finds a fresh token.
+            if not force:
+                record = self.store.load(self.key)
+                if record is None:
+                    raise not_logged_in(self.key)
+                cached = self._usable(self._adopt(decode(record)), force, rejected)
+                if cached is not None:
+                    return cached
+            with self.store.lock(self.key, self.policy.lock_timeout):
+                outcome = self._run(refresh_flow(self._grant, force=force, rejected=rejected))
+            return self._settle(outcome)
+
+    def _run(self, flow: Flow) -> Outcome:
+        operation = next(flow)
+        while True:
+            try:
+                result = self._execute(operation)
+            except Exception as error:
+                try:
+                    operation = flow.throw(error)
+                except StopIteration as stop:
+                    return _outcome(stop)
+                continue
+            try:
+                operation = flow.send(result)
+            except StopIteration as stop:
+                return _outcome(stop)
+
+    def _execute(self, operation: object) -> Any:
+        if isinstance(operation, Load):
+            return self.store.load(self.key)
+        if isinstance(operation, Save):
+            return self.store.save(
+                self.key, operation.data, expected_version=operation.expected_version
+            )
+        if isinstance(operation, Send):
+            return _oauth_http.send(self._sync_http(), operation.request, timeout=self.timeout)
+        if isinstance(operation, TakeRate):
+            return self.store.acquire_rate(operation.bucket, operation.rate, 1.0)
+        if isinstance(operation, Sleep):
+            self._sleep(operation.seconds)
+            return None
+        if isinstance(operation, Verify):
+            verifier, jwks_uri = self._verification()
+            http = self._sync_http()
+            verifier.verify(
+                operation.token,
+                lambda: _oauth_http.fetch_jwks(http, jwks_uri, timeout=self.timeout),
+            )
+            return None
+        if isinstance(operation, Mark):
+            if self._on_mark is not None:
+                self._on_mark(operation.name, self.clock())
+            return None
+        raise TypeError(f"unknown refresh operation {operation!r}")
+
+    # -- slow path: async --------------------------------------------------------------------
+
+    async def _aensure(self, *, force: bool = False, rejected: str | None = None) -> _Cached:
+        shared = self._shared
+        async with shared.loop_lock():
+            cached = self._usable(shared.cached, force, rejected)
+            if cached is not None:
+                return cached
+            if not force:
+                record = await anyio.to_thread.run_sync(self.store.load, self.key)
+                if record is None:
+                    raise not_logged_in(self.key)
+                cached = self._usable(self._adopt(decode(record)), force, rejected)
+                if cached is not None:
+                    return cached
+            lock = self.store.lock(self.key, self.policy.lock_timeout)
+            # Not cancellable (anyio's default): a cancelled wait must not leave the
+            # lock acquired by a thread nobody will release it from.
+            await anyio.to_thread.run_sync(lock.acquire)
+            try:
+                outcome = await self._arun(
+                    refresh_flow(self._grant, force=force, rejected=rejected)
+                )
+            finally:
+                lock.release()
+            return self._settle(outcome)
+
+    async def _arun(self, flow: Flow) -> Outcome:
+        operation = next(flow)
+        while True:
+            try:
+                result = await self._aexecute(operation)
+            except Exception as error:
+                try:
+                    operation = flow.throw(error)
+                except StopIteration as stop:
+                    return _outcome(stop)
+                continue
+            try:
+                operation = flow.send(result)
+            except StopIteration as stop:
+                return _outcome(stop)
+
+    async def _aexecute(self, operation: object) -> Any:
+        if isinstance(operation, Load):
+            return await anyio.to_thread.run_sync(self.store.load, self.key)
+        if isinstance(operation, Save):
+            data, expected = operation.data, operation.expected_version
+            return await anyio.to_thread.run_sync(
+                lambda: self.store.save(self.key, data, expected_version=expected)
+            )
+        if isinstance(operation, Send):
+            return await _oauth_http.asend(
+                self._async_client(), operation.request, timeout=self.timeout
+            )
+        if isinstance(operation, TakeRate):
+            bucket, rate = operation.bucket, operation.rate
+            return await anyio.to_thread.run_sync(
+                lambda: self.store.acquire_rate(bucket, rate, 1.0)
+            )
+        if isinstance(operation, Sleep):
+            await anyio.sleep(operation.seconds)
+            return None
+        if isinstance(operation, Verify):
+            verifier, jwks_uri = self._verification()
+            client = self._async_client()
+            timeout = self.timeout
+
+            async def fetch() -> bytes:
+                return await _oauth_http.afetch_jwks(client, jwks_uri, timeout=timeout)
+
+            await verifier.averify(operation.token, fetch)
+            return None
+        return self._execute(operation)  # Mark: no I/O
+
+    # -- shared bookkeeping ------------------------------------------------------------------
+
+    def _usable(self, cached: _Cached | None, force: bool, rejected: str | None) -> _Cached | None:
+        if cached is None or force:
+            return None
+        if rejected is not None:
+            # The API refused ``rejected``; anything else we hold is newer.
+            return cached if cached.token != rejected else None
+        return cached if self.clock() < cached.use_until else None
+
+    def _adopt(self, snapshot: Snapshot) -> _Cached | None:
+        """Make ``snapshot`` the in-memory copy if it holds a usable access token."""
+        tokens = snapshot.tokens
+        now = self.clock()
+        shared = self._shared
+        if tokens.access_token is None or self._grant.state(tokens, now) is TokenState.EXPIRED:
+            shared.cached = None
+            return None
+        due = tokens.refresh_due_at(
+            margin=self.policy.margin, max_fraction=self.policy.max_fraction
+        )
+        use_until = _NEVER if due is None else due
+        if shared.retry_at > now and tokens.expires_at is not None:
+            # Backing off after a transient failure: serve the still-valid token until
+            # the next attempt (or its expiry, whichever is first).
+            use_until = min(shared.retry_at, tokens.expires_at)
+        token = tokens.access_token.reveal()
+        cached = _Cached(snapshot, token, f"Bearer {token}", use_until)
+        shared.cached = cached
+        return cached
+
+    def _settle(self, outcome: Outcome) -> _Cached:
+        shared = self._shared
+        if outcome.transient_error is not None:
+            shared.backoff = min(
+                self.policy.backoff_max, max(self.policy.backoff_initial, shared.backoff * 2)
+            )
+            # Full jitter keeps a fleet of workers from retrying in lockstep.
+            shared.retry_at = self.clock() + shared.backoff * (0.5 + random.random() / 2)
+        else:
+            shared.backoff = 0.0
+            shared.retry_at = 0.0
+        cached = self._adopt(outcome.snapshot)
+        if cached is None:
+            raise AuthorizationRequired(
+                f"Profile {self.profile!r} has no valid access token and it could not be "
+                "refreshed: run `ctct auth login`.",
+                code="no_access_token",
+            )
+        return cached
+
+    def _verification(self) -> tuple[JwtVerifier, str]:
+        if self._verifier is None or self.provider.jwks_uri is None:
+            raise ConfigError("this provider's access tokens cannot be verified (no JWKS URI)")
+        return self._verifier, self.provider.jwks_uri
+
+    def _sync_http(self) -> httpx2.Client:
+        if self._http is None:
+            self._http = httpx2.Client()
+        return self._http
+
+    def _async_client(self) -> httpx2.AsyncClient:
+        if self._async_http is None:
+            self._async_http = httpx2.AsyncClient()
+        return self._async_http
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._owns_http and self._http is not None:
+            self._http.close()
+            self._http = None
+        if self._owns_store:
+            self.store.close()
+
+    async def aclose(self) -> None:
+        if self._owns_async_http and self._async_http is not None:
+            await self._async_http.aclose()
+            self._async_http = None
+        self.close()
+
+    def __enter__(self) -> TokenManager:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> TokenManager:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"TokenManager(profile={self.profile!r}, issuer={self.key.issuer!r})"

@@ -1,0 +1,328 @@
+"""The refresh engine's logic, written once and free of I/O.
+
+``refresh_flow`` is a generator: it yields *operations* (load the record, send a
+request, take a rate-limit token, sleep, save, verify) and receives their results;
+the sync and async drivers in ``ctct._manager`` carry them out. The driver holds the
+grant's lock (threads, tasks and processes) for the whole flow, so the sequence is the
+one every correct implementation converged on:
+
+1. re-read the store: another worker may have refreshed while we waited for the lock;
+2. refresh only if the token is still due (or the caller insists, or the API refused it);
+3. wait for the token endpoint's shared rate limit (CC: 1 request/second per client);
+4. send the refresh; on ``invalid_grant`` re-read the store before concluding that the
+   user must log in again (another worker may have rotated the token under us);
+5. save the new pair durably, compare-and-swap on the version, *before* anything uses
+   the new access token; then verify it.
+
+Transient failures (5xx, 429, timeouts, garbled bodies, network errors) while the old
+access token is still valid keep serving the old one: the driver backs off and tries
+again later. The refresh token is discarded only when the server rejected it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+import httpx2
+
+from ctct._oauth_requests import ClientCredentials, parse_token_response, refresh_request
+from ctct._provider import Provider
+from ctct._tokens import (
+    DEFAULT_MAX_MARGIN_FRACTION,
+    DEFAULT_REFRESH_MARGIN,
+    TokenSet,
+    TokenState,
+)
+from ctct.errors import (
+    AuthorizationRequired,
+    CtctError,
+    TokenValidationError,
+    TransientProviderError,
+)
+from ctct.stores.base import GrantKey, Record, StoreConflict
+
+log = logging.getLogger("ctct.refresh")
+
+DEFAULT_LOCK_TIMEOUT: Final = 60.0
+
+
+@dataclass(frozen=True)
+class RefreshPolicy:
+    """When to refresh and how hard to try. Times in seconds."""
+
+    margin: float = DEFAULT_REFRESH_MARGIN
+    max_fraction: float = DEFAULT_MAX_MARGIN_FRACTION
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    backoff_initial: float = 1.0
+    backoff_max: float = 60.0
+    max_rate_wait: float = 30.0
+    """Give up waiting for the token endpoint's rate limit after this long."""
+
+
+# -- operations the flow yields ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    """Read the grant's record. Result: ``Record | None``."""
+
+
+@dataclass(frozen=True)
+class Save:
+    """Compare-and-swap write. Result: the new version (``StoreConflict`` is thrown in)."""
+
+    data: bytes
+    expected_version: int | None
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send one request to the token endpoint. Result: ``httpx2.Response`` (fully read)."""
+
+    request: httpx2.Request
+
+
+@dataclass(frozen=True)
+class TakeRate:
+    """Take a token from the shared bucket. Result: seconds to wait (0.0 = taken)."""
+
+    bucket: str
+    rate: float
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Verify:
+    """Verify an access token (may fetch the JWKS). Result: ignored; raises on failure."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A point in the flow worth timing (e.g. from the response to the durable write)."""
+
+    name: str
+
+
+Operation = Load | Save | Send | TakeRate | Sleep | Verify | Mark
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A grant's tokens as read from (or written to) the store at ``version``."""
+
+    tokens: TokenSet
+    version: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a flow ends with: the tokens to serve, and whether a transient failure
+    means the caller should back off before trying again."""
+
+    snapshot: Snapshot
+    refreshed: bool
+    transient_error: CtctError | None = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Everything the flow needs to know about one grant."""
+
+    key: GrantKey
+    provider: Provider
+    client: ClientCredentials
+    clock: Callable[[], float]
+    policy: RefreshPolicy = RefreshPolicy()
+
+    @property
+    def rate_bucket(self) -> str:
+        return f"token-endpoint:{self.provider.storage_issuer}:{self.client.client_id}"
+
+    @property
+    def token_rate(self) -> float | None:
+        return self.provider.token_rate_per_second
+
+    def state(self, tokens: TokenSet, now: float) -> TokenState:
+        return tokens.state(now, margin=self.policy.margin, max_fraction=self.policy.max_fraction)
+
+    def verifies_jwts(self, token: str) -> bool:
+        if self.provider.jwks_uri is None or self.provider.access_token_format == "opaque":
+            return False
+        return self.provider.access_token_format == "jwt" or token.count(".") == 2
+
+
+Flow = Generator[Operation, Any, Outcome]
+
+
+def not_logged_in(key: GrantKey) -> AuthorizationRequired:
+    return AuthorizationRequired(
+        f"No stored grant for profile {key.profile!r} at {key.issuer}: "
+        "run `ctct auth login` (or `ctct auth import`) first.",
+        code="no_grant",
+    )
+
+
+def decode(record: Record) -> Snapshot:
+    return Snapshot(TokenSet.from_json(record.data), record.version)
+
+
+def refresh_flow(
+    grant: Grant,
+    *,
+    force: bool = False,
+    rejected: str | None = None,
+    allow_transient_fallback: bool = True,
+) -> Flow:
+    """Refresh the grant if (still) needed. Run it with the grant's lock held.
+
+    ``force``: refresh even if the stored token is fresh. ``rejected``: the access token
+    the API just refused; refresh only if it is still the stored one.
+    ``allow_transient_fallback``: on a transient failure, return the old access token
+    while it is valid instead of raising.
+    """
+    record = yield Load()
+    if record is None:
+        raise not_logged_in(grant.key)
+    current = decode(record)
+    tokens = current.tokens
+    now = grant.clock()
+    stored_access = tokens.access_token.reveal() if tokens.access_token is not None else None
+
+    if rejected is not None and stored_access is not None and stored_access != rejected:
+        # Another worker already replaced the token the API refused.
+        return Outcome(current, refreshed=False)
+    if not force and rejected is None and grant.state(tokens, now) is TokenState.FRESH:
+        return Outcome(current, refreshed=False)
+    if tokens.refresh_token is None:
+        if grant.state(tokens, now) is not TokenState.EXPIRED and rejected is None:
+            return Outcome(current, refreshed=False)
+        raise AuthorizationRequired(
+            f"The grant for profile {grant.key.profile!r} has no refresh token left: "
+            "run `ctct auth login` to authorize again.",
+            code="no_refresh_token",
+        )
+
+    if grant.token_rate is not None:
+        waited = 0.0
+        while True:
+            wait = yield TakeRate(grant.rate_bucket, grant.token_rate)
+            if wait <= 0:
+                break
+            if waited + wait > grant.policy.max_rate_wait:
+                return _transient(
+                    grant,
+                    current,
+                    now,
+                    allow_transient_fallback,
+                    _rate_wait_error(grant),
+                )
+            waited += wait
+            yield Sleep(wait)
+
+    request = refresh_request(grant.provider, grant.client, tokens.refresh_token)
+    try:
+        response = yield Send(request)
+        yield Mark("response")
+        received_at = grant.clock()
+        new_tokens = parse_token_response(
+            response,
+            provider=grant.provider,
+            client_id=grant.client.client_id,
+            received_at=received_at,
+            previous=tokens,
+        )
+    except AuthorizationRequired as rejected_error:
+        return (yield from _after_invalid_grant(grant, current, rejected_error, rejected))
+    except CtctError as error:
+        if not error.retryable:
+            raise  # e.g. invalid_client: the refresh token is kept, the message says why
+        return _transient(grant, current, grant.clock(), allow_transient_fallback, error)
+
+    new_tokens = new_tokens.with_subject(tokens.subject)
+    saved = yield from _save(grant, current.version, new_tokens)
+    yield Mark("saved")
+    access = new_tokens.access_token.reveal() if new_tokens.access_token is not None else ""
+    if access and grant.verifies_jwts(access):
+        try:
+            yield Verify(access)
+        except TokenValidationError:
+            # Keep the new refresh token (the old one is spent), drop the access token
+            # that failed verification so nobody uses it.
+            yield from _save(grant, saved.version, replace(new_tokens, access_token=None))
+            raise
+    log.info("refreshed the grant for profile %r", grant.key.profile)
+    return Outcome(saved, refreshed=True)
+
+
+def _save(grant: Grant, expected: int, tokens: TokenSet) -> Generator[Operation, Any, Snapshot]:
+    data = tokens.to_json()
+    try:
+        version = yield Save(data, expected)
+    except StoreConflict:
+        # Only a writer that skipped the lock (a login, an import) can get here. Our
+        # tokens are the newest the server issued and the old refresh token is spent:
+        # losing them would cost a login, so write them over the other record.
+        latest = yield Load()
+        log.warning("the grant for profile %r changed during a refresh", grant.key.profile)
+        version = yield Save(data, latest.version if latest is not None else None)
+    return Snapshot(tokens, version)
+
+
+def _after_invalid_grant(
+    grant: Grant, current: Snapshot, error: AuthorizationRequired, rejected: str | None
+) -> Generator[Operation, Any, Outcome]:
+    # Another worker (one that does not share our lock, or a previous run of this
+    # process) may have rotated the refresh token: trust the store over the error.
+    latest = yield Load()
+    if latest is not None and latest.version != current.version:
+        newer = decode(latest)
+        if newer.tokens.refresh_token != current.tokens.refresh_token:
+            return Outcome(newer, refreshed=False)
+    # The server rejected this refresh token: only now is it safe to forget it. The
+    # access token, if still valid, keeps working until it expires.
+    spent = replace(current.tokens, refresh_token=None)
+    saved = yield from _save(grant, current.version, spent)
+    if rejected is None and grant.state(spent, grant.clock()) is not TokenState.EXPIRED:
+        log.warning(
+            "the refresh token of profile %r was rejected; the current access token "
+            "works until it expires, then `ctct auth login` is needed",
+            grant.key.profile,
+        )
+        return Outcome(saved, refreshed=False)
+    raise AuthorizationRequired(
+        f"The provider rejected the refresh token of profile {grant.key.profile!r} "
+        f"({error.code or 'invalid_grant'}): it expired, was revoked, or was already used. "
+        "Run `ctct auth login` to authorize again.",
+        code=error.code or "invalid_grant",
+    ) from None
+
+
+def _transient(
+    grant: Grant, current: Snapshot, now: float, fallback: bool, error: CtctError
+) -> Outcome:
+    if fallback and grant.state(current.tokens, now) is not TokenState.EXPIRED:
+        log.warning(
+            "refreshing profile %r failed for now (%s); the current access token is still "
+            "valid and stays in use",
+            grant.key.profile,
+            error.message,
+        )
+        return Outcome(current, refreshed=False, transient_error=error)
+    raise error
+
+
+def _rate_wait_error(grant: Grant) -> CtctError:
+    return TransientProviderError(
+        f"The token endpoint's rate limit kept us waiting more than "
+        f"{grant.policy.max_rate_wait:g} s; retry later.",
+        code="rate_limited",
+    )
