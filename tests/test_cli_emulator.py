@@ -277,6 +277,14 @@ def test_allowed_host_is_answered_and_others_are_not(tmp_path: Path) -> None:
     assert other.status_code == 421
 
 
+def test_another_loopback_address_is_served_under_its_own_name(tmp_path: Path) -> None:
+    with emulator_process(tmp_path, "--host", "127.0.0.2") as (proc, info):
+        assert info["base_url"] == f"http://127.0.0.2:{info['port']}"
+        response = httpx2.get(info["base_url"] + "/__emulator/clock")
+        assert stop(proc)[0] == 0
+    assert response.status_code == 200
+
+
 def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     with emulator_process(tmp_path) as (proc, info):
         result = run("--port", str(info["port"]))

@@ -321,8 +321,11 @@ def emulator(
     passwords are meant to be pasted into your app's settings.
     """
     check_host(host, allow_remote)
-    if allow_remote and not _is_wildcard(host):
-        flags["allowed_hosts"] = (*flags["allowed_hosts"], host)
+    if not _is_wildcard(host):
+        # Clients name this host in their Host header (e.g. 127.0.0.2, or this machine's
+        # address with --allow-remote): answer to it.
+        bare = host.strip("[]").lower()
+        flags["allowed_hosts"] = (*flags["allowed_hosts"], f"[{bare}]" if ":" in bare else bare)
     config = build_config(Settings(**flags))
     if config.data_path is not None:
         config.data_path.parent.mkdir(parents=True, exist_ok=True)
