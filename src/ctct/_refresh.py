@@ -38,6 +38,7 @@ from ctct._tokens import (
 )
 from ctct.errors import (
     AuthorizationRequired,
+    ClientRejected,
     CtctError,
     TokenValidationError,
     TransientProviderError,
@@ -240,6 +241,8 @@ def refresh_flow(
             received_at=received_at,
             previous=tokens,
         )
+    except ClientRejected:
+        raise  # the app's credentials, not the grant: keep the refresh token
     except AuthorizationRequired as rejected_error:
         return (yield from _after_invalid_grant(grant, current, rejected_error, rejected))
     except CtctError as error:

@@ -1,0 +1,133 @@
+"""Fixtures for the refresh engine: an emulator and a TokenManager sharing one clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from ctct._manager import TokenManager
+from ctct._oauth_requests import (
+    ClientCredentials,
+    DevicePending,
+    device_authorization_request,
+    device_token_request,
+    parse_device_authorization_response,
+    parse_device_poll_response,
+)
+from ctct._provider import Provider
+from ctct._refresh import RefreshPolicy
+from ctct._secret import Secret
+from ctct._tokens import TokenSet
+from ctct.emulator import Emulator, EmulatorConfig
+from ctct.emulator.clock import Clock
+from ctct.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from ctct.emulator.server import EmulatorServer
+from ctct.stores import open_store
+
+
+class SharedClock:
+    """Real time plus an offset, read by the emulator *and* the client, so advancing it
+    moves both sides (expiry maths, Date headers) together."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+@dataclass
+class Env:
+    server: EmulatorServer
+    clock: SharedClock
+    provider: Provider
+    client: ClientCredentials
+    store_url: str
+    http: httpx2.Client
+
+    @property
+    def emu(self) -> Emulator:
+        return self.server.emulator
+
+    def manager(self, profile: str = "default", **kwargs: object) -> TokenManager:
+        return TokenManager(
+            provider=self.provider,
+            client=self.client,
+            store=open_store(self.store_url),
+            profile=profile,
+            clock=self.clock,
+            owns_store=True,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def login(self, manager: TokenManager, scopes: tuple[str, ...] | None = None) -> TokenSet:
+        """Obtain a grant by device flow (the emulator auto-approves) and store it."""
+        wanted = scopes or ("account_read", "contact_data", "offline_access")
+        self.clock.advance(1.1)  # the token endpoint allows 1 request/second
+        response = self.http.send(device_authorization_request(self.provider, self.client, wanted))
+        parse_device_authorization_response(response, received_at=self.clock())
+        device = response.json()["device_code"]
+        self.clock.advance(1.1)
+        poll = self.http.send(device_token_request(self.provider, self.client, Secret(device)))
+        tokens = parse_device_poll_response(
+            poll, provider=self.provider, client_id=self.client.client_id, received_at=self.clock()
+        )
+        assert not isinstance(tokens, DevicePending)
+        manager.save(tokens)
+        return tokens
+
+    def refreshes(self) -> int:
+        counts = self.emu.counters.snapshot()["token_requests"].get("refresh_token", {})
+        return int(counts.get("success", 0))
+
+
+MakeEnv = Callable[..., Env]
+
+
+@pytest.fixture
+def make_env(tmp_path: Path) -> Iterator[MakeEnv]:
+    made: list[Env] = []
+
+    def make(*, public: bool = False, **changes: object) -> Env:
+        clock = SharedClock()
+        config = EmulatorConfig(auto_approve=True).with_changes(**changes)
+        if public:
+            app = config.default_app
+            from dataclasses import replace
+
+            config = config.with_changes(apps=(replace(app, client_secret=None),))
+        emu = Emulator(config, clock=Clock(source=clock))
+        server = EmulatorServer(emulator=emu).start()
+        provider = Provider.constant_contact(server.base_url)
+        secret = None if public else Secret(DEFAULT_CLIENT_SECRET)
+        env = Env(
+            server=server,
+            clock=clock,
+            provider=provider,
+            client=ClientCredentials(DEFAULT_CLIENT_ID, secret),
+            store_url=f"sqlite:///{tmp_path}/tokens-{len(made)}.db",
+            http=httpx2.Client(),
+        )
+        made.append(env)
+        return env
+
+    yield make
+    for env in made:
+        env.http.close()
+        env.server.stop()
+
+
+@pytest.fixture
+def env(make_env: MakeEnv) -> Env:
+    return make_env()
+
+
+FAST = RefreshPolicy(backoff_initial=0.01, backoff_max=0.05)
