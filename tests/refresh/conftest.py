@@ -98,6 +98,30 @@ class Env:
 MakeEnv = Callable[..., Env]
 
 
+def login_with_device_flow(base_url: str, store_url: str) -> TokenSet:
+    """Log the default profile in at an auto-approving emulator, in real time."""
+    provider = Provider.constant_contact(base_url)
+    client = ClientCredentials(DEFAULT_CLIENT_ID, Secret(DEFAULT_CLIENT_SECRET))
+    with (
+        httpx2.Client() as http,
+        TokenManager(
+            provider=provider, client=client, store=open_store(store_url), owns_store=True
+        ) as manager,
+    ):
+        wanted = ("account_read", "contact_data", "offline_access")
+        response = http.send(device_authorization_request(provider, client, wanted))
+        device = parse_device_authorization_response(response, received_at=time.time())
+        while True:
+            time.sleep(1.05)  # the token endpoint allows 1 request/second
+            poll = http.send(device_token_request(provider, client, device.device_code))
+            tokens = parse_device_poll_response(
+                poll, provider=provider, client_id=client.client_id, received_at=time.time()
+            )
+            if not isinstance(tokens, DevicePending):
+                manager.save(tokens)
+                return tokens
+
+
 @pytest.fixture
 def make_env(tmp_path: Path) -> Iterator[MakeEnv]:
     made: list[Env] = []

@@ -1,0 +1,80 @@
+"""Refresh storm: 16 processes x 8 threads ask for a valid access token the moment it
+expires, over 5 consecutive expiries of a 10-second token with rotating refresh tokens.
+The emulator's counters must show exactly one refresh per expiry and no call may fail."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ctct.emulator import EmulatorConfig
+from ctct.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from ctct.emulator.server import EmulatorServer
+from tests.refresh.conftest import login_with_device_flow
+
+PROCESSES = 16
+THREADS = 8
+TTL = 10
+EXPIRIES = 5
+
+
+@pytest.mark.slow
+def test_refresh_storm_refreshes_exactly_once_per_expiry(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path}/tokens.db"
+    config = EmulatorConfig(auto_approve=True, access_token_ttl=TTL)
+    with EmulatorServer(config) as server:
+        tokens = login_with_device_flow(server.base_url, store)
+        assert tokens.expires_at is not None
+        # Start once every worker is up (by then the first token has expired: the first
+        # storm), then run through the next EXPIRIES - 1 expiries.
+        start_at = max(time.time() + 15.0, tokens.expires_at + 0.5)
+        until = start_at + (EXPIRIES - 1) * TTL + TTL / 2
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.refresh.worker",
+                    "storm",
+                    "--base-url",
+                    server.base_url,
+                    "--client-id",
+                    DEFAULT_CLIENT_ID,
+                    "--client-secret",
+                    DEFAULT_CLIENT_SECRET,
+                    "--store",
+                    store,
+                    "--threads",
+                    str(THREADS),
+                    "--start-at",
+                    str(start_at),
+                    "--until",
+                    str(until),
+                ],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(PROCESSES)
+        ]
+        reports = []
+        for worker in workers:
+            out, _ = worker.communicate(timeout=until - time.time() + 60)
+            assert worker.returncode == 0
+            reports.append(json.loads(out.strip().splitlines()[-1]))
+        counters = server.emulator.counters.snapshot()["token_requests"]
+        refresh_events = server.emulator.counters.events("refresh")
+
+    failures = [f for r in reports for f in r["failures"]]
+    assert sum(r["failed"] for r in reports) == 0, failures
+    assert sum(r["calls"] for r in reports) > PROCESSES * THREADS * EXPIRIES
+    # Exactly one refresh per expiry, and nothing else reached the token endpoint.
+    assert counters["refresh_token"] == {"success": EXPIRIES}
+    assert len(refresh_events) == EXPIRIES
+    gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(refresh_events)]
+    assert all(gap > TTL / 2 for gap in gaps), gaps

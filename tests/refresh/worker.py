@@ -1,0 +1,118 @@
+"""A worker process for the storm and crash tests: ``python -m tests.refresh.worker``.
+
+``storm``: N threads call ``TokenManager.token()`` back to back until a deadline, and the
+worker prints one JSON line: calls, failures, distinct tokens.
+``crash``: force refreshes in a loop (the parent SIGKILLs it at a random moment); each
+completed refresh appends the time from the response's last byte to the durable write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from dataclasses import replace
+
+from ctct._manager import TokenManager
+from ctct._oauth_requests import ClientCredentials
+from ctct._provider import Provider
+from ctct._refresh import RefreshPolicy
+from ctct._secret import Secret
+from ctct.stores import open_store
+
+
+def manager(args: argparse.Namespace, **kwargs: object) -> TokenManager:
+    provider = Provider.constant_contact(args.base_url)
+    if args.no_rate:
+        provider = replace(provider, token_rate_per_second=None)
+    return TokenManager(
+        provider=provider,
+        client=ClientCredentials(args.client_id, Secret(args.client_secret)),
+        store=open_store(args.store),
+        policy=RefreshPolicy(margin=0.0),
+        owns_store=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def storm(args: argparse.Namespace) -> None:
+    calls = 0
+    failures: list[str] = []
+    tokens: set[str] = set()
+    lock = threading.Lock()
+    with manager(args) as m:
+        while time.time() < args.start_at:
+            time.sleep(0.005)
+
+        def run() -> None:
+            nonlocal calls
+            mine = 0
+            seen: set[str] = set()
+            while time.time() < args.until:
+                try:
+                    seen.add(m.token())
+                except Exception as exc:
+                    with lock:
+                        failures.append(f"{type(exc).__name__}: {exc}")
+                mine += 1
+                time.sleep(0.002)
+            with lock:
+                calls += mine
+                tokens.update(seen)
+
+        threads = [threading.Thread(target=run) for _ in range(args.threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    print(
+        json.dumps(
+            {
+                "calls": calls,
+                "failures": failures[:5],
+                "failed": len(failures),
+                "tokens": len(tokens),
+            }
+        ),
+        flush=True,
+    )
+
+
+def crash(args: argparse.Namespace) -> None:
+    marks: dict[str, float] = {}
+
+    def on_mark(name: str, _at: float) -> None:
+        marks[name] = time.perf_counter()
+        if name == "saved":
+            with open(args.window_log, "a", encoding="utf-8") as log:
+                log.write(f"{marks['saved'] - marks['response']:.9f}\n")
+
+    with manager(args, on_mark=on_mark) as m:
+        print("ready", flush=True)
+        for _ in range(args.refreshes):
+            m.refresh(force=True)
+    print("done", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["storm", "crash"])
+    parser.add_argument("--base-url", required=True)
+    parser.add_argument("--client-id", required=True)
+    parser.add_argument("--client-secret", required=True)
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--start-at", type=float, default=0.0)
+    parser.add_argument("--until", type=float, default=0.0)
+    parser.add_argument("--refreshes", type=int, default=1000)
+    parser.add_argument("--window-log", default="")
+    parser.add_argument("--no-rate", action="store_true")
+    args = parser.parse_args()
+    storm(args) if args.mode == "storm" else crash(args)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
