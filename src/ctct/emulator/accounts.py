@@ -1,16 +1,149 @@
-"""Accounts and their contacts and lists (placeholder: being built)."""
+"""Constant Contact accounts and their data: account summary, contacts and lists.
+
+Each account (a user's ``account_id``; several logins may share one) has its own data,
+all kept in the emulator's database so an emulator re-created on the same
+``config.data_path`` finds it again. Accounts named in the config are created on first
+start with a summary built from their owner's user entry, plus CC's default list.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
+
+from ctct.emulator.api import contact_store, list_store
+from ctct.emulator.api.contact_store import ContactStore
+from ctct.emulator.api.list_store import ListStore
+from ctct.emulator.config import UserConfig
+from ctct.emulator.db import register_schema
 
 if TYPE_CHECKING:
     from ctct.emulator.app import Emulator
 
+register_schema(
+    """
+    CREATE TABLE IF NOT EXISTS accounts (
+        account_id TEXT PRIMARY KEY,
+        summary TEXT NOT NULL
+    );
+    """
+)
+
+# New CC accounts come with this list.
+DEFAULT_LIST_NAME = "General Interest"
+
+# Fields of ``CustomerPut`` a client may change (``encoded_account_id`` is read-only).
+EDITABLE_FIELDS = (
+    "contact_email",
+    "contact_phone",
+    "country_code",
+    "first_name",
+    "last_name",
+    "organization_name",
+    "organization_phone",
+    "state_code",
+    "time_zone_id",
+    "website",
+)
+
+
+class UnknownAccount(LookupError):
+    """Neither a configured user nor a known account id."""
+
+
+def default_summary(account_id: str, owner: UserConfig) -> dict[str, Any]:
+    """A ``Customer`` for a new account: names from the config, the rest plausible."""
+    return {
+        "contact_email": owner.username,
+        "contact_phone": "6175551212",
+        "country_code": "US",
+        "encoded_account_id": account_id,
+        "first_name": owner.first_name,
+        "last_name": owner.last_name,
+        "organization_name": owner.organization_name,
+        "organization_phone": "6175551213",
+        "state_code": "MA",
+        "time_zone_id": "US/Eastern",
+        "website": "https://www.example.com",
+        "physical_address": {
+            "address_line1": "1601 Trapelo Road",
+            "city": "Waltham",
+            "state_code": "MA",
+            "postal_code": "02451",
+            "country_code": "US",
+        },
+        "company_logo": {
+            "url": f"https://files.constantcontact.com/{account_id}/logo.png",
+            "internal_id": "ACCOUNT.IMAGE.1",
+        },
+    }
+
 
 class AccountStore:
+    """Account summaries, and the contact and list stores of every account."""
+
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
+        self.lists = ListStore(emu.db)
+        self.contacts = ContactStore(emu.db, emu.clock, self.lists)
+        self._ensure_configured_accounts()
+
+    def _owners(self) -> dict[str, UserConfig]:
+        """Each configured account's owner (its first account_owner, else its first user)."""
+        owners: dict[str, UserConfig] = {}
+        for user in self.emu.config.users:
+            current = owners.get(user.account_id)
+            if current is None or (
+                user.role == "account_owner" and current.role != "account_owner"
+            ):
+                owners[user.account_id] = user
+        return owners
+
+    def _ensure_configured_accounts(self) -> None:
+        now = self.emu.clock.now()
+        with self.emu.db.transaction() as conn:
+            for account_id, owner in self._owners().items():
+                created = conn.execute(
+                    "INSERT OR IGNORE INTO accounts(account_id, summary) VALUES (?, ?)",
+                    (account_id, json.dumps(default_summary(account_id, owner))),
+                ).rowcount
+                if created:
+                    self.lists.ensure(conn, account_id, DEFAULT_LIST_NAME, now)
 
     def reset(self) -> None:
-        pass
+        """Wipe every account's data and re-create the configured accounts' defaults."""
+        self.emu.db.clear(["accounts", *contact_store.TABLES, *list_store.TABLES])
+        self._ensure_configured_accounts()
+
+    def resolve(self, *, username: str | None = None, account_id: str | None = None) -> str:
+        """The account id for a configured username, or a known account id."""
+        if username is not None:
+            user = self.emu.config.user(username)
+            if user is None:
+                raise UnknownAccount(f"no configured user {username!r}")
+            return user.account_id
+        if account_id is not None and self.summary(account_id) is not None:
+            return account_id
+        raise UnknownAccount(f"no account {account_id!r}")
+
+    def summary(self, account_id: str) -> dict[str, Any] | None:
+        row = self.emu.db.query_one(
+            "SELECT summary FROM accounts WHERE account_id = ?", (account_id,)
+        )
+        return None if row is None else dict(json.loads(row["summary"]))
+
+    def update_summary(self, account_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply a partial update of ``EDITABLE_FIELDS`` and return the new summary."""
+        with self.emu.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT summary FROM accounts WHERE account_id = ?", (account_id,)
+            ).fetchone()
+            if row is None:
+                raise UnknownAccount(f"no account {account_id!r}")
+            summary: dict[str, Any] = json.loads(row["summary"])
+            summary.update({k: v for k, v in changes.items() if k in EDITABLE_FIELDS})
+            conn.execute(
+                "UPDATE accounts SET summary = ? WHERE account_id = ?",
+                (json.dumps(summary), account_id),
+            )
+        return summary
