@@ -83,11 +83,16 @@ def storm(args: argparse.Namespace) -> None:
 def crash(args: argparse.Namespace) -> None:
     marks: dict[str, float] = {}
 
+    log = open(args.window_log, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+
     def on_mark(name: str, _at: float) -> None:
+        # One line per mark, written as it happens, so the parent can tell where a kill
+        # landed: after "R" and before "S", the response was in hand but not yet saved.
         marks[name] = time.perf_counter()
-        if name == "saved":
-            with open(args.window_log, "a", encoding="utf-8") as log:
-                log.write(f"{marks['saved'] - marks['response']:.9f}\n")
+        if name == "response":
+            log.write("R\n")
+        elif name == "saved":
+            log.write(f"S {marks['saved'] - marks['response']:.9f}\n")
 
     with manager(args, on_mark=on_mark) as m:
         print("ready", flush=True)
