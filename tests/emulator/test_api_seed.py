@@ -169,3 +169,21 @@ def test_data_survives_a_restart_on_the_same_file(
     # Defaults are not created twice.
     again = seed(second, username="alice@example.com", lists=[{"name": "General Interest"}])
     assert again["lists"] == default_list["lists"]
+
+
+def test_a_hundred_thousand_contacts_in_one_seed(api: Running) -> None:
+    body = {
+        "username": "alice@example.com",
+        "lists": [{"name": "Big"}],
+        "contacts_count": 100_000,
+        "generated_list_memberships": ["Big"],
+    }
+    response = api.client.post("/__emulator/seed", json=body, timeout=120)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["contacts"] == 100_000
+    params = {"include_count": "true", "limit": 500, "lists": result["lists"][0]["list_id"]}
+    response = api.client.get("/v3/contacts", headers=auth(api.emulator), params=params)
+    page = ok(response, "Contacts")
+    assert page["contacts_count"] == 100_000
+    assert len(page["contacts"]) == 500

@@ -118,7 +118,7 @@ def _subresource(
                 }
             )
             continue
-        kept = previous.get(_identity(name, item))
+        kept = previous.pop(_identity(name, item), None)  # reuse each old item once
         if kept is not None:
             built.append(kept)
             continue

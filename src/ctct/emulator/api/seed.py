@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -74,7 +75,9 @@ def routes(emu: Emulator) -> list[BaseRoute]:
                     400, 'the body must be a JSON object, e.g. {"contacts_count": 10}'
                 ) from None
             try:
-                return JSONResponse(seed_account(emu, body))
+                # In a worker thread: a large seed takes seconds, and the event loop
+                # keeps serving other requests meanwhile (the database lock orders them).
+                return JSONResponse(await run_in_threadpool(seed_account, emu, body))
             except errors.ApiError as exc:  # a duplicate email address
                 raise SeedError(409 if exc.status == 409 else 400, str(exc)) from None
         except SeedError as exc:
