@@ -40,7 +40,6 @@ import httpx2
 from ctct import _cc
 from ctct.emulator.app import Emulator, create_app
 from ctct.emulator.config import EmulatorConfig
-from ctct.emulator.drop import DropConnectionMiddleware
 from ctct.emulator.faults import DroppedConnection
 from ctct.emulator.inprocess import SyncASGITransport
 from ctct.emulator.server import EmulatorServer
@@ -312,17 +311,8 @@ def start_emulator(
     ``start_emulator(access_token_ttl=60, refresh_token_reuse="grant")``.
     """
     server = EmulatorServer(_config(config, changes), host=host, port=port)
-    _drop_connections(server)
     with server, EmulatorHandle(server.base_url, emulator=server.emulator) as handle:
         yield handle
-
-
-def _drop_connections(server: EmulatorServer) -> None:
-    # Make the "drop" fault close the socket instead of answering 500 (see
-    # ctct.emulator.drop). Harmless if the server already wraps its app.
-    uvicorn_config = server._server.config
-    if not isinstance(uvicorn_config.app, DropConnectionMiddleware):
-        uvicorn_config.app = DropConnectionMiddleware(server.app)
 
 
 @contextmanager

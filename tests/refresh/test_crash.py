@@ -21,8 +21,8 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from ctct._manager import decode
 from ctct._provider import Provider
+from ctct._refresh import decode
 from ctct.emulator import EmulatorConfig
 from ctct.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from ctct.emulator.server import EmulatorServer
@@ -119,6 +119,6 @@ def test_sigkill_during_refresh_cycles_keeps_the_current_refresh_token(tmp_path:
     _run_cycles(tmp_path, cycles=50, seed=20261130)
 
 
-@pytest.mark.slow
+@pytest.mark.long
 def test_sigkill_longer_run(tmp_path: Path) -> None:
     _run_cycles(tmp_path, cycles=300, seed=7)

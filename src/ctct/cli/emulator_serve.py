@@ -24,7 +24,6 @@ from ctct import _cc
 from ctct.cli.emulator_cmd import WILDCARD_HOSTS
 from ctct.emulator.app import Emulator, create_app
 from ctct.emulator.config import EmulatorConfig
-from ctct.emulator.drop import DropConnectionMiddleware
 from ctct.emulator.server import _uvicorn_config, bind
 from ctct.errors import CtctError
 
@@ -87,8 +86,6 @@ def _run(
     app = create_app(emulator=emulator)
     port: int = sock.getsockname()[1]
     uvicorn_config = _uvicorn_config(app, host, port)
-    # The "drop" fault must close the socket, not answer 500 (see ctct.emulator.drop).
-    uvicorn_config.app = DropConnectionMiddleware(app)
     info = ready_info(emulator.config, base_url(host, port), port)
     failures: list[str] = []
 

@@ -14,6 +14,8 @@ import httpx2
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from starlette.types import ASGIApp
 
+from ctct.emulator.faults import DroppedConnection
+
 
 class SyncASGITransport(httpx2.BaseTransport):
     def __init__(self, app: ASGIApp, raise_app_exceptions: bool = True) -> None:
@@ -32,7 +34,13 @@ class SyncASGITransport(httpx2.BaseTransport):
             async_request = httpx2.Request(
                 request.method, request.url, headers=request.headers, content=body
             )
-            response = await self._async.handle_async_request(async_request)
+            try:
+                response = await self._async.handle_async_request(async_request)
+            except DroppedConnection:
+                # What a client sees over a socket when the "drop" fault closes it.
+                raise httpx2.RemoteProtocolError(
+                    "Server disconnected without sending a response.", request=request
+                ) from None
             content = await response.aread()
             return response.status_code, response.headers, content
 

@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 
 from ctct.emulator.app import Emulator, create_app
 from ctct.emulator.config import EmulatorConfig
+from ctct.emulator.drop import DropConnectionMiddleware
 
 
 def is_loopback(host: str) -> bool:
@@ -28,7 +29,8 @@ def is_loopback(host: str) -> bool:
 
 def _uvicorn_config(app: Starlette, host: str, port: int) -> uvicorn.Config:
     return uvicorn.Config(
-        app,
+        # Outermost, so an injected "drop" fault closes the socket instead of a 500.
+        DropConnectionMiddleware(app),
         host=host,
         port=port,
         log_level="warning",
