@@ -1,30 +1,44 @@
 """The ``ctct`` command line.
 
-Commands live in their own modules and import what they need inside their functions,
-so ``ctct --help`` stays fast. Any ``CtctError`` that escapes a command becomes one
-clear message on stderr and that error's exit code (see ``ctct.errors``).
+Commands live in their own modules and are imported only when used (``_COMMANDS``), so
+``ctct --help`` and the hot commands stay fast. Any ``CtctError`` that escapes a command
+becomes one clear message on stderr and that error's exit code (see ``ctct.errors``).
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from ctct import __version__
-from ctct.cli.demo import demo
-from ctct.cli.emulator_cmd import emulator
 from ctct.errors import CtctError
 
+# command name -> "module:attribute" of its click command or group
+_COMMANDS: dict[str, str] = {
+    "demo": "ctct.cli.demo:demo",
+    "emulator": "ctct.cli.emulator_cmd:emulator",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = target.partition(":")
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ctct")
 def cli() -> None:
     """Connect to the Constant Contact V3 API once and stay connected."""
-
-
-cli.add_command(emulator)
-cli.add_command(demo)
 
 
 def main() -> None:
