@@ -1,0 +1,86 @@
+"""Drop-in auth: httpx2 (sync and async), plain httpx, requests; and the async manager."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import httpx2
+import requests
+
+from ctct._auth import BearerAuth, RequestsAuth, httpx_auth
+from ctct._oauth_requests import revoke_request
+from tests.refresh.conftest import Env
+
+DAY = 86_400
+
+
+def _revoke_access_token(env: Env, token: str) -> None:
+    from ctct._secret import Secret
+
+    env.http.send(revoke_request(env.provider, env.client, Secret(token)))
+    env.clock.advance(1.1)
+
+
+def test_async_manager_refreshes_once_for_many_tasks(env: Env) -> None:
+    async def scenario() -> set[str]:
+        with env.manager() as manager:
+            env.login(manager)
+            env.clock.advance(DAY + 1)
+            tokens = await asyncio.gather(*(manager.atoken() for _ in range(20)))
+            await manager.aclose()
+            return set(tokens)
+
+    assert len(asyncio.run(scenario())) == 1
+    assert env.refreshes() == 1
+
+
+def test_async_httpx2_client_replays_after_401(env: Env) -> None:
+    async def scenario() -> int:
+        with env.manager() as manager:
+            first = env.login(manager)
+            _revoke_access_token(env, first.access_token.reveal())  # type: ignore[union-attr]
+            async with httpx2.AsyncClient(
+                base_url=env.server.base_url, auth=BearerAuth(manager)
+            ) as api:
+                response = await api.get("/v3/account/summary")
+            await manager.aclose()
+            return response.status_code
+
+    assert asyncio.run(scenario()) == 200
+    assert env.refreshes() == 1
+
+
+def test_plain_httpx_auth(env: Env) -> None:
+    with env.manager() as manager:
+        first = env.login(manager)
+        with httpx.Client(base_url=env.server.base_url, auth=httpx_auth(manager)) as api:
+            assert api.get("/v3/account/summary").status_code == 200
+            _revoke_access_token(env, first.access_token.reveal())  # type: ignore[union-attr]
+            assert api.get("/v3/account/summary").status_code == 200
+    assert env.refreshes() == 1
+
+
+def test_requests_auth_sets_the_header_and_replays_after_401(env: Env) -> None:
+    with env.manager() as manager, requests.Session() as session:
+        first = env.login(manager)
+        session.auth = RequestsAuth(manager)
+        ok = session.get(f"{env.server.base_url}/v3/account/summary", timeout=10)
+        assert ok.status_code == 200
+        assert ok.json()["organization_name"]
+        _revoke_access_token(env, first.access_token.reveal())  # type: ignore[union-attr]
+        replayed = session.get(f"{env.server.base_url}/v3/account/summary", timeout=10)
+        assert replayed.status_code == 200
+        assert [r.status_code for r in replayed.history] == [401]
+    assert env.refreshes() == 1
+
+
+def test_requests_auth_reports_a_401_it_cannot_fix(env: Env) -> None:
+    with env.manager() as manager:
+        env.login(manager)
+        env.revoke_grant()
+        env.clock.advance(1.1)
+        response = requests.get(
+            f"{env.server.base_url}/v3/account/summary", auth=RequestsAuth(manager), timeout=10
+        )
+        assert response.status_code == 401
