@@ -11,7 +11,7 @@ Order of checks (each failure ends the request):
 3. Daily quota for the key: 429 ``quota_exceeded`` (resets 00:00 UTC). Requests refused
    later (403, 404, 405, 415, 400...) have been counted, as a gateway in front of the
    service counts them. Requests refused at step 1 cannot be counted: no key is known.
-4. Method (405), then scope (403), then the user's role privilege (403).
+4. Unknown path (404), method (405), then scope (403), then the user's role privilege (403).
 5. ``Content-Type: application/json`` on POST/PUT/PATCH (415).
 """
 
