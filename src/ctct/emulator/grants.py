@@ -7,8 +7,8 @@ grant's *current* one, kept raw because the rotation grace period hands it to a
 second caller who presents the immediately previous token (an emulator may do that;
 a real server would keep a hash and re-issue instead).
 
-Authorization codes, device codes and pending logins live in ``oauth_requests``;
-``GrantStore.requests`` is that store, so ``reset`` clears everything at once.
+Pending logins and authorization codes live in ``oauth_requests`` (``GrantStore.requests``),
+device codes in ``oauth_device_codes`` (``GrantStore.devices``); ``reset`` clears them all.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ctct.emulator import tokens
 from ctct.emulator.db import register_schema
 from ctct.emulator.oauth_common import OAuthError, sha256_hex
+from ctct.emulator.oauth_device_codes import DeviceCodeStore
 from ctct.emulator.oauth_requests import RequestStore
 
 if TYPE_CHECKING:
@@ -124,10 +125,12 @@ class GrantStore:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
         self.requests = RequestStore(emu)
+        self.devices = DeviceCodeStore(emu)
 
     def reset(self) -> None:
         self.emu.db.clear(["oauth_refresh_tokens", "oauth_grants"])
         self.requests.reset()
+        self.devices.reset()
 
     def create(
         self,

@@ -41,12 +41,11 @@ def redirect_uri_allowed(registered: Iterable[str], given: str, any_port: bool) 
         return True
     if not any_port:
         return False
+    g = urlsplit(given)
     try:
-        g = urlsplit(given)
-        g_port = g.port  # raises ValueError for a malformed port
+        _ = g.port  # a malformed port raises here; such a URI matches nothing
     except ValueError:
         return False
-    del g_port
     if g.scheme != "http" or g.hostname not in LOOPBACK_HOSTNAMES or g.username or g.fragment:
         return False
     for uri in registered:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ctct.emulator.oauth_authorize import approve_redirect, deny_redirect
-from ctct.emulator.oauth_requests import DeviceCodeUnavailable
+from ctct.emulator.oauth_device_codes import DeviceCodeUnavailable
 
 if TYPE_CHECKING:
     from ctct.emulator.app import Emulator
@@ -52,11 +52,10 @@ def _username(emu: Emulator, body: dict[str, Any]) -> str:
 
 
 async def pending(emu: Emulator, request: Request) -> Response:
-    store = emu.grants.requests
     return JSONResponse(
         {
-            "device_codes": [d.as_json() for d in store.list_devices()],
-            "authorizations": [p.as_json() for p in store.list_pending()],
+            "device_codes": [d.as_json() for d in emu.grants.devices.list_devices()],
+            "authorizations": [p.as_json() for p in emu.grants.requests.list_pending()],
         }
     )
 
@@ -69,7 +68,7 @@ async def device_approve(emu: Emulator, request: Request) -> Response:
             raise _BadBody("Send {'user_code': 'ABCD-EFGH'} (from GET /__emulator/pending).")
         deny = bool(body.get("deny", False))
         username = None if deny else _username(emu, body)
-        device = emu.grants.requests.decide_device(user_code, username, approve=not deny)
+        device = emu.grants.devices.decide_device(user_code, username, approve=not deny)
     except _BadBody as exc:
         return _error(400, "invalid_request", str(exc))
     except DeviceCodeUnavailable as exc:

@@ -20,7 +20,7 @@ from ctct.emulator.oauth_common import (
     query_and_form,
     request_origin,
 )
-from ctct.emulator.oauth_requests import DeviceCodeUnavailable
+from ctct.emulator.oauth_device_codes import DeviceCodeUnavailable
 
 if TYPE_CHECKING:
     from ctct.emulator.app import Emulator
@@ -41,7 +41,7 @@ async def device_authorize_endpoint(emu: Emulator, request: Request) -> Response
         scopes = parse_scopes(params.get("scope"))
     except OAuthError as exc:
         return exc.response()
-    store = emu.grants.requests
+    store = emu.grants.devices
     device_code, device = store.start_device(app.client_id, scopes)
     if emu.config.auto_approve:
         store.decide_device(device.user_code, emu.config.default_user.username, approve=True)
@@ -70,7 +70,7 @@ async def activate_post(emu: Emulator, request: Request) -> Response:
     form = dict(parse_qsl(body, keep_blank_values=True))
     user_code = form.get("user_code", "").strip()
     username = form.get("username", "")
-    store = emu.grants.requests
+    store = emu.grants.devices
 
     def again(error: str) -> Response:
         return pages.activate_page(

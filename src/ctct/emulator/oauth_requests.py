@@ -1,5 +1,5 @@
-"""Short-lived OAuth state: pending logins (an authorize request waiting for a person
-or the control API), authorization codes and device codes.
+"""Short-lived OAuth state of the code flow: pending logins (an authorize request
+waiting for a person or the control API) and authorization codes.
 
 Codes are stored by SHA-256 only. Every expiry reads the emulator's clock.
 """
@@ -17,11 +17,7 @@ from ctct.emulator.oauth_common import OAuthError, sha256_hex
 if TYPE_CHECKING:
     from ctct.emulator.app import Emulator
 
-# No vowels (no accidental words) and none of the letters people confuse (I, O, U, V/Y).
-USER_CODE_ALPHABET = "BCDFGHJKLMNPQRSTWXZ"
-
 INVALID_CODE = "The authorization code is invalid or has expired."
-INVALID_DEVICE_CODE = "The device code is invalid or has expired."
 
 register_schema(
     """
@@ -46,18 +42,6 @@ register_schema(
         nonce TEXT,
         expires_at REAL NOT NULL,
         used INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE TABLE IF NOT EXISTS oauth_device_codes (
-        device_sha256 TEXT PRIMARY KEY,
-        user_code TEXT NOT NULL UNIQUE,
-        client_id TEXT NOT NULL,
-        scopes TEXT NOT NULL,
-        created_at REAL NOT NULL,
-        expires_at REAL NOT NULL,
-        interval INTEGER NOT NULL,
-        last_poll_at REAL,
-        status TEXT NOT NULL,
-        username TEXT
     );
     """
 )
@@ -96,46 +80,6 @@ class RedeemedCode:
     nonce: str | None
 
 
-@dataclass(frozen=True)
-class DeviceCode:
-    user_code: str  # normalized: 8 letters, no dash
-    client_id: str
-    scopes: tuple[str, ...]
-    created_at: float
-    expires_at: float
-    interval: int
-    status: str  # pending | approved | denied | used
-    username: str | None
-
-    @property
-    def display_code(self) -> str:
-        return format_user_code(self.user_code)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "user_code": self.display_code,
-            "client_id": self.client_id,
-            "scopes": list(self.scopes),
-            "created_at": self.created_at,
-            "expires_at": self.expires_at,
-            "interval": self.interval,
-            "status": self.status,
-        }
-
-
-class DeviceCodeUnavailable(Exception):
-    """A user code that cannot be approved; the message tells the person what to do."""
-
-
-def normalize_user_code(text: str) -> str:
-    """Accept ``abcd-efgh``, ``ABCDEFGH`` or with spaces: upper-case letters only."""
-    return "".join(ch for ch in text.upper() if ch.isalnum())
-
-
-def format_user_code(code: str) -> str:
-    return f"{code[:4]}-{code[4:]}" if len(code) == 8 else code
-
-
 def _pending(row: sqlite3.Row) -> PendingAuthorization:
     return PendingAuthorization(
         request_id=row["request_id"],
@@ -150,25 +94,12 @@ def _pending(row: sqlite3.Row) -> PendingAuthorization:
     )
 
 
-def _device(row: sqlite3.Row) -> DeviceCode:
-    return DeviceCode(
-        user_code=row["user_code"],
-        client_id=row["client_id"],
-        scopes=tuple(row["scopes"].split()),
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
-        interval=row["interval"],
-        status=row["status"],
-        username=row["username"],
-    )
-
-
 class RequestStore:
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
 
     def reset(self) -> None:
-        self.emu.db.clear(["oauth_pending_authorizations", "oauth_codes", "oauth_device_codes"])
+        self.emu.db.clear(["oauth_pending_authorizations", "oauth_codes"])
 
     # Pending logins -------------------------------------------------------------
 
@@ -203,10 +134,9 @@ class RequestStore:
                     expires_at,
                 ),
             )
-        return PendingAuthorization(
-            request_id, client_id, redirect_uri, scopes, state, code_challenge, nonce, now,
-            expires_at,
-        )  # fmt: skip
+        pending = self.pending(request_id)
+        assert pending is not None
+        return pending
 
     def pending(self, request_id: str) -> PendingAuthorization | None:
         """The pending login, or None when unknown, answered or expired."""
@@ -287,138 +217,3 @@ class RequestStore:
             code_challenge=row["code_challenge"],
             nonce=row["nonce"],
         )
-
-    # Device codes ---------------------------------------------------------------
-
-    def start_device(self, client_id: str, scopes: tuple[str, ...]) -> tuple[str, DeviceCode]:
-        """Create a device code; return the raw device code and its record."""
-        config = self.emu.config
-        now = self.emu.clock.now()
-        raw = secrets.token_urlsafe(32)
-        with self.emu.db.transaction() as conn:
-            conn.execute("DELETE FROM oauth_device_codes WHERE expires_at < ?", (now - 3600,))
-            while True:
-                user_code = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(8))
-                taken = conn.execute(
-                    "SELECT 1 FROM oauth_device_codes WHERE user_code = ?", (user_code,)
-                ).fetchone()
-                if taken is None:
-                    break
-            conn.execute(
-                "INSERT INTO oauth_device_codes(device_sha256, user_code, client_id, scopes, "
-                "created_at, expires_at, interval, status) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending')",
-                (
-                    sha256_hex(raw),
-                    user_code,
-                    client_id,
-                    " ".join(scopes),
-                    now,
-                    now + config.device_code_ttl,
-                    config.device_poll_interval,
-                ),
-            )
-        device = DeviceCode(
-            user_code, client_id, scopes, now, now + config.device_code_ttl,
-            config.device_poll_interval, "pending", None,
-        )  # fmt: skip
-        return raw, device
-
-    def list_devices(self) -> list[DeviceCode]:
-        """Device codes still waiting for a person."""
-        rows = self.emu.db.query(
-            "SELECT * FROM oauth_device_codes WHERE status = 'pending' AND expires_at >= ? "
-            "ORDER BY created_at",
-            (self.emu.clock.now(),),
-        )
-        return [_device(r) for r in rows]
-
-    def _usable(self, row: sqlite3.Row | None) -> DeviceCode:
-        if row is None:
-            raise DeviceCodeUnavailable(
-                "That code is not recognised. Check the code shown on your device "
-                "and type it again."
-            )
-        if self.emu.clock.now() > row["expires_at"]:
-            raise DeviceCodeUnavailable(
-                "That code has expired. Start again on your device to get a new code."
-            )
-        if row["status"] != "pending":
-            raise DeviceCodeUnavailable(
-                "That code was already answered. Start again on your device if you need a new one."
-            )
-        return _device(row)
-
-    def usable_device(self, user_code: str) -> DeviceCode:
-        """The device code a person typed, if it can still be answered.
-
-        Raises ``DeviceCodeUnavailable`` with a message for the person otherwise.
-        """
-        if not normalize_user_code(user_code):
-            raise DeviceCodeUnavailable("Enter the code shown on your device.")
-        row = self.emu.db.query_one(
-            "SELECT * FROM oauth_device_codes WHERE user_code = ?",
-            (normalize_user_code(user_code),),
-        )
-        return self._usable(row)
-
-    def decide_device(self, user_code: str, username: str | None, approve: bool) -> DeviceCode:
-        """Approve or deny a device code on behalf of ``username``."""
-        code = normalize_user_code(user_code)
-        with self.emu.db.transaction() as conn:
-            row = conn.execute(
-                "SELECT * FROM oauth_device_codes WHERE user_code = ?", (code,)
-            ).fetchone()
-            device = self._usable(row)
-            status = "approved" if approve else "denied"
-            conn.execute(
-                "UPDATE oauth_device_codes SET status = ?, username = ? WHERE user_code = ?",
-                (status, username, code),
-            )
-        return device
-
-    def poll_device(self, client_id: str, raw: str) -> DeviceCode:
-        """One poll of the token endpoint with a device code (RFC 8628 3.5)."""
-        now = self.emu.clock.now()
-        error: OAuthError | None = None
-        with self.emu.db.transaction() as conn:
-            row = conn.execute(
-                "SELECT * FROM oauth_device_codes WHERE device_sha256 = ?", (sha256_hex(raw),)
-            ).fetchone()
-            if row is None or row["client_id"] != client_id or row["status"] == "used":
-                raise OAuthError("invalid_grant", INVALID_DEVICE_CODE)
-            if now > row["expires_at"]:
-                raise OAuthError(
-                    "expired_token",
-                    "The device code has expired. Start the device authorization again.",
-                )
-            if row["status"] == "denied":
-                raise OAuthError("access_denied", "The user denied the authorization request.")
-            if row["status"] == "pending":
-                last = row["last_poll_at"]
-                interval = row["interval"]
-                if last is not None and now - last < interval:
-                    interval += 5  # RFC 8628 3.5: slow_down adds 5 seconds for good
-                    error = OAuthError(
-                        "slow_down",
-                        f"Polling too fast. Wait at least {interval} seconds between polls.",
-                    )
-                else:
-                    error = OAuthError(
-                        "authorization_pending",
-                        "The user has not yet approved the request. Keep polling.",
-                    )
-                # Committed even though the answer is an error: the poll time and the
-                # grown interval must stick.
-                conn.execute(
-                    "UPDATE oauth_device_codes SET last_poll_at = ?, interval = ? "
-                    "WHERE device_sha256 = ?",
-                    (now, interval, row["device_sha256"]),
-                )
-            else:
-                conn.execute(
-                    "UPDATE oauth_device_codes SET status = 'used' WHERE device_sha256 = ?",
-                    (row["device_sha256"],),
-                )
-        if error is not None:
-            raise error
-        return _device(row)

@@ -147,7 +147,7 @@ def _authorization_code(emu: Emulator, app: AppConfig, params: dict[str, str]) -
 
 
 def _device_code(emu: Emulator, app: AppConfig, params: dict[str, str]) -> dict[str, Any]:
-    device = emu.grants.requests.poll_device(app.client_id, _required(params, "device_code"))
+    device = emu.grants.devices.poll_device(app.client_id, _required(params, "device_code"))
     user = _user(emu, device.username or "")
     return _new_grant(emu, app, user, device.scopes, "device_code", None)
 
