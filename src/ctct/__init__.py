@@ -7,12 +7,72 @@ stays cheap for the CLI's fast path.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use
+    from ctct._auth import BearerAuth, RequestsAuth, httpx_auth
+    from ctct._jwt import AccessTokenClaims, JwtVerifier
+    from ctct._manager import TokenManager
+    from ctct._oauth_requests import ClientCredentials
+    from ctct._provider import Provider
+    from ctct._refresh import RefreshPolicy
+    from ctct._secret import Secret
+    from ctct._settings import Settings
+    from ctct._timer import BackgroundRefresher, TimerPolicy, keep_alive, run_refresher
+    from ctct._tokens import TokenSet, TokenState
+    from ctct.errors import (
+        ApiError,
+        AuthorizationDenied,
+        AuthorizationRequired,
+        ClientRejected,
+        ConfigError,
+        CtctError,
+        FlowError,
+        FlowTimedOut,
+        NetworkError,
+        ProviderError,
+        StoreError,
+        TokenValidationError,
+        TransientProviderError,
+    )
+    from ctct.stores import open_store
 
 __version__ = "0.1.0"
 
 # name -> module that defines it (relative to this package)
-_EXPORTS: dict[str, str] = {}
+_EXPORTS: dict[str, str] = {
+    "AccessTokenClaims": "ctct._jwt",
+    "ApiError": "ctct.errors",
+    "AuthorizationDenied": "ctct.errors",
+    "AuthorizationRequired": "ctct.errors",
+    "BackgroundRefresher": "ctct._timer",
+    "BearerAuth": "ctct._auth",
+    "ClientCredentials": "ctct._oauth_requests",
+    "ClientRejected": "ctct.errors",
+    "ConfigError": "ctct.errors",
+    "CtctError": "ctct.errors",
+    "FlowError": "ctct.errors",
+    "FlowTimedOut": "ctct.errors",
+    "JwtVerifier": "ctct._jwt",
+    "NetworkError": "ctct.errors",
+    "Provider": "ctct._provider",
+    "ProviderError": "ctct.errors",
+    "RefreshPolicy": "ctct._refresh",
+    "RequestsAuth": "ctct._auth",
+    "Secret": "ctct._secret",
+    "Settings": "ctct._settings",
+    "StoreError": "ctct.errors",
+    "TimerPolicy": "ctct._timer",
+    "TokenManager": "ctct._manager",
+    "TokenSet": "ctct._tokens",
+    "TokenState": "ctct._tokens",
+    "TokenValidationError": "ctct.errors",
+    "TransientProviderError": "ctct.errors",
+    "httpx_auth": "ctct._auth",
+    "keep_alive": "ctct._timer",
+    "open_store": "ctct.stores",
+    "run_refresher": "ctct._timer",
+}
 
 __all__ = sorted(["__version__", *_EXPORTS])
 
@@ -21,7 +81,7 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'ctct' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
 

@@ -54,6 +54,8 @@ class Emulator:
         self.api_quota.reset()
         self.grants.reset()
         self.accounts.reset()
+        # Access tokens minted before the reset must stop working with their grants.
+        self.db.clear(["access_tokens"])
 
     def close(self) -> None:
         self.db.close()
