@@ -236,3 +236,24 @@ def test_whole_grant_revocation_on_reuse_is_survived_by_the_lock(make_env: MakeE
         env.clock.advance(DAY + 1)
         assert a.token() != got[0]
     assert env.refreshes() == 2
+
+
+def test_an_unreliable_token_endpoint_never_fails_an_api_call(env: Env) -> None:
+    """503s, timeouts and garbled bodies for a while: every API call made while the old
+    access token is valid succeeds, and the refresh goes through once the endpoint
+    recovers."""
+    with env.manager(policy=FAST, timeout=0.5) as manager:
+        first = env.login(manager)
+        env.clock.advance(DAY - 120)  # refresh due, token valid for two more minutes
+        for kind in ("503", "timeout", "garbled", "503", "drop", "500"):
+            env.emu.faults.inject("token", kind, delay=1.0)  # type: ignore[arg-type]
+        env.emu.api_limiter.rate = 1000.0
+        statuses = []
+        with httpx2.Client(base_url=env.server.base_url, auth=BearerAuth(manager)) as api:
+            for _ in range(40):
+                statuses.append(api.get("/v3/account/summary").status_code)
+                env.clock.advance(1.1)
+        assert set(statuses) == {200}
+        assert env.emu.faults.pending()["token"] == 0  # every fault was met
+        assert manager.token() != first.access_token.reveal()  # type: ignore[union-attr]
+    assert env.refreshes() == 1
