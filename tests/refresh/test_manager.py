@@ -246,7 +246,7 @@ def test_an_unreliable_token_endpoint_never_fails_an_api_call(env: Env) -> None:
         first = env.login(manager)
         env.clock.advance(DAY - 120)  # refresh due, token valid for two more minutes
         for kind in ("503", "timeout", "garbled", "503", "drop", "500"):
-            env.emu.faults.inject("token", kind, delay=1.0)  # type: ignore[arg-type]
+            env.emu.faults.inject("token", kind, delay=1.0)
         env.emu.api_limiter.rate = 1000.0
         statuses = []
         with httpx2.Client(base_url=env.server.base_url, auth=BearerAuth(manager)) as api:
