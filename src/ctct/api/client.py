@@ -1,0 +1,441 @@
+"""``Client`` and ``AsyncClient``: the V3 API with tokens, limits and retries handled.
+
+Each request goes through, in order: the flow (``ctct.api.flow``: retries and error
+mapping), the URL check (``ctct.api.urls``: only the API base), ``BearerAuth`` (a valid
+token, refreshed when due, one replay after a 401) and the rate-limited transport
+(``ctct.api.limits``: a shared per-key budget taken right before each request goes on
+the wire, replays included). Redirects are never followed.
+
+    with ctct.Client() as client:                      # settings from env/config
+        for contact in client.contacts.iter(status="all"):
+            ...
+        client.activities.json_import(rows, [list_id])  # split, uploaded, polled
+"""
+
+from __future__ import annotations
+
+import json as jsonlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import anyio
+import anyio.to_thread
+import httpx2
+
+from ctct import __version__
+from ctct._auth import BearerAuth
+from ctct._manager import TokenManager
+from ctct._settings import Settings
+from ctct.api.account import Account, AsyncAccount
+from ctct.api.activities import Activities, AsyncActivities
+from ctct.api.contacts import AsyncContacts, Contacts
+from ctct.api.custom_fields import AsyncCustomFields, CustomFields
+from ctct.api.emails import AsyncEmailCampaigns, EmailCampaigns
+from ctct.api.errors import QuotaExceeded
+from ctct.api.flow import (
+    Call,
+    Flow,
+    GrantedScopes,
+    Json,
+    Now,
+    Send,
+    Sleep,
+    call_flow,
+    get,
+    object_flow,
+)
+from ctct.api.limits import RateLimiter, RateLimits
+from ctct.api.lists import AsyncContactLists, ContactLists
+from ctct.api.retry import RetryPolicy
+from ctct.api.runner import next_href
+from ctct.api.tags import AsyncTags, Tags
+from ctct.api.urls import ApiBase
+from ctct.errors import ConfigError
+from ctct.stores import Store
+
+T = TypeVar("T")
+
+DEFAULT_POLL_INTERVAL = 1.0
+
+
+class _LimitedTransport(httpx2.BaseTransport):
+    """Takes one unit of the shared budget before every request on the wire."""
+
+    def __init__(self, inner: httpx2.BaseTransport, limiter: RateLimiter) -> None:
+        self.inner = inner
+        self.limiter = limiter
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.limiter.acquire()
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _AsyncLimitedTransport(httpx2.AsyncBaseTransport):
+    def __init__(self, inner: httpx2.AsyncBaseTransport, limiter: RateLimiter) -> None:
+        self.inner = inner
+        self.limiter = limiter
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await self.limiter.aacquire()
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class _Base:
+    """Configuration shared by both clients."""
+
+    def __init__(
+        self,
+        manager: TokenManager | None,
+        *,
+        settings: Settings | None,
+        limits: RateLimits | None,
+        retry: RetryPolicy | None,
+        rate_store: Store | None,
+        api_base_url: str | None,
+        timeout: float | None,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        poll_interval: float,
+    ) -> None:
+        self._owns_manager = manager is None
+        self.manager = manager if manager is not None else TokenManager.from_settings(settings)
+        provider = self.manager.provider
+        base = api_base_url or provider.api_base_url
+        if base is None:
+            raise ConfigError(
+                "No API base URL: this provider profile has none (set CTCT_BASE_URL for "
+                "the emulator, or use the Constant Contact profile)."
+            )
+        self.base = ApiBase(base)
+        self.limits = limits or RateLimits.for_provider(provider)
+        self.limiter = RateLimiter(
+            rate_store if rate_store is not None else self.manager.store,
+            RateLimiter.bucket_for(self.manager.client.client_id, self.base.url),
+            self.limits,
+            clock=clock,
+            sleep=sleep,
+        )
+        self.policy = retry or RetryPolicy()
+        self.poll_interval = poll_interval
+        self.clock = clock
+        self._sleep = sleep
+        self.timeout = timeout if timeout is not None else self.manager.timeout
+        self._headers = {"User-Agent": f"ctct/{__version__}", "Accept": "application/json"}
+
+    def _build(self, http: httpx2.Client | httpx2.AsyncClient, call: Call) -> httpx2.Request:
+        url = self.base.resolve(call.target)
+        headers = {"Accept": call.accept, **call.headers}
+        content = call.content
+        if call.has_json:
+            content = jsonlib.dumps(call.json, separators=(",", ":"), ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        elif content is not None and call.content_type:
+            headers["Content-Type"] = call.content_type
+        params = (
+            None
+            if call.params is None
+            else {k: _param(v) for k, v in call.params.items() if v is not None}
+        )
+        return http.build_request(
+            call.method,
+            url,
+            params=params,
+            content=content,
+            files=call.files,
+            data=call.data,
+            headers=headers,
+        )
+
+    def _granted_scopes(self) -> frozenset[str] | None:
+        tokens = self.manager.tokens()
+        return None if tokens is None else tokens.scopes
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _outcome(stop: StopIteration) -> Any:
+    return stop.value
+
+
+class Client(_Base):
+    """The V3 API, synchronously. Safe to share between threads.
+
+    ``manager`` supplies tokens (default: ``TokenManager.from_settings(settings)``).
+    ``limits`` (default: the provider's 4/s and 10,000/day) are shared through
+    ``rate_store`` (default: the manager's token store) by every client of the same
+    API key. ``transport`` replaces the HTTP transport (e.g. an in-process emulator).
+    """
+
+    def __init__(
+        self,
+        manager: TokenManager | None = None,
+        *,
+        settings: Settings | None = None,
+        limits: RateLimits | None = None,
+        retry: RetryPolicy | None = None,
+        rate_store: Store | None = None,
+        api_base_url: str | None = None,
+        transport: httpx2.BaseTransport | None = None,
+        timeout: float | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> None:
+        super().__init__(
+            manager,
+            settings=settings,
+            limits=limits,
+            retry=retry,
+            rate_store=rate_store,
+            api_base_url=api_base_url,
+            timeout=timeout,
+            clock=clock,
+            sleep=sleep,
+            poll_interval=poll_interval,
+        )
+        self.http = httpx2.Client(
+            auth=BearerAuth(self.manager),
+            transport=_LimitedTransport(transport or httpx2.HTTPTransport(), self.limiter),
+            timeout=self.timeout,
+            follow_redirects=False,
+            headers=self._headers,
+        )
+        self.account = Account(self)
+        self.contacts = Contacts(self)
+        self.lists = ContactLists(self)
+        self.custom_fields = CustomFields(self)
+        self.tags = Tags(self)
+        self.activities = Activities(self)
+        self.emails = EmailCampaigns(self)
+
+    # -- generic calls ---------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+    ) -> httpx2.Response:
+        """Send one request (``path`` relative to the API base, e.g. ``/contacts``);
+        return the 2xx response or raise the mapped ``ApiError``."""
+        call = _generic_call(method, path, params, json, content)
+        return self.run(call_flow(call, self.policy))
+
+    def pages(self, call: Call | str, params: dict[str, Any] | None = None) -> Iterator[Json]:
+        """Each page of a paged GET, following ``_links.next.href`` (same origin only)."""
+        first = get(call, params) if isinstance(call, str) else call
+        body = self.run(object_flow(first, self.policy))
+        yield body
+        while (href := next_href(body)) is not None:
+            body = self.run(object_flow(get(href, requirement=first.requirement), self.policy))
+            yield body
+
+    # -- the driver --------------------------------------------------------------------
+
+    def run(self, flow: Flow[T]) -> T:
+        """Drive a flow from ``ctct.api.flow`` with blocking I/O."""
+        try:
+            return self._drive(flow)
+        except QuotaExceeded as exc:
+            if not exc.local:
+                self.limiter.note_exhausted()
+            raise
+
+    def _drive(self, flow: Flow[T]) -> T:
+        try:
+            operation = next(flow)
+            while True:
+                try:
+                    result = self._execute(operation)
+                except Exception as exc:  # the flow decides: retry, map, or re-raise
+                    operation = flow.throw(exc)
+                    continue
+                operation = flow.send(result)
+        except StopIteration as stop:
+            value: T = _outcome(stop)
+            return value
+        finally:
+            flow.close()
+
+    def _execute(self, operation: object) -> Any:
+        if isinstance(operation, Send):
+            return self.http.send(self._build(self.http, operation.call))
+        if isinstance(operation, Sleep):
+            self._sleep(operation.seconds)
+            return None
+        if isinstance(operation, Now):
+            return self.clock()
+        if isinstance(operation, GrantedScopes):
+            return self._granted_scopes()
+        raise TypeError(f"unknown API operation {operation!r}")
+
+    def close(self) -> None:
+        self.http.close()
+        if self._owns_manager:
+            self.manager.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncClient(_Base):
+    """The V3 API on an event loop (asyncio or trio through anyio); the same
+    resources as ``Client``, awaited. ``transport`` is an ``httpx2.AsyncBaseTransport``."""
+
+    def __init__(
+        self,
+        manager: TokenManager | None = None,
+        *,
+        settings: Settings | None = None,
+        limits: RateLimits | None = None,
+        retry: RetryPolicy | None = None,
+        rate_store: Store | None = None,
+        api_base_url: str | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        timeout: float | None = None,
+        clock: Callable[[], float] = time.time,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+    ) -> None:
+        super().__init__(
+            manager,
+            settings=settings,
+            limits=limits,
+            retry=retry,
+            rate_store=rate_store,
+            api_base_url=api_base_url,
+            timeout=timeout,
+            clock=clock,
+            sleep=time.sleep,
+            poll_interval=poll_interval,
+        )
+        self.http = httpx2.AsyncClient(
+            auth=BearerAuth(self.manager),
+            transport=_AsyncLimitedTransport(
+                transport or httpx2.AsyncHTTPTransport(), self.limiter
+            ),
+            timeout=self.timeout,
+            follow_redirects=False,
+            headers=self._headers,
+        )
+        self.account = AsyncAccount(self)
+        self.contacts = AsyncContacts(self)
+        self.lists = AsyncContactLists(self)
+        self.custom_fields = AsyncCustomFields(self)
+        self.tags = AsyncTags(self)
+        self.activities = AsyncActivities(self)
+        self.emails = AsyncEmailCampaigns(self)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        content: bytes | None = None,
+    ) -> httpx2.Response:
+        call = _generic_call(method, path, params, json, content)
+        return await self.run(call_flow(call, self.policy))
+
+    async def pages(
+        self, call: Call | str, params: dict[str, Any] | None = None
+    ) -> AsyncIterator[Json]:
+        first = get(call, params) if isinstance(call, str) else call
+        body = await self.run(object_flow(first, self.policy))
+        yield body
+        while (href := next_href(body)) is not None:
+            body = await self.run(
+                object_flow(get(href, requirement=first.requirement), self.policy)
+            )
+            yield body
+
+    async def run(self, flow: Flow[T]) -> T:
+        """Drive a flow from ``ctct.api.flow`` on the event loop."""
+        try:
+            return await self._drive(flow)
+        except QuotaExceeded as exc:
+            if not exc.local:
+                self.limiter.note_exhausted()
+            raise
+
+    async def _drive(self, flow: Flow[T]) -> T:
+        try:
+            operation = next(flow)
+            while True:
+                try:
+                    result = await self._execute(operation)
+                except Exception as exc:
+                    operation = flow.throw(exc)
+                    continue
+                operation = flow.send(result)
+        except StopIteration as stop:
+            value: T = _outcome(stop)
+            return value
+        finally:
+            flow.close()
+
+    async def _execute(self, operation: object) -> Any:
+        if isinstance(operation, Send):
+            return await self.http.send(self._build(self.http, operation.call))
+        if isinstance(operation, Sleep):
+            await anyio.sleep(operation.seconds)
+            return None
+        if isinstance(operation, Now):
+            return self.clock()
+        if isinstance(operation, GrantedScopes):
+            return await anyio.to_thread.run_sync(self._granted_scopes)
+        raise TypeError(f"unknown API operation {operation!r}")
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+        if self._owns_manager:
+            await self.manager.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _generic_call(
+    method: str, path: str, params: dict[str, Any] | None, json: Any, content: bytes | None
+) -> Call:
+    method = method.upper()
+    if json is not None:
+        return Call(method, path, params=params, json=json, has_json=True)
+    return Call(
+        method,
+        path,
+        params=params,
+        content=content,
+        content_type="application/json" if content is not None else None,
+    )

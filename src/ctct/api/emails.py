@@ -1,0 +1,91 @@
+"""Email campaigns: list, create, get, and schedule a campaign activity."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import quote
+
+from ctct.api.errors import Requirement
+from ctct.api.flow import Flow, Json, get, json_flow, object_flow, with_body
+from ctct.api.retry import RetryPolicy
+from ctct.api.runner import MAX_PAGE, AsyncRunner, SyncRunner, aiter_items, clean_params, iter_items
+
+READ = Requirement(("campaign_data",), "campaign:read")
+WRITE = Requirement(("campaign_data",), "campaign:write")
+SEND = Requirement(("campaign_data",), "campaign:send")
+
+
+def _list_call(query: dict[str, Any]) -> Any:
+    params = clean_params({"limit": MAX_PAGE["campaigns"], **query})
+    return get("/emails", params, requirement=READ)
+
+
+def get_flow(policy: RetryPolicy, campaign_id: str) -> Flow[Json]:
+    return object_flow(get(f"/emails/{quote(campaign_id, safe='')}", requirement=READ), policy)
+
+
+def create_flow(policy: RetryPolicy, body: Json) -> Flow[Json]:
+    # No retry on a 5xx (POST), and a retried POST after a 429 is safe: CC refuses it
+    # before processing.
+    return object_flow(with_body("POST", "/emails", body, requirement=WRITE), policy)
+
+
+def schedule_flow(policy: RetryPolicy, campaign_activity_id: str, scheduled_date: str) -> Flow[Any]:
+    path = f"/emails/activities/{quote(campaign_activity_id, safe='')}/schedules"
+    return json_flow(
+        with_body("POST", path, {"scheduled_date": scheduled_date}, requirement=SEND), policy
+    )
+
+
+def primary_activity_id(campaign: Json) -> str | None:
+    """The ``campaign_activity_id`` of the campaign's ``primary_email`` activity."""
+    for activity in campaign.get("campaign_activities") or []:
+        if isinstance(activity, dict) and activity.get("role") == "primary_email":
+            value = activity.get("campaign_activity_id")
+            return str(value) if value else None
+    return None
+
+
+class EmailCampaigns:
+    """``client.emails``: ``iter()``, ``create(body)``, ``get(id)``,
+    ``schedule(campaign_activity_id, date)``."""
+
+    def __init__(self, runner: SyncRunner) -> None:
+        self._r = runner
+
+    def iter(self, **query: Any) -> Iterator[Json]:
+        """Every campaign (``before_date``/``after_date`` filter), page by page."""
+        return iter_items(self._r, _list_call(query), "campaigns")
+
+    def create(self, body: Json) -> Json:
+        """``POST /emails`` with ``name`` and ``email_campaign_activities``."""
+        return self._r.run(create_flow(self._r.policy, body))
+
+    def get(self, campaign_id: str) -> Json:
+        return self._r.run(get_flow(self._r.policy, campaign_id))
+
+    def schedule(self, campaign_activity_id: str, scheduled_date: str = "0") -> list[Json]:
+        """Schedule the activity (``"0"``: send now; else an ISO-8601 date)."""
+        result = self._r.run(schedule_flow(self._r.policy, campaign_activity_id, scheduled_date))
+        return list(result or [])
+
+
+class AsyncEmailCampaigns:
+    def __init__(self, runner: AsyncRunner) -> None:
+        self._r = runner
+
+    def iter(self, **query: Any) -> AsyncIterator[Json]:
+        return aiter_items(self._r, _list_call(query), "campaigns")
+
+    async def create(self, body: Json) -> Json:
+        return await self._r.run(create_flow(self._r.policy, body))
+
+    async def get(self, campaign_id: str) -> Json:
+        return await self._r.run(get_flow(self._r.policy, campaign_id))
+
+    async def schedule(self, campaign_activity_id: str, scheduled_date: str = "0") -> list[Json]:
+        result = await self._r.run(
+            schedule_flow(self._r.policy, campaign_activity_id, scheduled_date)
+        )
+        return list(result or [])
