@@ -21,8 +21,11 @@ from pathlib import Path
 import httpx2
 import pytest
 
+from ctct._manager import TokenManager
+from ctct._oauth_requests import ClientCredentials
 from ctct._provider import Provider
 from ctct._refresh import decode
+from ctct._secret import Secret
 from ctct.emulator import EmulatorConfig
 from ctct.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from ctct.emulator.server import EmulatorServer
@@ -34,12 +37,14 @@ def _sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def _run_cycles(tmp_path: Path, cycles: int, seed: int) -> None:
+def _run_cycles(tmp_path: Path, cycles: int, seed: int, grace: int = 0) -> None:
     store_url = f"sqlite:///{tmp_path}/tokens.db"
     window_log = tmp_path / "window.log"
     rng = random.Random(seed)
-    config = EmulatorConfig(auto_approve=True, token_rate_per_second=1000.0)
-    in_hand = in_flight = clean = 0
+    config = EmulatorConfig(
+        auto_approve=True, token_rate_per_second=1000.0, refresh_token_grace_seconds=grace
+    )
+    in_hand = in_flight = clean = recovered = 0
     with EmulatorServer(config) as server, httpx2.Client(base_url=server.base_url) as http:
         key = GrantKey(
             "default", Provider.constant_contact(server.base_url).storage_issuer, DEFAULT_CLIENT_ID
@@ -100,6 +105,13 @@ def _run_cycles(tmp_path: Path, cycles: int, seed: int) -> None:
                 in_hand += 1
             else:
                 in_flight += 1
+            if grace:
+                # Within the provider's grace period the previous refresh token still
+                # works: the next refresh (any process) recovers the grant.
+                with _manager(server.base_url, store_url) as recovering:
+                    recovering.refresh(force=True)
+                recovered += 1
+                continue
             # The grant is lost (rotating tokens): authorize again and go on.
             http.post(f"/__emulator/grants/{live[0]['grant_id']}/revoke")
             login_with_device_flow(server.base_url, store_url)
@@ -112,11 +124,25 @@ def _run_cycles(tmp_path: Path, cycles: int, seed: int) -> None:
         f"while the answered refresh was still on its way back; {len(windows)} refreshes "
         f"completed; response->durable write median {statistics.median(windows) * 1e3:.2f} "
         f"ms, max {max(windows) * 1e3:.2f} ms"
+        + (f"; grace {grace} s: {recovered} recovered by the next refresh" if grace else "")
     )
 
 
 def test_sigkill_during_refresh_cycles_keeps_the_current_refresh_token(tmp_path: Path) -> None:
     _run_cycles(tmp_path, cycles=50, seed=20261130)
+
+
+def test_with_a_rotation_grace_period_every_kill_is_recovered(tmp_path: Path) -> None:
+    _run_cycles(tmp_path, cycles=30, seed=42, grace=30)
+
+
+def _manager(base_url: str, store_url: str) -> TokenManager:
+    return TokenManager(
+        provider=Provider.constant_contact(base_url),
+        client=ClientCredentials(DEFAULT_CLIENT_ID, Secret(DEFAULT_CLIENT_SECRET)),
+        store=open_store(store_url),
+        owns_store=True,
+    )
 
 
 @pytest.mark.long
