@@ -17,6 +17,10 @@ from ctct.flows._events import FlowName, LoginCompleted, LoginResult, ScopesDiff
 from ctct.flows._run import Emit, Flow, Save, Sleep, TakeRate, Verify
 
 DEFAULT_MAX_RATE_WAIT: Final = 30.0
+RATE_SAFETY: Final = 0.9
+"""Logins take token-endpoint slots at 90% of the provider's rate. The provider counts
+at its end, where network jitter can bring two requests sent exactly one second apart
+closer than that; a login must never spend a poll on a 429."""
 _TOKENISH: Final = re.compile(r"[A-Za-z0-9._~+/=-]{20,}")
 
 
@@ -50,9 +54,9 @@ class FlowContext:
 
 def take_rate(ctx: FlowContext, *, max_wait: float | None = None) -> Flow[None]:
     """Wait for a token-endpoint slot in the shared bucket (no-op without a limit)."""
-    rate = ctx.provider.token_rate_per_second
-    if rate is None:
+    if ctx.provider.token_rate_per_second is None:
         return
+    rate = ctx.provider.token_rate_per_second * RATE_SAFETY
     limit = ctx.max_rate_wait if max_wait is None else max_wait
     waited = 0.0
     while True:
