@@ -13,11 +13,13 @@ import sys
 import click
 
 from ctct import __version__
-from ctct.errors import CtctError
 
 # command name -> "module:attribute" of its click command or group
 _COMMANDS: dict[str, str] = {
+    "auth": "ctct.cli.auth_cmd:auth",
+    "config": "ctct.cli.config_cmd:config",
     "demo": "ctct.cli.demo:demo",
+    "doctor": "ctct.cli.doctor_cmd:doctor",
     "emulator": "ctct.cli.emulator_cmd:emulator",
 }
 
@@ -42,8 +44,12 @@ def cli() -> None:
 
 
 def main() -> None:
-    try:
-        cli(standalone_mode=True)
-    except CtctError as exc:
-        click.echo(f"Error: {exc.message}", err=True)
-        sys.exit(exc.exit_code)
+    """The console script: run the CLI and exit with the code the outcome deserves.
+
+    Expected failures (``CtctError``) print one ``Error:`` line and exit with their
+    class's code; usage errors exit 2, Ctrl-C 130, anything else 1 without a traceback
+    unless ``--debug`` is given (see ``ctct.cli._errors``).
+    """
+    from ctct.cli._errors import run
+
+    run(cli, sys.argv[1:])

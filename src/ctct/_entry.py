@@ -1,0 +1,386 @@
+"""The ``ctct`` console script, with a fast path for ``ctct auth token``.
+
+Scripts call ``ctct auth token`` in loops, so its cold start matters. When the stored
+access token is fresh, this module answers without importing click, rich, httpx2,
+joserfc or the store package: it resolves the few settings that locate the grant
+(profile, client id, base URL, store, refresh margin) with the same precedence as
+``ctct._settings.Settings.load`` (flags, ``CTCT_*``, the config file's profile table,
+its top level, defaults), reads the record with one read-only SQLite query, and prints
+the token. Only an encrypted record pulls in the store's key handling.
+
+Anything unusual falls back to the full command line, which does the same job with all
+its checks and messages: a token that is due or expired (it must be refreshed), a
+provider configured by issuer or explicit endpoints, a non-SQLite store, a missing or
+malformed config file, any flag other than ``--profile``, ``--debug`` (or
+``CTCT_DEBUG``), ``CTCT_NO_FAST_PATH=1``, or any error at all. The fast path never
+prints anything but the token, and prints nothing on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+_DEFAULT_PROFILE = "default"
+_DEFAULT_MARGIN = 300.0
+_MAX_MARGIN_FRACTION = 0.1  # ctct._tokens.DEFAULT_MAX_MARGIN_FRACTION
+_APPLICATION_ID = 0x63746374  # ctct.stores.sqlite.APPLICATION_ID
+_RECORD_FORMAT = 1  # ctct._tokens.FORMAT_VERSION
+# Settings the fast path understands; any other known setting sends it to the full CLI.
+_SIMPLE_KEYS = frozenset(
+    {
+        "client_id",
+        "client_secret",
+        "client_secret_file",
+        "base_url",
+        "store",
+        "scopes",
+        "redirect_uri",
+        "refresh_margin",
+        "leeway",
+        "timeout",
+    }
+)
+_NUMBERS = ("refresh_margin", "leeway", "timeout")
+
+
+class _Fallback(Exception):
+    """Not for the fast path: let the full command line handle it."""
+
+
+def main() -> None:
+    """Entry point of the ``ctct`` console script."""
+    argv = sys.argv[1:]
+    profile = _token_command_profile(argv)
+    if profile is not False:
+        try:
+            token = fast_token(profile if isinstance(profile, str) else None, os.environ)
+        except Exception:  # any surprise: the full CLI will explain it properly
+            token = None
+        if token is not None:
+            sys.stdout.write(token + "\n")
+            sys.stdout.flush()
+            return
+    from ctct.cli.main import main as full_main
+
+    full_main()
+
+
+def _token_command_profile(argv: list[str]) -> str | bool | None:
+    """For ``auth token [--profile NAME]``: the profile flag (None when absent);
+    False for any other command line."""
+    if argv[:2] != ["auth", "token"]:
+        return False
+    rest = argv[2:]
+    if not rest:
+        return None
+    if len(rest) == 2 and rest[0] in ("--profile", "-p") and rest[1] and rest[1][0] != "-":
+        return rest[1]
+    if len(rest) == 1 and rest[0].startswith("--profile=") and len(rest[0]) > 10:
+        return rest[0][10:]
+    return False
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+class FastSettings:
+    """What locates and judges the stored grant."""
+
+    __slots__ = ("client_id", "issuer", "margin", "profile", "store_path")
+
+    def __init__(
+        self, profile: str, issuer: str, client_id: str, store_path: str, margin: float
+    ) -> None:
+        self.profile = profile
+        self.issuer = issuer
+        self.client_id = client_id
+        self.store_path = store_path
+        self.margin = margin
+
+
+def fast_settings(
+    profile_flag: str | None, environ: dict[str, str] | os._Environ[str]
+) -> FastSettings:
+    """Resolve the settings the fast path needs, or raise ``_Fallback``."""
+    for switch in ("CTCT_DEBUG", "CTCT_NO_FAST_PATH"):
+        if environ.get(switch, "").strip().lower() not in ("", "0", "no", "false", "off"):
+            raise _Fallback(switch)
+    profile = profile_flag or environ.get("CTCT_PROFILE") or _DEFAULT_PROFILE
+    layers = [_env_layer(environ), *_file_layers(environ, profile)]
+
+    def value(key: str) -> object:
+        for layer in layers:
+            if key in layer:
+                return layer[key]
+        return None
+
+    _check_secret(layers)
+    client_id = value("client_id")
+    if not isinstance(client_id, str) or not client_id.strip():
+        raise _Fallback("client_id")
+    numbers = {}
+    for key in _NUMBERS:
+        raw = value(key)
+        if raw is None:
+            continue
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise _Fallback(key)
+        number = float(raw)  # ValueError: the full CLI reports it
+        if not number >= 0 or (key == "timeout" and number == 0):
+            raise _Fallback(key)
+        numbers[key] = number
+    base_url = value("base_url")
+    if base_url is not None and (not isinstance(base_url, str) or not base_url.strip()):
+        raise _Fallback("base_url")
+    store = value("store")
+    if store is not None and (not isinstance(store, str) or not store.strip()):
+        raise _Fallback("store")
+    return FastSettings(
+        profile=profile,
+        issuer=_storage_issuer(base_url.strip() if isinstance(base_url, str) else None),
+        client_id=client_id.strip(),
+        store_path=_store_path(store.strip() if isinstance(store, str) else None),
+        margin=numbers.get("refresh_margin", _DEFAULT_MARGIN),
+    )
+
+
+def _env_layer(environ: dict[str, str] | os._Environ[str]) -> dict[str, object]:
+    layer: dict[str, object] = {}
+    for name, text in environ.items():
+        if not name.startswith("CTCT_"):
+            continue
+        key = name[5:].lower()
+        if key in _SIMPLE_KEYS:
+            layer[key] = text
+        elif key in _COMPLEX_KEYS:
+            raise _Fallback(name)
+    return layer
+
+
+_COMPLEX_KEYS = frozenset(
+    {
+        "issuer",
+        "token_endpoint",
+        "authorization_endpoint",
+        "device_authorization_endpoint",
+        "revocation_endpoint",
+        "jwks_uri",
+        "audience",
+        "access_token_format",
+    }
+)
+
+
+def _file_layers(
+    environ: dict[str, str] | os._Environ[str], profile: str
+) -> list[dict[str, object]]:
+    explicit = environ.get("CTCT_CONFIG")
+    path = explicit or os.path.join(_user_dir("config"), "config.toml")
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        if explicit:
+            raise _Fallback("config missing") from None
+        return []
+    import tomllib
+
+    document = tomllib.loads(data.decode("utf-8"))
+    profiles = document.pop("profiles", {})
+    if not isinstance(profiles, dict):
+        raise _Fallback("profiles")
+    tables = [document, *profiles.values()]
+    for table in tables:
+        if not isinstance(table, dict):
+            raise _Fallback("profile table")
+        for key, item in table.items():
+            if key not in _SIMPLE_KEYS:
+                raise _Fallback(key)  # complex or unknown: the full CLI decides
+            if not _valid_type(key, item):
+                raise _Fallback(key)
+        if "client_secret_file" in table:
+            # Relative to the config file's folder, as Settings.load reads it.
+            table["client_secret_file"] = os.path.join(
+                os.path.dirname(path), os.path.expanduser(str(table["client_secret_file"]))
+            )
+    if profile != _DEFAULT_PROFILE and profiles and profile not in profiles:
+        raise _Fallback("unknown profile")
+    layers: list[dict[str, object]] = []
+    if profile in profiles:
+        layers.append(profiles[profile])
+    layers.append(document)
+    return layers
+
+
+def _valid_type(key: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if key in _NUMBERS:
+        return isinstance(value, int | float)
+    if key == "scopes":
+        return isinstance(value, str) or (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        )
+    return isinstance(value, str)
+
+
+def _check_secret(layers: list[dict[str, object]]) -> None:
+    """Settings.load refuses an empty secret or an unreadable secret file: so do we."""
+    for layer in layers:
+        if "client_secret" in layer:
+            value = layer["client_secret"]
+            if not isinstance(value, str) or not value.strip():
+                raise _Fallback("client_secret")
+            return
+        if "client_secret_file" in layer:
+            path = os.path.expanduser(str(layer["client_secret_file"]))
+            with open(path, encoding="utf-8") as handle:  # OSError: the full CLI reports it
+                if not handle.read().strip():
+                    raise _Fallback("client_secret_file")
+            return
+
+
+def _user_dir(kind: str) -> str:
+    """platformdirs' ``user_config_dir("ctct")`` / ``user_state_dir("ctct")``.
+
+    On Linux with an absolute ``HOME`` and the XDG variable unset or absolute, every
+    platformdirs version agrees on the answer, so it is computed here (importing
+    platformdirs costs more than the rest of the fast path); anything else asks
+    platformdirs itself.
+    """
+    variable, default = (
+        ("XDG_CONFIG_HOME", ".config") if kind == "config" else ("XDG_STATE_HOME", ".local/state")
+    )
+    home = os.environ.get("HOME", "")
+    xdg = os.environ.get(variable, "")
+    simple = (
+        sys.platform == "linux"
+        and "ANDROID_DATA" not in os.environ
+        and os.path.isabs(home)
+        and (xdg == "" or os.path.isabs(xdg))
+    )
+    if simple:
+        return os.path.join(xdg or os.path.join(home, default), "ctct")
+    import platformdirs
+
+    if kind == "config":
+        return platformdirs.user_config_dir("ctct")
+    return platformdirs.user_state_dir("ctct")
+
+
+def _storage_issuer(base_url: str | None) -> str:
+    """``ctct._provider.Provider.constant_contact(base_url).storage_issuer``."""
+    from ctct import _cc
+
+    if base_url is None:
+        return _cc.ISSUER
+    from urllib.parse import urlsplit
+
+    from ctct._urls import origin_of, require_safe_url
+
+    require_safe_url(base_url, what="base URL")  # ConfigError: the full CLI explains
+    parts = urlsplit(base_url)
+    if parts.query or parts.fragment:
+        raise _Fallback("base_url")
+    return f"{_cc.ISSUER}#via={origin_of(base_url)}{parts.path.rstrip('/')}"
+
+
+def _store_path(url: str | None) -> str:
+    """The SQLite file of ``ctct.stores.open_store(url)``."""
+    if url is None:
+        return os.path.join(_user_dir("state"), "tokens.db")
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() != "sqlite" or (rest and not rest.startswith("/")):
+        raise _Fallback("store")
+    return rest or os.path.join(_user_dir("state"), "tokens.db")
+
+
+# -- the record ----------------------------------------------------------------------------
+
+
+def fast_token(
+    profile_flag: str | None, environ: dict[str, str] | os._Environ[str], now: float | None = None
+) -> str | None:
+    """The stored access token when it is fresh; None sends the caller to the full CLI."""
+    try:
+        settings = fast_settings(profile_flag, environ)
+        envelope = _read_envelope(settings)
+        record = _open_envelope(settings, envelope)
+        return _fresh_token(record, settings.margin, time.time() if now is None else now)
+    except _Fallback:
+        return None
+
+
+def _read_envelope(settings: FastSettings) -> bytes:
+    import sqlite3
+
+    if not os.path.isfile(settings.store_path):
+        raise _Fallback("no store")
+    # SQLite's URI syntax needs only these escaped (urllib.parse costs an import).
+    escaped = settings.store_path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+    uri = "file:" + escaped + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=5.0)
+    except sqlite3.Error:
+        raise _Fallback("sqlite") from None
+    try:
+        if conn.execute("PRAGMA application_id").fetchone()[0] != _APPLICATION_ID:
+            raise _Fallback("not a ctct store")
+        row = conn.execute(
+            "SELECT data FROM grants WHERE profile = ? AND issuer = ? AND client_id = ?",
+            (settings.profile, settings.issuer, settings.client_id),
+        ).fetchone()
+    except sqlite3.Error:
+        raise _Fallback("sqlite") from None
+    finally:
+        conn.close()
+    if row is None or not isinstance(row[0], bytes):
+        raise _Fallback("no grant")
+    return row[0]
+
+
+def _open_envelope(settings: FastSettings, envelope: bytes) -> bytes:
+    """The record's plaintext (``ctct.stores.crypto`` envelope format)."""
+    if envelope[:3] != b"CTS" or len(envelope) < 4:
+        raise _Fallback("envelope")
+    if envelope[3] == 0:
+        return envelope[4:]
+    from ctct.errors import CtctError
+    from ctct.stores.base import GrantKey
+    from ctct.stores.crypto import Sealer
+    from ctct.stores.keys import resolve_keys
+
+    key = GrantKey(settings.profile, settings.issuer, settings.client_id)
+    try:
+        return Sealer(resolve_keys()).open(envelope, key.context, what=key)
+    except CtctError:
+        raise _Fallback("decrypt") from None
+
+
+def _fresh_token(plaintext: bytes, margin: float, now: float) -> str:
+    """``TokenSet.state(now, margin=...)`` is FRESH: the access token; else ``_Fallback``."""
+    import json
+
+    record = json.loads(plaintext)
+    if not isinstance(record, dict) or record.get("format") != _RECORD_FORMAT:
+        raise _Fallback("record")
+    token = record.get("access_token")
+    expires_at = record.get("expires_at")
+    received_at = record.get("received_at")
+    if not isinstance(token, str) or not token:
+        raise _Fallback("no access token")
+    if expires_at is None:
+        return token  # the provider gave no lifetime: used until refused
+    if not _number(expires_at) or not _number(received_at):
+        raise _Fallback("record times")
+    lifetime = max(0.0, expires_at - received_at)
+    due = expires_at - min(margin, _MAX_MARGIN_FRACTION * lifetime)
+    if now >= expires_at or now >= due:
+        raise _Fallback("refresh due")
+    return token
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value

@@ -1,0 +1,125 @@
+"""Shared output helpers for the ``ctct`` commands: consoles, times, fingerprints.
+
+Human output goes to stdout through rich; warnings and errors go to stderr. Nothing
+here prints a token: a credential is shown only as its ``fingerprint`` (length and a
+SHA-256 prefix), which identifies it without revealing it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_out: Console | None = None
+_err: Console | None = None
+
+
+def out() -> Console:
+    """The console for results (stdout)."""
+    global _out
+    if _out is None:
+        from rich.console import Console
+
+        _out = Console(highlight=False, soft_wrap=True, width=_width())
+    return _out
+
+
+def _width() -> int | None:
+    # Piped output (tests, logs) would otherwise wrap tables at 80 columns.
+    if sys.stdout.isatty() or os.environ.get("COLUMNS"):
+        return None
+    return 160
+
+
+def err() -> Console:
+    """The console for warnings and progress (stderr)."""
+    global _err
+    if _err is None:
+        from rich.console import Console
+
+        _err = Console(stderr=True, highlight=False, soft_wrap=True)
+    return _err
+
+
+def warn(text: str) -> None:
+    """One warning line on stderr."""
+    err().print(f"[yellow]Warning:[/] {escape(text)}")
+
+
+def note(text: str) -> None:
+    """One progress line on stderr (keeps stdout for results)."""
+    err().print(escape(text))
+
+
+def escape(text: str) -> str:
+    """``text`` with rich markup neutralized (URLs and messages contain ``[``)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+def print_json(data: Mapping[str, Any] | list[Any]) -> None:
+    """Machine-readable output: one JSON document on stdout, no markup."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def fingerprint(value: str) -> str:
+    """Identify a credential without revealing it: length and a short SHA-256 prefix."""
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+    head = "eyJ" if value.startswith("eyJ") else ""  # every JWT starts so: reveals nothing
+    return f"{head}…({len(value)} chars, sha256 {digest}…)"
+
+
+def duration(seconds: float) -> str:
+    """``2 d 3 h``, ``4 h 5 min``, ``6 min 7 s``, ``8 s``: the two largest units."""
+    left = int(abs(seconds))
+    days, rest = divmod(left, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    units = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
+    while len(units) > 1 and units[0][0] == 0:
+        units.pop(0)
+    return " ".join(f"{n} {u}" for n, u in units[:2])
+
+
+def countdown(at: float, now: float | None = None) -> str:
+    """``in 23 h 59 min`` or ``5 min 2 s ago`` for the epoch time ``at``."""
+    delta = at - (time.time() if now is None else now)
+    if delta >= 0:
+        return f"in {duration(delta)}"
+    return f"{duration(delta)} ago"
+
+
+def timestamp(at: float | None) -> str:
+    """Local date and time of an epoch time, or ``never``."""
+    if at is None:
+        return "never"
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(at))
+
+
+def iso(at: float | None) -> str | None:
+    """UTC ISO-8601 for JSON output."""
+    if at is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+
+
+def provider_label(storage_issuer: str) -> str:
+    """A readable name for a grant's issuer key (``Constant Contact via URL``)."""
+    from ctct import _cc
+
+    if storage_issuer == _cc.ISSUER:
+        return "Constant Contact"
+    prefix = _cc.ISSUER + "#via="
+    if storage_issuer.startswith(prefix):
+        return f"Constant Contact via {storage_issuer[len(prefix) :]}"
+    return storage_issuer

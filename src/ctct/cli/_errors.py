@@ -1,0 +1,155 @@
+"""How the ``ctct`` command line fails: one clear message, one exit code, no traceback.
+
+Every expected failure is a ``ctct.errors.CtctError``; its class carries the exit code
+(the table is in ``ctct.errors`` and in docs/cli.md). The command line adds:
+
+    0    success
+    1    any other ctct error, or an unexpected failure (a bug: rerun with --debug)
+    2    usage error (unknown flag, missing argument, --client-secret refused)
+    130  interrupted (Ctrl-C)
+
+``--debug`` (anywhere on the command line) or ``CTCT_DEBUG=1`` adds the traceback and
+ctct's debug log on stderr; neither contains a token or secret, because ctct's
+messages and log lines never do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+import click
+
+from ctct.errors import CtctError
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+SECRET_FLAG_REFUSAL = (
+    "--client-secret is not accepted on the command line: arguments are visible to every "
+    "user of this machine (ps, /proc) and are kept in shell history. Set CTCT_CLIENT_SECRET, "
+    "or CTCT_CLIENT_SECRET_FILE / client_secret_file in the config file (a file only you can "
+    "read), or store it in the system keyring (service 'ctct', user 'client-secret')."
+)
+
+
+def debug_requested(argv: Sequence[str]) -> tuple[bool, list[str]]:
+    """Whether ``--debug`` or ``CTCT_DEBUG`` asks for details, and ``argv`` without it.
+
+    ``--debug`` is taken out wherever it appears (before a ``--``), so it works after
+    any subcommand without each one declaring it.
+    """
+    args = list(argv)
+    stop = args.index("--") if "--" in args else len(args)
+    found = "--debug" in args[:stop]
+    kept = [a for a in args[:stop] if a != "--debug"] + args[stop:]
+    env = os.environ.get("CTCT_DEBUG", "").strip().lower() not in {"", "0", "no", "false", "off"}
+    return found or env, kept
+
+
+def enable_debug_logging() -> None:
+    """ctct's loggers at DEBUG on stderr (they never log tokens or secrets)."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+    logger = logging.getLogger("ctct")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
+def run(command: click.Command, argv: Sequence[str], *, prog_name: str = "ctct") -> NoReturn:
+    """Run ``command`` with ``argv`` and exit with the code the failure deserves."""
+    debug, args = debug_requested(argv)
+    if debug:
+        enable_debug_logging()
+    code = _invoke(command, args, prog_name, debug)
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def _invoke(command: click.Command, args: list[str], prog_name: str, debug: bool) -> int:
+    try:
+        result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        # click turns Ctrl-C (and EOF at a prompt) into Abort
+        _echo_error("Interrupted.")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        _echo_error("Interrupted.")
+        return EXIT_INTERRUPTED
+    except CtctError as exc:
+        return report(exc, debug=debug)
+    except BrokenPipeError:
+        # The reader went away (``ctct auth token | head -c1``): not worth a message.
+        _silence_stdout()
+        return EXIT_ERROR
+    except Exception as exc:
+        return report_unexpected(exc, debug=debug)
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def report(exc: CtctError, *, debug: bool = False) -> int:
+    """Print ``exc`` as one ``Error:`` line (its traceback too with ``debug``)."""
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    _echo_error(f"Error: {exc.message}")
+    return exc.exit_code
+
+
+def report_unexpected(exc: BaseException, *, debug: bool = False) -> int:
+    """A failure ctct did not foresee: a bug. Its message is not shown (it could come
+    from any library and carry anything); its type and the way to learn more are."""
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+        _echo_error(f"Error: unexpected {type(exc).__name__} (a bug in ctct; please report it).")
+    else:
+        _echo_error(
+            f"Error: unexpected {type(exc).__name__} (a bug in ctct). Rerun with --debug for "
+            "the traceback, and please report it."
+        )
+    return EXIT_ERROR
+
+
+def refuse_secret(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Callback of the hidden ``--client-secret`` option: refuse any use of it."""
+    if value is not None:
+        raise click.UsageError(SECRET_FLAG_REFUSAL, ctx=ctx)
+
+
+def secret_flag_refused() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A hidden ``--client-secret`` option whose only job is to explain why it is refused."""
+    return click.option(
+        "--client-secret",
+        hidden=True,
+        is_flag=False,
+        flag_value="(given without a value)",  # so a bare --client-secret is refused too
+        expose_value=False,
+        is_eager=True,
+        callback=refuse_secret,
+        metavar="SECRET",
+        help="Refused: see CTCT_CLIENT_SECRET.",
+    )
+
+
+def _echo_error(text: str) -> None:
+    with contextlib.suppress(OSError):  # stderr closed: nothing more to say
+        click.echo(text, err=True)
+
+
+def _silence_stdout() -> None:
+    # Python would complain about the broken pipe again while flushing at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -1,0 +1,263 @@
+"""The bodies of ``ctct auth login`` and ``ctct auth import``, over ``ctct.flows.Login``.
+
+What the person must see (the device code and URL with a QR code, the authorization
+URL, waiting notices, a difference in granted scopes) goes to stderr, so stdout stays
+free for the result (``--json``). Neither command ever prints a token: the refresh
+token to import is read from stdin or ``CTCT_REFRESH_TOKEN``, never from an argument.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from ctct.cli import _console
+from ctct.cli._console import countdown, escape, fingerprint, iso
+from ctct.cli.auth_common import http_client, load_settings, token_manager
+from ctct.errors import FlowError
+
+if TYPE_CHECKING:
+    from ctct.flows import LoginEvent, LoginResult
+
+REFRESH_TOKEN_ENV = "CTCT_REFRESH_TOKEN"
+
+
+def parse_scopes(text: str | None) -> tuple[str, ...] | None:
+    """``"a b,c"`` -> ``("a", "b", "c")``; None when not given."""
+    if text is None:
+        return None
+    scopes = tuple(s for s in text.replace(",", " ").split() if s)
+    if not scopes:
+        raise FlowError("--scopes is empty: name at least one scope, e.g. --scopes contact_data.")
+    return scopes
+
+
+class EventPrinter:
+    """Shows a login's events to the person, on stderr."""
+
+    def __init__(self) -> None:
+        self.scopes_warned = False
+
+    def __call__(self, event: LoginEvent) -> None:
+        from ctct.flows import (
+            AuthorizationUrlReady,
+            DeviceCodeIssued,
+            OtherLoginFinished,
+            PollingSlowedDown,
+            ScopesDiffer,
+            WaitingForCallback,
+            WaitingForOtherLogin,
+            qr_text,
+        )
+
+        console = _console.err()
+        if isinstance(event, DeviceCodeIssued):
+            self._device_code(event, qr_text)
+        elif isinstance(event, PollingSlowedDown):
+            why = (
+                "the server asked to slow down"
+                if event.reason == "slow_down"
+                else ("the server did not answer")
+            )
+            console.print(f"({why}: checking every {event.interval:g} s now)")
+        elif isinstance(event, AuthorizationUrlReady):
+            self._authorization_url(event)
+        elif isinstance(event, WaitingForCallback):
+            console.print(
+                f"Waiting for the browser to come back to {escape(event.redirect_uri)} "
+                f"(up to {event.timeout:g} s)…"
+            )
+        elif isinstance(event, WaitingForOtherLogin):
+            console.print(escape(event.message))
+        elif isinstance(event, OtherLoginFinished):
+            if event.tokens is not None:
+                console.print("The other login finished and stored a grant.")
+            else:
+                console.print("The other login ended without storing a grant; going ahead.")
+        elif isinstance(event, ScopesDiffer):
+            self.scopes_warned = True
+            _console.warn(event.message)
+
+    def _device_code(self, event: Any, qr_text: Any) -> None:
+        console = _console.err()
+        console.print()
+        console.print(
+            f"To log in, open [bold]{escape(event.verification_uri)}[/] on any device and "
+            f"enter the code [bold]{escape(event.user_code)}[/]"
+        )
+        if event.verification_uri_complete:
+            console.print(
+                f"or scan this code, which opens {escape(event.verification_uri_complete)}:"
+            )
+            # Printed as is: the QR code's block characters are not markup.
+            sys.stderr.write(qr_text(event.verification_uri_complete))
+            sys.stderr.flush()
+        console.print(
+            f"Waiting for approval (the code expires {countdown(event.expires_at)}; "
+            "Ctrl-C to stop)…"
+        )
+
+    def _authorization_url(self, event: Any) -> None:
+        console = _console.err()
+        if event.flow == "browser":
+            if event.browser_opened:
+                console.print(
+                    "Opened your browser to sign in. If it did not appear, open this URL:"
+                )
+            else:
+                console.print("Could not open a browser: open this URL to sign in:")
+        else:
+            console.print("Open this URL in a browser (on any machine), sign in and approve:")
+        # The URL alone on its line, unwrapped, so it can be copied whole.
+        sys.stderr.write(event.url + "\n")
+        sys.stderr.flush()
+
+
+def ask_pasted(prompt: str) -> str:
+    """Read what the person pasted (one line from stdin)."""
+    sys.stderr.write(prompt + ":\n> ")
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    return line.strip()
+
+
+def login(
+    settings_flags: dict[str, Any],
+    *,
+    scopes: str | None,
+    method: str | None,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Run the chosen (or the detected) flow and report the stored grant."""
+    from ctct.flows import DEFAULT_BROWSER_TIMEOUT, Login, choose_flow
+
+    wanted = parse_scopes(scopes)
+    settings = load_settings(settings_flags)
+    if method is None:
+        choice = choose_flow()
+        method = choice.flow
+        _console.note(
+            f"Using the {method} flow ({choice.reason}); --device, --browser or "
+            "--no-browser choose another."
+        )
+    printer = EventPrinter()
+    with http_client(settings) as http, token_manager(settings, http) as manager:
+        flow = Login(
+            manager,
+            scopes=wanted if wanted is not None else settings.scopes,
+            redirect_uri=settings.redirect_uri,
+            on_event=printer,
+            http=http,
+            leeway=settings.leeway,
+        )
+        with flow:
+            if method == "device":
+                result = flow.device(timeout=timeout)
+            elif method == "browser":
+                result = flow.browser(timeout=timeout or DEFAULT_BROWSER_TIMEOUT)
+            else:
+                result = flow.paste(ask_pasted)
+        report(result, printer, as_json=as_json, clock=manager.clock)
+
+
+def import_grant(settings_flags: dict[str, Any], *, scopes: str | None, as_json: bool) -> None:
+    """Store a refresh token from stdin or ``CTCT_REFRESH_TOKEN``, verified by one refresh."""
+    from ctct.flows import Login
+
+    parse_scopes(scopes)  # validated; the refresh tells the real scopes
+    token, source = read_refresh_token()
+    settings = load_settings(settings_flags)
+    printer = EventPrinter()
+    with http_client(settings) as http, token_manager(settings, http) as manager:
+        flow = Login(manager, on_event=printer, http=http, leeway=settings.leeway)
+        with flow:
+            result = flow.import_tokens(token)
+        _console.note(f"Read the refresh token from {source}.")
+        report(result, printer, as_json=as_json, clock=manager.clock)
+
+
+def read_refresh_token() -> tuple[str, str]:
+    """The token and where it came from: piped stdin first, else the environment, else
+    a prompt on the terminal (not echoed)."""
+    stdin = sys.stdin
+    interactive = stdin is not None and stdin.isatty()
+    if not interactive and stdin is not None:
+        text = stdin.read().strip()
+        if text:
+            return _single_token(text), "standard input"
+    value = os.environ.get(REFRESH_TOKEN_ENV, "").strip()
+    if value:
+        return _single_token(value), REFRESH_TOKEN_ENV
+    if interactive:
+        import getpass
+
+        text = getpass.getpass("Refresh token (input hidden): ", stream=sys.stderr).strip()
+        if text:
+            return _single_token(text), "the terminal"
+    raise FlowError(
+        "No refresh token to import: pipe it on standard input (e.g. `ctct auth import < "
+        f"token.txt`) or set {REFRESH_TOKEN_ENV}. It is never taken as an argument, which "
+        "other users could read in the process list.",
+        code="empty_token",
+    )
+
+
+def _single_token(text: str) -> str:
+    if len(text.split()) != 1:
+        raise FlowError(
+            "The refresh token to import has spaces or several lines: provide exactly one "
+            "token (CC's refresh tokens are one opaque string).",
+            code="bad_token",
+        )
+    return text
+
+
+def report(
+    result: LoginResult, printer: EventPrinter, *, as_json: bool, clock: Any = time.time
+) -> None:
+    """Say what was stored (fingerprints only) and any difference in scopes."""
+    tokens = result.tokens
+    difference = result.scope_difference
+    if difference is not None and not printer.scopes_warned:
+        _console.warn(difference.message)
+    if as_json:
+        _console.print_json(
+            {
+                "profile": result.profile,
+                "flow": result.flow,
+                "reused": result.reused,
+                "subject": result.subject,
+                "requested_scopes": sorted(result.requested_scopes),
+                "granted_scopes": sorted(result.granted_scopes),
+                "scopes_differ": difference is not None,
+                "expires_at": iso(tokens.expires_at),
+                "refresh_token": tokens.refresh_token is not None,
+            }
+        )
+        return
+    console = _console.out()
+    how = {
+        "device": "device flow",
+        "browser": "browser",
+        "paste": "pasted redirect",
+        "import": "imported refresh token",
+        "web": "web callback",
+    }.get(result.flow, result.flow)
+    who = f" as {escape(result.subject)}" if result.subject else ""
+    verb = "Reused the grant another login just stored" if result.reused else "Logged in"
+    console.print(f"[green]{verb}[/]{who} (profile {escape(result.profile)}, {how}).")
+    console.print(f"Granted scopes: {escape(' '.join(sorted(result.granted_scopes)) or '(none)')}")
+    access = tokens.access_token
+    if access is not None and tokens.expires_at is not None:
+        console.print(
+            f"Access token {fingerprint(access.reveal())} expires "
+            f"{countdown(tokens.expires_at, clock())}; ctct refreshes it when due."
+        )
+    if tokens.refresh_token is None:
+        _console.warn(
+            "no refresh token was issued (offline_access not granted): this grant ends "
+            "when its access token expires"
+        )

@@ -1,0 +1,277 @@
+"""The bodies of ``ctct auth token``, ``refresh``, ``logout`` and ``list``.
+
+``token`` is the only place a token is ever printed (stdout, for scripts); everything
+else shows fingerprints. ``logout`` deletes the local copy only once the server
+confirmed the revocation or said the token was already invalid, unless ``--local``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ctct.cli import _console
+from ctct.cli._console import countdown, escape, fingerprint, iso, provider_label, timestamp
+from ctct.cli.auth_common import http_client, load_settings, token_manager
+from ctct.errors import (
+    AuthorizationRequired,
+    ClientRejected,
+    ConfigError,
+    CtctError,
+    ProviderError,
+    StoreError,
+)
+
+if TYPE_CHECKING:
+    from ctct._manager import TokenManager
+    from ctct._tokens import TokenSet
+    from ctct.stores import GrantKey, SealedStore
+
+
+def print_token(flags: dict[str, Any]) -> None:
+    """A valid access token on stdout (refreshed if due), nothing else."""
+    settings = load_settings(flags)
+    with http_client(settings) as http, token_manager(settings, http) as manager:
+        token = manager.token()
+    sys.stdout.write(token + "\n")
+    sys.stdout.flush()
+
+
+def refresh(flags: dict[str, Any], *, force: bool, as_json: bool) -> None:
+    """Refresh now (``force``) or only when due, and say what happened."""
+    settings = load_settings(flags)
+    with http_client(settings) as http, token_manager(settings, http) as manager:
+        before = manager.tokens()
+        if before is None:
+            from ctct._refresh import not_logged_in
+
+            raise not_logged_in(manager.key)
+        after = manager.refresh(force=force)
+        now = manager.clock()
+    refreshed = after.received_at != before.received_at
+    if as_json:
+        _console.print_json(
+            {
+                "profile": settings.profile,
+                "refreshed": refreshed,
+                "expires_at": iso(after.expires_at),
+                "refresh_token_type": after.refresh_token_type,
+                "refresh_token_rotated": refreshed
+                and after.refresh_token is not None
+                and after.refresh_token != before.refresh_token,
+            }
+        )
+        return
+    console = _console.out()
+    expires = f"expires {countdown(after.expires_at, now)}" if after.expires_at is not None else ""
+    if not refreshed:
+        console.print(
+            f"The access token of profile {escape(settings.profile)!s} is still fresh ({expires}): "
+            "nothing to do. Use --force to refresh anyway."
+        )
+        return
+    console.print(
+        f"[green]Refreshed[/] profile {escape(settings.profile)}: new access token "
+        f"{fingerprint(after.access_token.reveal()) if after.access_token else '-'}, "
+        f"{expires}."
+    )
+    if after.refresh_token is not None and before.refresh_token is not None:
+        if after.refresh_token != before.refresh_token:
+            console.print(
+                "The refresh token rotated: "
+                f"{fingerprint(before.refresh_token.reveal())} → "
+                f"{fingerprint(after.refresh_token.reveal())} (the old one is now invalid)."
+            )
+        else:
+            console.print("The refresh token is long-lived: the same one stays valid.")
+
+
+# -- logout -------------------------------------------------------------------------------
+
+
+def logout(flags: dict[str, Any], *, local: bool) -> None:
+    """Revoke at the server, then forget locally (see the module docstring)."""
+    settings = load_settings(flags)
+    console = _console.out()
+    with http_client(settings) as http, token_manager(settings, http) as manager:
+        tokens = manager.tokens()
+        if tokens is None:
+            console.print(f"Profile {escape(settings.profile)} has no stored grant: nothing to do.")
+            return
+        failure = _revoke(manager, http, tokens, settings.timeout)
+        if failure is None:
+            manager.forget()
+            console.print(
+                f"[green]Logged out[/] profile {escape(settings.profile)}: the grant was revoked "
+                "at the server and deleted from the store."
+            )
+            return
+        if local:
+            manager.forget()
+            console.print(
+                f"Deleted the grant of profile {escape(settings.profile)} from the store "
+                "(--local), but the server could not revoke it: "
+                f"{escape(failure.message)}"
+            )
+            _console.warn(
+                "the grant may stay valid at the server; revoke the app's access in the "
+                "Constant Contact account if the refresh token could have leaked"
+            )
+            return
+    failure.message = (
+        f"Could not revoke the grant at the server, so the tokens were kept: {failure.message} "
+        "Retry later, or use `ctct auth logout --local` to forget them anyway."
+    )
+    raise failure
+
+
+def _revoke(manager: TokenManager, http: Any, tokens: TokenSet, timeout: float) -> CtctError | None:
+    """None when the server revoked the token or said it was already invalid; else why not."""
+    from ctct._oauth_http import send
+    from ctct._oauth_requests import check_revoke_response, revoke_request
+
+    if tokens.refresh_token is not None:
+        token, hint = tokens.refresh_token, "refresh_token"
+    elif tokens.access_token is not None:
+        token, hint = tokens.access_token, "access_token"
+    else:
+        return None
+    try:
+        request = revoke_request(manager.provider, manager.client, token, token_type_hint=hint)  # type: ignore[arg-type]
+        check_revoke_response(send(http, request, timeout=timeout))
+    except ClientRejected as exc:
+        return exc  # our credentials were refused: the server said nothing about the token
+    except AuthorizationRequired as exc:
+        if exc.code in ("invalid_grant", "invalid_token"):
+            return None  # already invalid at the server: nothing left to revoke
+        return exc
+    except ConfigError as exc:
+        return exc  # no revocation endpoint
+    except ProviderError as exc:
+        if exc.code in ("invalid_token", "invalid_grant") and not exc.retryable:
+            return None
+        return exc
+    except CtctError as exc:  # network failures
+        return exc
+    return None
+
+
+# -- list ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    key: GrantKey
+    tokens: TokenSet | None
+    problem: str | None
+
+
+def list_profiles(flags: dict[str, Any], *, as_json: bool) -> None:
+    """Every grant in the store, with its state; the current profile is marked."""
+    from ctct.stores import open_store
+
+    settings = load_settings(flags, want_secret=False)
+    now = _now()
+    with open_store(settings.store) as store:
+        rows = _rows(store)
+        info = store.describe()
+    current_issuer = _current_issuer(settings)
+    if as_json:
+        _console.print_json(
+            {
+                "store": info.location,
+                "encrypted": info.encryption is not None,
+                "grants": [_row_json(row, now, settings.profile, current_issuer) for row in rows],
+            }
+        )
+        return
+    console = _console.out()
+    encryption = "encrypted" if info.encryption is not None else "[yellow]NOT encrypted[/]"
+    console.print(f"Store: {escape(info.location)} ({encryption})")
+    if not rows:
+        console.print("No grants stored: run `ctct auth login`.")
+        return
+    from rich.table import Table
+
+    table = Table(show_edge=False, pad_edge=False, box=None)
+    for column in ("", "profile", "state", "expires", "refresh token", "scopes", "provider"):
+        table.add_column(column, no_wrap=column in ("profile", "state"))
+    for row in rows:
+        data = _row_json(row, now, settings.profile, current_issuer)
+        tokens = row.tokens
+        table.add_row(
+            "*" if data["current"] else "",
+            escape(row.key.profile),
+            escape(data["state"]),
+            countdown(tokens.expires_at, now) if tokens and tokens.expires_at else "-",
+            escape(_refresh_label(tokens)),
+            escape(" ".join(data["scopes"])),
+            escape(f"{provider_label(row.key.issuer)} (client {row.key.client_id})"),
+        )
+    console.print(table)
+    if any(r.problem for r in rows):
+        for row in rows:
+            if row.problem:
+                _console.warn(f"profile {row.key.profile}: {row.problem}")
+    console.print("* = the profile these settings select")
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+def _rows(store: SealedStore) -> list[_Row]:
+    from ctct._tokens import TokenSet
+
+    rows = []
+    for key in store.keys():  # noqa: SIM118 - a store, not a dict
+        try:
+            record = store.load(key)
+            tokens = None if record is None else TokenSet.from_json(record.data)
+            rows.append(_Row(key, tokens, None))
+        except StoreError as exc:
+            rows.append(_Row(key, None, exc.message))
+    return rows
+
+
+def _current_issuer(settings: Any) -> str | None:
+    try:
+        return str(settings.provider().storage_issuer) if not settings.needs_discovery else None
+    except CtctError:
+        return None
+
+
+def _row_json(row: _Row, now: float, profile: str, issuer: str | None) -> dict[str, Any]:
+    tokens = row.tokens
+    current = row.key.profile == profile and (issuer is None or row.key.issuer == issuer)
+    if tokens is None:
+        state = "unreadable"
+    else:
+        state = tokens.state(now).value.replace("_", " ")
+        if state == "expired" and tokens.refresh_token is not None:
+            state = "expired (refreshable)"
+    return {
+        "profile": row.key.profile,
+        "issuer": row.key.issuer,
+        "client_id": row.key.client_id,
+        "current": current,
+        "state": state,
+        "problem": row.problem,
+        "expires_at": iso(tokens.expires_at) if tokens else None,
+        "scopes": sorted(tokens.scopes) if tokens else [],
+        "refresh_token": tokens is not None and tokens.refresh_token is not None,
+        "refresh_token_type": tokens.refresh_token_type if tokens else None,
+        "last_refresh_at": iso(tokens.last_refresh_at) if tokens else None,
+        "obtained": timestamp(tokens.obtained_at) if tokens else None,
+    }
+
+
+def _refresh_label(tokens: TokenSet | None) -> str:
+    if tokens is None:
+        return "-"
+    if tokens.refresh_token is None:
+        return "none"
+    return tokens.refresh_token_type or "yes"

@@ -1,0 +1,329 @@
+"""``ctct doctor``: check everything a working setup needs, and say what to fix.
+
+Checks, in order: settings, the provider and connectivity to its token endpoint, JWKS
+and API; the clock against the server's ``Date``; the token store (path, permissions,
+encryption); the system keyring; the stored grant and its scopes against those
+needed. Each check is ``ok``, ``warn`` or ``fail``; the command exits 1 when any
+check failed, else 0.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import click
+
+from ctct.cli.auth_common import settings_options, with_settings
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from ctct._provider import Provider
+    from ctct._settings import Settings
+
+Level = Literal["ok", "warn", "fail"]
+SKEW_WARN = 5.0
+"""Seconds of clock difference worth a warning (Date has 1 s granularity)."""
+
+
+@dataclass
+class Check:
+    name: str
+    level: Level
+    detail: str
+    fix: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"check": self.name, "level": self.level, "detail": self.detail, "fix": self.fix}
+
+
+class Doctor:
+    """Runs the checks, collecting results instead of stopping at the first problem."""
+
+    def __init__(self, settings: Settings, http: httpx2.Client) -> None:
+        self.settings = settings
+        self.http = http
+        self.checks: list[Check] = []
+        self.provider: Provider | None = None
+
+    def add(self, name: str, level: Level, detail: str, fix: str | None = None) -> None:
+        self.checks.append(Check(name, level, detail, fix))
+
+    def run(self) -> list[Check]:
+        self.check_settings()
+        self.check_provider()
+        if self.provider is not None:
+            self.check_connectivity(self.provider)
+        self.check_store_and_grant()
+        self.check_keyring()
+        return self.checks
+
+    # -- settings and provider ------------------------------------------------------------
+
+    def check_settings(self) -> None:
+        s = self.settings
+        path = s.config_path
+        where = f"{path}" + ("" if path is not None and path.exists() else " (not present)")
+        self.add("config", "ok", f"profile {s.profile!r}; config file {where}")
+        if s.client_id is None:
+            self.add(
+                "client id",
+                "fail",
+                "no client id is configured",
+                "set CTCT_CLIENT_ID (your app's API key) or client_id in the config file",
+            )
+        else:
+            self.add("client id", "ok", f"{s.client_id} (from {s.sources.get('client_id')})")
+        if s.client_secret is None:
+            self.add(
+                "client secret",
+                "warn",
+                "none configured: only public apps (device flow, PKCE) can log in",
+                "for a confidential app set CTCT_CLIENT_SECRET, CTCT_CLIENT_SECRET_FILE or "
+                "client_secret_file, or the keyring entry ctct/client-secret",
+            )
+        else:
+            self.add("client secret", "ok", f"set (from {s.sources.get('client_secret')})")
+
+    def check_provider(self) -> None:
+        from ctct._oauth_http import resolve_provider
+        from ctct.errors import CtctError
+
+        try:
+            self.provider = resolve_provider(self.settings, self.http)
+        except CtctError as exc:
+            self.add("provider", "fail", exc.message, "fix CTCT_ISSUER / CTCT_BASE_URL")
+            return
+        p = self.provider
+        self.add("provider", "ok", f"{p.name}: token endpoint {p.token_endpoint}")
+
+    def check_connectivity(self, provider: Provider) -> None:
+        from ctct._tokens import parse_http_date
+
+        probes = [("token endpoint", "POST", provider.token_endpoint)]
+        if provider.jwks_uri is not None:
+            probes.append(("JWKS", "GET", provider.jwks_uri))
+        if provider.api_base_url is not None:
+            probes.append(("V3 API", "GET", provider.api_base_url + "/account/summary"))
+        skew: float | None = None
+        for name, method, url in probes:
+            sent = time.time()
+            response = self._probe(name, method, url)
+            if response is None:
+                continue
+            received = time.time()
+            self.add(
+                f"reach {name}",
+                "ok",
+                f"{method} {url} answered HTTP {response.status_code} in "
+                f"{(received - sent) * 1000:.0f} ms",
+            )
+            server = parse_http_date(response.headers.get("date"))
+            if server is not None and skew is None:
+                # Date is truncated to the second: the server's clock read [D, D + 1).
+                local = (sent + received) / 2
+                skew = server + 0.5 - local
+        if skew is None:
+            self.add("clock", "warn", "no server Date header seen: clock skew unknown")
+        elif abs(skew) > self.settings.leeway:
+            self.add(
+                "clock",
+                "fail",
+                f"this machine's clock is {abs(skew):.0f} s "
+                f"{'behind' if skew > 0 else 'ahead of'} the server's, more than the "
+                f"{self.settings.leeway:g} s leeway: tokens will look invalid",
+                "synchronize the clock (NTP: timedatectl set-ntp true)",
+            )
+        elif abs(skew) > SKEW_WARN:
+            self.add(
+                "clock",
+                "warn",
+                f"clock differs from the server's by about {abs(skew):.0f} s",
+                "synchronize the clock (NTP)",
+            )
+        else:
+            self.add("clock", "ok", f"within {max(abs(skew), 1):.0f} s of the server's clock")
+
+    def _probe(self, name: str, method: str, url: str) -> httpx2.Response | None:
+        import httpx2
+
+        try:
+            # No credentials: these probes only show the host answers (4xx is fine).
+            return self.http.request(method, url, timeout=self.settings.timeout)
+        except httpx2.HTTPError as exc:
+            self.add(
+                f"reach {name}",
+                "fail",
+                f"{method} {url} failed: {type(exc).__name__}",
+                "check the network, proxies and CTCT_BASE_URL",
+            )
+            return None
+
+    # -- store, keyring, grant ------------------------------------------------------------
+
+    def check_store_and_grant(self) -> None:
+        from ctct.errors import CtctError
+        from ctct.stores import open_store
+
+        try:
+            store = open_store(self.settings.store)
+        except CtctError as exc:
+            self.add("store", "fail", exc.message)
+            return
+        with store:
+            info = store.describe()
+            self.add("store", "ok", f"{info.backend} at {info.location}")
+            if info.backend == "sqlite":
+                self._check_permissions(Path(info.location))
+            if info.encryption is None:
+                self.add(
+                    "encryption",
+                    "warn",
+                    "tokens are stored unencrypted",
+                    "set CTCT_STORE_KEY or CTCT_STORE_KEY_FILE (a key from "
+                    "`python -c 'import ctct.stores as s; print(s.generate_key())'`)",
+                )
+            else:
+                self.add("encryption", "ok", f"AES-256-GCM, key from {info.encryption}")
+            for warning in info.warnings:
+                if "unencrypted" not in warning:
+                    self.add("store", "warn", warning)
+            self._check_grant(store)
+
+    def _check_permissions(self, path: Path) -> None:
+        for target, wanted in ((path.parent, 0o700), (path, 0o600)):
+            try:
+                mode = stat.S_IMODE(os.stat(target).st_mode)
+            except FileNotFoundError:
+                continue
+            if mode & 0o077:
+                self.add(
+                    "permissions",
+                    "fail",
+                    f"{target} has mode {mode:04o}: other users can read it",
+                    f"chmod {wanted:o} {target}",
+                )
+                return
+        self.add("permissions", "ok", f"{path} and its folder are private to this user")
+
+    def _check_grant(self, store: Any) -> None:
+        from ctct._tokens import TokenSet
+        from ctct.errors import CtctError
+        from ctct.stores import GrantKey
+
+        if self.provider is None or self.settings.client_id is None:
+            return
+        key = GrantKey(self.settings.profile, self.provider.storage_issuer, self.settings.client_id)
+        try:
+            record = store.load(key)
+            tokens = None if record is None else TokenSet.from_json(record.data)
+        except CtctError as exc:
+            self.add("grant", "fail", exc.message)
+            return
+        if tokens is None:
+            self.add(
+                "grant",
+                "warn",
+                f"profile {key.profile!r} is not logged in",
+                f"ctct auth login --profile {key.profile}",
+            )
+            return
+        state = tokens.state(time.time()).value.replace("_", " ")
+        rt = "with" if tokens.refresh_token is not None else "WITHOUT"
+        self.add(
+            "grant", "ok", f"profile {key.profile!r}: access token {state}, {rt} refresh token"
+        )
+        needed = set(self.settings.scopes or self.provider.default_scopes)
+        if self.provider.offline_scope:
+            needed.add(self.provider.offline_scope)
+        missing = tokens.missing_scopes(needed)
+        if missing:
+            names = " ".join(sorted(missing))
+            self.add(
+                "scopes",
+                "warn",
+                f"granted {' '.join(sorted(tokens.scopes)) or '(none)'}; missing {names}",
+                f"ctct auth login --profile {key.profile} --scopes '{' '.join(sorted(needed))}'",
+            )
+        else:
+            self.add("scopes", "ok", f"granted everything needed ({' '.join(sorted(needed))})")
+        deadline = tokens.refresh_token_idle_deadline(self.provider.refresh_token_idle_ttl)
+        if deadline is not None and deadline - time.time() < 30 * 86_400:
+            self.add(
+                "refresh token",
+                "warn",
+                "the refresh token expires unused within 30 days",
+                "ctct auth refresh --force",
+            )
+
+    def check_keyring(self) -> None:
+        found: list[str] = []
+        import threading
+
+        def probe() -> None:
+            try:
+                import keyring
+
+                found.append(type(keyring.get_keyring()).__module__)
+            except Exception as exc:
+                found.append(f"error: {type(exc).__name__}")
+
+        thread = threading.Thread(target=probe, name="ctct-keyring-probe", daemon=True)
+        thread.start()
+        thread.join(2.0)
+        if not found:
+            self.add(
+                "keyring",
+                "warn",
+                "the system keyring did not answer within 2 s (common on servers)",
+                "use CTCT_STORE_KEY_FILE and CTCT_CLIENT_SECRET_FILE instead; "
+                "CTCT_STORE_KEYRING=0 skips it",
+            )
+        elif found[0].startswith("error") or "fail" in found[0] or "null" in found[0]:
+            self.add(
+                "keyring",
+                "warn",
+                f"no usable system keyring ({found[0]})",
+                "fine: keys and secrets can come from files or the environment",
+            )
+        else:
+            self.add("keyring", "ok", f"reachable ({found[0]})")
+
+
+@click.command("doctor")
+@settings_options
+@click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
+@with_settings
+def doctor(settings_flags: dict[str, Any], as_json: bool) -> None:
+    """Check settings, connectivity, clock, store, keyring and the grant's scopes."""
+    from ctct.cli import _console
+    from ctct.cli.auth_common import http_client, load_settings
+
+    settings = load_settings(settings_flags)
+    with http_client(settings) as http:
+        checks = Doctor(settings, http).run()
+    failed = [c for c in checks if c.level == "fail"]
+    if as_json:
+        _console.print_json({"ok": not failed, "checks": [c.as_json() for c in checks]})
+    else:
+        from ctct.cli._console import escape
+
+        console = _console.out()
+        marks = {"ok": "[green]✓[/]", "warn": "[yellow]![/]", "fail": "[red]✗[/]"}
+        for check in checks:
+            console.print(f"{marks[check.level]} {escape(check.name)}: {escape(check.detail)}")
+            if check.fix and check.level != "ok":
+                console.print(f"    [dim]→ {escape(check.fix)}[/]")
+        warned = sum(c.level == "warn" for c in checks)
+        console.print(
+            f"{len(checks)} checks: {len(failed)} failed, {warned} warnings."
+            if failed or warned
+            else f"{len(checks)} checks passed."
+        )
+    if failed:
+        raise click.exceptions.Exit(1)
