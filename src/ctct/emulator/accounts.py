@@ -1,4 +1,5 @@
-"""Constant Contact accounts and their data: account summary, contacts and lists.
+"""Constant Contact accounts and their data: account summary, contacts, lists and bulk
+activities (with the worker that runs them).
 
 Each account (a user's ``account_id``; several logins may share one) has its own data,
 all kept in the emulator's database so an emulator re-created on the same
@@ -11,8 +12,11 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ctct.emulator.api import contact_store, list_store
+from ctct.emulator.api import activity_store, contact_store, list_store
+from ctct.emulator.api.activity_runner import ActivityRunner, Job
+from ctct.emulator.api.activity_store import ActivityStore
 from ctct.emulator.api.contact_store import ContactStore
+from ctct.emulator.api.list_jobs import ListDeleteJob
 from ctct.emulator.api.list_store import ListStore
 from ctct.emulator.config import UserConfig
 from ctct.emulator.db import register_schema
@@ -80,13 +84,24 @@ def default_summary(account_id: str, owner: UserConfig) -> dict[str, Any]:
 
 
 class AccountStore:
-    """Account summaries, and the contact and list stores of every account."""
+    """Account summaries, the contact, list and activity stores of every account, and
+    the runner of bulk activities."""
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
         self.lists = ListStore(emu.db)
         self.contacts = ContactStore(emu.db, emu.clock, self.lists)
+        self.activities = ActivityStore(emu.db, emu.clock)
+        self.runner = ActivityRunner(emu.db, emu.clock, self._jobs())
         self._ensure_configured_accounts()
+        self.runner.wake()  # resume activities a previous run left unfinished
+
+    def _jobs(self) -> dict[str, Job]:
+        return {"list_delete": ListDeleteJob()}
+
+    def close(self) -> None:
+        """Stop the activity worker (before the database closes)."""
+        self.runner.close()
 
     def _owners(self) -> dict[str, UserConfig]:
         """Each configured account's owner (its first account_owner, else its first user)."""
@@ -112,7 +127,9 @@ class AccountStore:
 
     def reset(self) -> None:
         """Wipe every account's data and re-create the configured accounts' defaults."""
-        self.emu.db.clear(["accounts", *contact_store.TABLES, *list_store.TABLES])
+        self.emu.db.clear(
+            ["accounts", *contact_store.TABLES, *list_store.TABLES, *activity_store.TABLES]
+        )
         self._ensure_configured_accounts()
 
     def resolve(self, *, username: str | None = None, account_id: str | None = None) -> str:

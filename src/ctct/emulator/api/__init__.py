@@ -3,8 +3,10 @@
 account data (``seed.py``).
 
 Modules: ``gateway`` (checks), ``errors`` (CC's error bodies), ``pagination`` (cursors),
-``account`` and ``contacts`` (endpoints), ``contact_input``/``contact_model`` (pure
-validation and shaping), ``contact_store``/``list_store`` (database), ``privileges``.
+``params`` (query/path parsing), endpoints (``account``, ``contacts``, ``lists``,
+``activities``), pure validation and shaping (``contact_input``, ``contact_model``),
+database stores (``contact_store``, ``list_store``, ``activity_store``), bulk activities
+(``activity_runner`` runs ``*_jobs`` off the request path), ``privileges``.
 """
 
 from __future__ import annotations
@@ -22,13 +24,19 @@ def routes(emu: Emulator) -> list[BaseRoute]:
     (so add new /v3 resources to the list below, not after these routes)."""
     # Imported here: ``ctct.emulator.accounts`` imports this package's stores, and the
     # endpoint modules import ``accounts`` back.
-    from ctct.emulator.api import account, contacts, gateway
+    from ctct.emulator.api import account, activities, contacts, gateway, lists
 
-    return gateway.build_routes(emu, [*account.resources(emu), *contacts.resources(emu)])
+    resources = [
+        *account.resources(emu),
+        *contacts.resources(emu),
+        *lists.resources(emu),
+        *activities.resources(emu),
+    ]
+    return gateway.build_routes(emu, resources)
 
 
 def control_routes(emu: Emulator) -> list[BaseRoute]:
-    """Routes under /__emulator/ for seeding account data."""
-    from ctct.emulator.api import seed
+    """Routes under /__emulator/ for seeding account data and driving bulk activities."""
+    from ctct.emulator.api import activity_control, seed
 
-    return seed.routes(emu)
+    return [*seed.routes(emu), *activity_control.routes(emu)]

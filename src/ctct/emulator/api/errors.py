@@ -95,17 +95,15 @@ def conflict(area: str, message: str) -> ApiError:
     return ApiError(409, [(f"{area}.api.conflict", message)])
 
 
-def unsupported_media_type() -> ApiError:
-    return ApiError(
-        415,
-        [
-            (
-                "unsupported_media_type",
-                "Unsupported Media Type: send the body as JSON with "
-                "'Content-Type: application/json'.",
-            )
-        ],
-    )
+def unsupported_media_type(expected: str = "application/json") -> ApiError:
+    if expected == "multipart/form-data":
+        advice = (
+            "send the CSV as a multipart/form-data upload and let your HTTP library set the "
+            "Content-Type header (with its boundary); do not set it yourself."
+        )
+    else:
+        advice = "send the body as JSON with 'Content-Type: application/json'."
+    return ApiError(415, [("unsupported_media_type", f"Unsupported Media Type: {advice}")])
 
 
 def method_not_allowed(method: str, path: str, allowed: list[str]) -> ApiError:
@@ -118,3 +116,16 @@ def method_not_allowed(method: str, path: str, allowed: list[str]) -> ApiError:
 
 def unknown_resource(path: str) -> ApiError:
     return ApiError(404, [("not_found", f"No resource at {path}.")])
+
+
+def too_many_activities(limit: int) -> ApiError:
+    return ApiError(
+        429,
+        [
+            (
+                "activities.api.too_many_requests",
+                f"Too many requests: this account already has {limit} queued activities; "
+                "wait for some to complete (GET /v3/activities?state=processing).",
+            )
+        ],
+    )

@@ -12,7 +12,9 @@ Order of checks (each failure ends the request):
    later (403, 404, 405, 415, 400...) have been counted, as a gateway in front of the
    service counts them. Requests refused at step 1 cannot be counted: no key is known.
 4. Unknown path (404), method (405), then scope (403), then the user's role privilege (403).
-5. ``Content-Type: application/json`` on POST/PUT/PATCH (415).
+5. The operation's media type on POST/PUT/PATCH (415): ``application/json``, or for the
+   CSV import ``multipart/form-data`` with its boundary (a client that sets that header by
+   hand, without the boundary its HTTP library would add, gets CC's 415).
 """
 
 from __future__ import annotations
@@ -55,6 +57,10 @@ class Caller:
 Handler = Callable[[Request, Caller], Awaitable[Response]]
 
 
+JSON = "application/json"
+MULTIPART = "multipart/form-data"
+
+
 @dataclass(frozen=True)
 class Operation:
     """One method on one resource, with what it requires of the caller."""
@@ -63,6 +69,7 @@ class Operation:
     handler: Handler
     scopes: tuple[str, ...] = ()  # any one of these suffices; empty: no scope needed
     privilege: str | None = None
+    content_type: str = JSON
 
 
 @dataclass(frozen=True)
@@ -141,9 +148,17 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def require_json(request: Request) -> None:
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != "application/json":
-        raise errors.unsupported_media_type()
+    require_media_type(request, JSON)
+
+
+def require_media_type(request: Request, expected: str) -> None:
+    """CC's 415 unless the body is ``expected`` (multipart also needs its boundary)."""
+    media_type, _, params = request.headers.get("content-type", "").partition(";")
+    media_type = media_type.strip().lower()
+    if media_type != expected:
+        raise errors.unsupported_media_type(expected)
+    if expected == MULTIPART and "boundary=" not in params.lower():
+        raise errors.unsupported_media_type(expected)
 
 
 async def read_json(request: Request, area: str) -> Any:
@@ -176,7 +191,7 @@ class Gateway:
                 raise errors.method_not_allowed(method, request.url.path, resource.methods)
             authorize(operation, caller)
             if method in _BODY_METHODS:
-                require_json(request)
+                require_media_type(request, operation.content_type)
             response = await operation.handler(request, caller)
         except errors.ApiError as exc:
             response = exc.response()
