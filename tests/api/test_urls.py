@@ -122,12 +122,15 @@ def test_a_next_link_elsewhere_is_refused_before_anything_is_sent(
 
 def test_redirects_are_not_followed(api_env: ApiEnv) -> None:
     hostile = Hostile("/v3/contacts")
-    with Client(
-        api_env.manager(),
-        transport=SyncASGITransport(hostile.app),
-        api_base_url="http://127.0.0.1:9/v3",
-        limits=FAST_CLIENT,
-    ) as client, pytest.raises(ApiError) as caught:
+    with (
+        Client(
+            api_env.manager(),
+            transport=SyncASGITransport(hostile.app),
+            api_base_url="http://127.0.0.1:9/v3",
+            limits=FAST_CLIENT,
+        ) as client,
+        pytest.raises(ApiError) as caught,
+    ):
         client.request("GET", "/moved")
     assert caught.value.status == 302
     assert "never follows redirects" in caught.value.message

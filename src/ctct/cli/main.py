@@ -16,11 +16,14 @@ from ctct import __version__
 
 # command name -> "module:attribute" of its click command or group
 _COMMANDS: dict[str, str] = {
+    "api": "ctct.cli.api_cmd:api",
     "auth": "ctct.cli.auth_cmd:auth",
     "config": "ctct.cli.config_cmd:config",
+    "contacts": "ctct.cli.contacts_cmd:contacts",
     "demo": "ctct.cli.demo:demo",
     "doctor": "ctct.cli.doctor_cmd:doctor",
     "emulator": "ctct.cli.emulator_cmd:emulator",
+    "lists": "ctct.cli.lists_cmd:lists",
 }
 
 

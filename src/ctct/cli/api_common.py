@@ -1,0 +1,120 @@
+"""What ``ctct api``, ``ctct contacts`` and ``ctct lists`` share: a ``Client`` built
+from the settings flags, the per-key limits (``CTCT_API_RATE``/``CTCT_API_DAILY_QUOTA``
+for partner keys), a progress display for long work, and list lookup by name or id."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from ctct.api.errors import InputError
+from ctct.cli import _console
+from ctct.cli.auth_common import load_settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from ctct.api import Client
+    from ctct.api.limits import RateLimits
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
+
+
+def limits_from_env(provider_limits: RateLimits) -> RateLimits:
+    """The provider's limits, changed by ``CTCT_API_RATE`` / ``CTCT_API_DAILY_QUOTA``."""
+    changes: dict[str, Any] = {}
+    for name, key, kind in (
+        ("CTCT_API_RATE", "rate_per_second", float),
+        ("CTCT_API_DAILY_QUOTA", "daily_quota", int),
+    ):
+        raw = os.environ.get(name, "").strip()
+        if raw:
+            try:
+                value = kind(raw)
+                if value <= 0:
+                    raise ValueError
+            except ValueError:
+                raise InputError(f"{name} must be a positive number, not {raw!r}.") from None
+            changes[key] = value
+    return provider_limits.with_changes(**changes) if changes else provider_limits
+
+
+@contextmanager
+def api_client(settings_flags: dict[str, Any]) -> Iterator[Client]:
+    """A ``Client`` for the configured profile, closed afterwards."""
+    from ctct._manager import TokenManager
+    from ctct.api import Client
+    from ctct.api.limits import RateLimits
+
+    manager = TokenManager.from_settings(load_settings(settings_flags))
+    try:
+        limits = limits_from_env(RateLimits.for_provider(manager.provider))
+        with Client(manager, limits=limits) as client:
+            yield client
+    finally:
+        manager.close()
+
+
+def is_uuid(text: str) -> bool:
+    return bool(_UUID.match(text))
+
+
+def find_list(client: Client, name_or_id: str) -> dict[str, Any]:
+    """A contact list by id, else by exact name; ``InputError`` when there is none."""
+    from ctct.api import NotFound
+
+    if is_uuid(name_or_id):
+        try:
+            return client.lists.get(name_or_id)
+        except NotFound:
+            pass
+    found = client.lists.find_by_name(name_or_id)
+    if found is None:
+        raise InputError(
+            f"No contact list named {name_or_id!r}: see `ctct lists list`, or create it with "
+            f"`ctct lists create {_quote(name_or_id)}`."
+        )
+    return found
+
+
+def _quote(text: str) -> str:
+    return f"'{text}'" if re.search(r"\s", text) else text
+
+
+@contextmanager
+def progress_display() -> Iterator[Callable[[str, int, int], None]]:
+    """An ``on_progress(phase, done, total)`` callback: a rich progress bar on a
+    terminal (stderr), one line per phase otherwise."""
+    console = _console.err()
+    if not console.is_terminal:
+        shown: set[str] = set()
+
+        def plain(phase: str, done: int, total: int) -> None:
+            if phase not in shown:
+                shown.add(phase)
+                _console.note(f"{phase.capitalize()}...")
+
+        yield plain
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress: Progress = Progress(
+        TextColumn("{task.description:<11}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = progress.add_task(phase.capitalize(), total=total if total > 0 else None)
+        progress.update(tasks[phase], completed=done, total=total if total > 0 else None)
+
+    with progress:
+        yield update

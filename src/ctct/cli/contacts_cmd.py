@@ -1,0 +1,201 @@
+"""``ctct contacts import FILE.csv --list NAME`` and ``ctct contacts export``.
+
+Import checks every row locally first (``ctct.api.csv_rows``), sends the good ones as
+JSON imports split at CC's limits (40,000 contacts / 4 MB per request), polls until
+Constant Contact has processed them, and reports what was added, updated and rejected;
+each rejected row is listed with its line number and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ctct.api.errors import InputError
+from ctct.cli import _console
+from ctct.cli.api_common import api_client, find_list, progress_display
+from ctct.cli.auth_common import settings_options, with_settings
+
+EXIT_REJECTED = 1
+
+
+@click.group("contacts")
+def contacts() -> None:
+    """Import and export contacts."""
+
+
+def _server_rejects(
+    activities: list[dict[str, Any]], emails: dict[str, int]
+) -> list[tuple[int | None, str]]:
+    """Rows Constant Contact refused, from the activities' errors (line when known)."""
+    found: list[tuple[int | None, str]] = []
+    for activity in activities:
+        for error in activity.get("activity_errors") or []:
+            text = str(error)
+            line = next((n for email, n in emails.items() if email in text.lower()), None)
+            found.append((line, text))
+    return found
+
+
+@contacts.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--list",
+    "list_name",
+    required=True,
+    metavar="NAME",
+    help="Add the contacts to this list (name or id).",
+)
+@click.option("--create-list", is_flag=True, help="Create the list if there is none by that name.")
+@click.option("--dry-run", is_flag=True, help="Check the file and report; send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@settings_options
+@with_settings
+def import_(
+    settings_flags: dict[str, Any],
+    file: Path,
+    list_name: str,
+    create_list: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    """Import contacts from a CSV file (header: email,first_name,last_name,...).
+
+    Exit status 0 when every row was imported, 1 when some rows were rejected (each is
+    listed with its line number and reason)."""
+    from ctct.api.csv_rows import parse_contacts_csv
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"Cannot read {file}: {exc.strerror or exc}.") from None
+    checked = parse_contacts_csv(data)
+    rejected: list[tuple[int | None, str]] = [(r.line, r.reason) for r in checked.rejected]
+    summary: dict[str, Any] = {
+        "file": str(file),
+        "rows": checked.rows,
+        "valid": len(checked.contacts),
+    }
+    if dry_run or not checked.contacts:
+        summary.update(added=0, updated=0, sent=0)
+    else:
+        with api_client(settings_flags) as client:
+            target = _target_list(client, list_name, create_list)
+            summary["list"] = {"list_id": target["list_id"], "name": target.get("name")}
+            before = client.contacts.count()
+            with progress_display() as on_progress:
+                activities = client.activities.json_import(
+                    checked.contacts, [target["list_id"]], on_progress=on_progress
+                )
+            after = client.contacts.count()
+            emails = {
+                c["email"].lower(): line
+                for c, line in zip(checked.contacts, checked.lines, strict=True)
+            }
+            server = _server_rejects(activities, emails)
+            rejected += server
+            accepted = len(checked.contacts) - len(server)
+            summary.update(
+                added=max(0, after - before),
+                updated=max(0, accepted - max(0, after - before)),
+                sent=len(checked.contacts),
+                requests=len(activities),
+                activities=[a.get("activity_id") for a in activities],
+            )
+    summary["rejected"] = [
+        {"line": line, "reason": reason}
+        for line, reason in sorted(rejected, key=lambda r: r[0] or 0)
+    ]
+    _report(summary, dry_run, as_json)
+    if rejected:
+        sys.exit(EXIT_REJECTED)
+
+
+def _target_list(client: Any, name: str, create: bool) -> dict[str, Any]:
+    try:
+        return find_list(client, name)
+    except InputError:
+        if not create:
+            raise InputError(
+                f"No contact list named {name!r}: create it with `ctct lists create {name}`, "
+                "or add --create-list."
+            ) from None
+    created: dict[str, Any] = client.lists.create(name)
+    _console.note(f"Created list {name!r}.")
+    return created
+
+
+def _report(summary: dict[str, Any], dry_run: bool, as_json: bool) -> None:
+    if as_json:
+        _console.print_json(summary)
+        return
+    out = _console.out()
+    rejected = summary["rejected"]
+    if dry_run:
+        out.print(
+            f"{summary['file']}: {summary['rows']} rows, {summary['valid']} valid, "
+            f"{len(rejected)} rejected (dry run: nothing sent)."
+        )
+    else:
+        where = f" into list {summary['list']['name']!r}" if "list" in summary else ""
+        out.print(
+            f"Imported {summary['file']}{where}: {summary['added']} added, "
+            f"{summary['updated']} updated, {len(rejected)} rejected "
+            f"({summary['rows']} rows, {summary.get('requests', 0)} import requests)."
+        )
+    for item in rejected:
+        where = f"line {item['line']}" if item["line"] else "(line unknown)"
+        out.print(_console.escape(f"  rejected {where}: {item['reason']}"))
+
+
+@contacts.command("export")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Write the CSV here (default: standard output).",
+)
+@click.option(
+    "--list",
+    "list_names",
+    multiple=True,
+    metavar="NAME",
+    help="Only contacts on this list (repeatable).",
+)
+@click.option(
+    "--status", metavar="STATUS", help="Only contacts with this status (e.g. active, unsubscribed)."
+)
+@settings_options
+@with_settings
+def export(
+    settings_flags: dict[str, Any],
+    output: Path | None,
+    list_names: tuple[str, ...],
+    status: str | None,
+) -> None:
+    """Export contacts as CSV (a bulk export activity, then its file)."""
+    with api_client(settings_flags) as client:
+        body: dict[str, Any] = {}
+        if list_names:
+            body["list_ids"] = [find_list(client, name)["list_id"] for name in list_names]
+        if status:
+            body["status"] = status
+        with progress_display() as on_progress:
+            text = client.activities.export_contacts(body, on_progress=on_progress)
+    rows = max(0, sum(1 for row in csv.reader(io.StringIO(text)) if row) - 1)
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        _console.note(f"Exported {rows} contacts.")
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"Cannot write {output}: {exc.strerror or exc}.") from None
+        _console.note(f"Exported {rows} contacts to {output}.")
