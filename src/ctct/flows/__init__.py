@@ -57,6 +57,7 @@ from ctct.flows._gate import login_lock_key
 from ctct.flows._login import DEFAULT_BROWSER_TIMEOUT, Login
 from ctct.flows._qr import qr_text
 from ctct.flows._run import Opener
+from ctct.flows.web import WebDone, WebLogin, WebStart
 
 __all__ = [
     "DEFAULT_BROWSER_TIMEOUT",
@@ -79,6 +80,9 @@ __all__ = [
     "ScopesDiffer",
     "WaitingForCallback",
     "WaitingForOtherLogin",
+    "WebDone",
+    "WebLogin",
+    "WebStart",
     "choose_flow",
     "login_lock_key",
     "qr_text",
