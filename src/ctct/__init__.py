@@ -35,6 +35,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
         TokenValidationError,
         TransientProviderError,
     )
+    from ctct.flows import Login, LoginEvent, LoginResult, WebLogin, choose_flow, qr_text
     from ctct.stores import open_store
 
 __version__ = "0.1.0"
@@ -54,6 +55,9 @@ _EXPORTS: dict[str, str] = {
     "FlowError": "ctct.errors",
     "FlowTimedOut": "ctct.errors",
     "JwtVerifier": "ctct._jwt",
+    "Login": "ctct.flows",
+    "LoginEvent": "ctct.flows",
+    "LoginResult": "ctct.flows",
     "NetworkError": "ctct.errors",
     "Provider": "ctct._provider",
     "ProviderError": "ctct.errors",
@@ -68,9 +72,12 @@ _EXPORTS: dict[str, str] = {
     "TokenState": "ctct._tokens",
     "TokenValidationError": "ctct.errors",
     "TransientProviderError": "ctct.errors",
+    "WebLogin": "ctct.flows",
+    "choose_flow": "ctct.flows",
     "httpx_auth": "ctct._auth",
     "keep_alive": "ctct._timer",
     "open_store": "ctct.stores",
+    "qr_text": "ctct.flows",
     "run_refresher": "ctct._timer",
 }
 
