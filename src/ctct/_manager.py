@@ -37,15 +37,12 @@ from ctct._refresh import (
     Outcome,
     RefreshPolicy,
     Save,
-    Send,
-    Sleep,
     Snapshot,
-    TakeRate,
-    Verify,
     decode,
     not_logged_in,
     refresh_flow,
 )
+from ctct._sansio import Send, Sleep, TakeRate, Verify, adrive, drive
 from ctct._settings import Settings
 from ctct._tokens import TokenSet, TokenState
 from ctct.errors import AuthorizationRequired, ConfigError
@@ -92,11 +89,6 @@ class _Shared:
 _registry_lock = threading.Lock()
 _registry: dict[tuple[str, str, GrantKey], _Shared] = {}
 _jwks_caches: dict[str, JwksCache] = {}
-
-
-def _outcome(stop: StopIteration) -> Outcome:
-    outcome: Outcome = stop.value
-    return outcome
 
 
 def _shared_for(store: Store, key: GrantKey) -> _Shared:
@@ -302,20 +294,7 @@ class TokenManager:
             return self._settle(outcome)
 
     def _run(self, flow: Flow) -> Outcome:
-        operation = next(flow)
-        while True:
-            try:
-                result = self._execute(operation)
-            except Exception as error:
-                try:
-                    operation = flow.throw(error)
-                except StopIteration as stop:
-                    return _outcome(stop)
-                continue
-            try:
-                operation = flow.send(result)
-            except StopIteration as stop:
-                return _outcome(stop)
+        return drive(flow, self._execute)
 
     def _execute(self, operation: object) -> Any:
         if isinstance(operation, Load):
@@ -373,20 +352,7 @@ class TokenManager:
             return self._settle(outcome)
 
     async def _arun(self, flow: Flow) -> Outcome:
-        operation = next(flow)
-        while True:
-            try:
-                result = await self._aexecute(operation)
-            except Exception as error:
-                try:
-                    operation = flow.throw(error)
-                except StopIteration as stop:
-                    return _outcome(stop)
-                continue
-            try:
-                operation = flow.send(result)
-            except StopIteration as stop:
-                return _outcome(stop)
+        return await adrive(flow, self._aexecute)
 
     async def _aexecute(self, operation: object) -> Any:
         if isinstance(operation, Load):

@@ -26,10 +26,9 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-import httpx2
-
 from ctct._oauth_requests import ClientCredentials, parse_token_response, refresh_request
 from ctct._provider import Provider
+from ctct._sansio import Send, Sleep, TakeRate, Verify
 from ctct._tokens import (
     DEFAULT_MAX_MARGIN_FRACTION,
     DEFAULT_REFRESH_MARGIN,
@@ -77,33 +76,6 @@ class Save:
 
     data: bytes
     expected_version: int | None
-
-
-@dataclass(frozen=True)
-class Send:
-    """Send one request to the token endpoint. Result: ``httpx2.Response`` (fully read)."""
-
-    request: httpx2.Request
-
-
-@dataclass(frozen=True)
-class TakeRate:
-    """Take a token from the shared bucket. Result: seconds to wait (0.0 = taken)."""
-
-    bucket: str
-    rate: float
-
-
-@dataclass(frozen=True)
-class Sleep:
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Verify:
-    """Verify an access token (may fetch the JWKS). Result: ignored; raises on failure."""
-
-    token: str
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,11 @@ import httpx2
 from ctct import _oauth_http
 from ctct._jwt import AccessTokenClaims, JwtVerifier
 from ctct._manager import TokenManager
+from ctct._sansio import Send as Send
+from ctct._sansio import Sleep as Sleep
+from ctct._sansio import TakeRate as TakeRate
+from ctct._sansio import Verify as Verify
+from ctct._sansio import adrive, drive
 from ctct._tokens import TokenSet
 from ctct.flows._events import EventHandler, LoginEvent
 
@@ -39,35 +44,8 @@ AskAsync = Callable[[str], str | Awaitable[str]]
 
 
 @dataclass(frozen=True)
-class Send:
-    """Send one request to the provider. Result: the fully read ``httpx2.Response``."""
-
-    request: httpx2.Request
-
-
-@dataclass(frozen=True)
-class TakeRate:
-    """Take one token from the shared bucket. Result: seconds to wait (0.0 = taken)."""
-
-    bucket: str
-    rate: float
-
-
-@dataclass(frozen=True)
-class Sleep:
-    seconds: float
-
-
-@dataclass(frozen=True)
 class Emit:
     event: LoginEvent
-
-
-@dataclass(frozen=True)
-class Verify:
-    """Verify an access token. Result: its ``AccessTokenClaims``."""
-
-    token: str
 
 
 @dataclass(frozen=True)
@@ -154,48 +132,14 @@ class Io:
         return self.verifier, jwks_uri
 
 
-def _returned(stop: StopIteration) -> Any:
-    return stop.value
-
-
 def run(flow: Flow[T], io: Io) -> T:
     """Drive ``flow`` synchronously."""
-    operation = next(flow)
-    while True:
-        try:
-            result = _execute(operation, io)
-        except Exception as error:
-            try:
-                operation = flow.throw(error)
-            except StopIteration as stop:
-                value: T = _returned(stop)
-                return value
-            continue
-        try:
-            operation = flow.send(result)
-        except StopIteration as stop:
-            sent: T = _returned(stop)
-            return sent
+    return drive(flow, lambda operation: _execute(operation, io))
 
 
 async def arun(flow: Flow[T], io: Io) -> T:
     """Drive ``flow`` on an event loop (store calls go to worker threads)."""
-    operation = next(flow)
-    while True:
-        try:
-            result = await _aexecute(operation, io)
-        except Exception as error:
-            try:
-                operation = flow.throw(error)
-            except StopIteration as stop:
-                value: T = _returned(stop)
-                return value
-            continue
-        try:
-            operation = flow.send(result)
-        except StopIteration as stop:
-            sent: T = _returned(stop)
-            return sent
+    return await adrive(flow, lambda operation: _aexecute(operation, io))
 
 
 def _execute(operation: Operation, io: Io) -> Any:
