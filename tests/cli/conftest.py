@@ -57,7 +57,14 @@ class Cli:
         return Running(process)
 
     def json(self, *args: str, **env: str) -> Any:
-        result = self.run(*args, "--json", **env)
+        result = subprocess.run(
+            [CTCT, *args, "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**self.env, **env},
+            check=False,
+        )
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
@@ -196,7 +203,7 @@ def approve_next_device(emu: EmulatorHandle, running: Running, *, deny: bool = F
         emu.deny_device(code)
     else:
         emu.approve_device(code)
-    return code
+    return str(code)
 
 
 def login(cli: Cli, emu: EmulatorHandle, *extra: str, profile: str = "default") -> str:
@@ -208,7 +215,7 @@ def login(cli: Cli, emu: EmulatorHandle, *extra: str, profile: str = "default") 
     finally:
         running.kill()
     assert code == 0, err
-    return out
+    return str(out)
 
 
 # -- a forwarding proxy for faults the emulator cannot produce ------------------------------

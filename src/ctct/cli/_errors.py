@@ -64,11 +64,24 @@ def enable_debug_logging() -> None:
     logger.setLevel(logging.DEBUG)
 
 
+def show_library_warnings() -> None:
+    """ctct's own warnings as ``Warning: ...`` lines on stderr (instead of Python's bare
+    last-resort output); they never contain tokens or secrets."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("Warning: %(message)s"))
+    logging.getLogger("ctct").addHandler(handler)
+
+
 def run(command: click.Command, argv: Sequence[str], *, prog_name: str = "ctct") -> NoReturn:
     """Run ``command`` with ``argv`` and exit with the code the failure deserves."""
     debug, args = debug_requested(argv)
     if debug:
         enable_debug_logging()
+    else:
+        show_library_warnings()
     code = _invoke(command, args, prog_name, debug)
     sys.stdout.flush()
     sys.exit(code)
