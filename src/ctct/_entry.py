@@ -54,10 +54,7 @@ def main() -> None:
     argv = sys.argv[1:]
     profile = _token_command_profile(argv)
     if profile is not False:
-        try:
-            token = fast_token(profile if isinstance(profile, str) else None, os.environ)
-        except Exception:  # any surprise: the full CLI will explain it properly
-            token = None
+        token = fast_token(profile if isinstance(profile, str) else None, os.environ)
         if token is not None:
             sys.stdout.write(token + "\n")
             sys.stdout.flush()
@@ -307,9 +304,9 @@ def fast_token(
     try:
         settings = fast_settings(profile_flag, environ)
         envelope = _read_envelope(settings)
-        record = _open_envelope(settings, envelope)
+        record = _open_envelope(settings, envelope, environ)
         return _fresh_token(record, settings.margin, time.time() if now is None else now)
-    except _Fallback:
+    except Exception:  # _Fallback, or a surprise the full CLI will explain properly
         return None
 
 
@@ -341,7 +338,9 @@ def _read_envelope(settings: FastSettings) -> bytes:
     return row[0]
 
 
-def _open_envelope(settings: FastSettings, envelope: bytes) -> bytes:
+def _open_envelope(
+    settings: FastSettings, envelope: bytes, environ: dict[str, str] | os._Environ[str]
+) -> bytes:
     """The record's plaintext (``ctct.stores.crypto`` envelope format)."""
     if envelope[:3] != b"CTS" or len(envelope) < 4:
         raise _Fallback("envelope")
@@ -354,7 +353,7 @@ def _open_envelope(settings: FastSettings, envelope: bytes) -> bytes:
 
     key = GrantKey(settings.profile, settings.issuer, settings.client_id)
     try:
-        return Sealer(resolve_keys()).open(envelope, key.context, what=key)
+        return Sealer(resolve_keys(environ)).open(envelope, key.context, what=key)
     except CtctError:
         raise _Fallback("decrypt") from None
 

@@ -33,14 +33,14 @@ class Cli:
     home: Path
 
     def run(
-        self, *args: str, input: str | None = None, timeout: float = 60, **env: str
+        self, *args: str, input: str | None = None, **env: str
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [CTCT, *args],
             input=input,
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=120,
             env={**self.env, **env},
             check=False,
         )

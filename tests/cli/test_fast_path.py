@@ -1,0 +1,257 @@
+"""The ``ctct auth token`` fast path (``ctct._entry``): it must find exactly the grant
+the full CLI would (same profile, issuer key, client id, store file and freshness rule),
+import none of the heavy libraries, and hand anything unusual to the full CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import pytest
+
+from ctct import _entry
+from ctct._provider import Provider
+from ctct._secret import Secret
+from ctct._settings import Settings
+from ctct._tokens import TokenSet
+from ctct.stores import GrantKey, SqliteStore, default_path, no_keys, open_store, static_keys
+from ctct.testing import EmulatorHandle
+from tests.cli.conftest import Cli, login
+
+CLIENT = "5f4c3b2a-1d0e-4f9a-8b7c-6d5e4f3a2b1c"
+
+
+def _expected(env: dict[str, str], profile: str | None) -> tuple[str, str, str, str, float]:
+    """What the full CLI resolves, through ``Settings.load`` and the provider."""
+    settings = Settings.load(env=env, profile=profile)
+    assert settings.client_id is not None
+    store = settings.store or "sqlite://"
+    path = store.partition("://")[2] or str(default_path())
+    return (
+        settings.profile,
+        settings.provider().storage_issuer,
+        settings.client_id,
+        path,
+        settings.refresh_margin,
+    )
+
+
+def _fast(env: dict[str, str], profile: str | None) -> tuple[str, str, str, str, float]:
+    s = _entry.fast_settings(profile, env)
+    return (s.profile, s.issuer, s.client_id, s.store_path, s.margin)
+
+
+CONFIG = """
+client_id = "top-level-client"
+refresh_margin = 120
+store = "sqlite:///srv/top.db"
+
+[profiles.work]
+client_id = "work-client"
+base_url = "http://127.0.0.1:7717/"
+
+[profiles.other]
+store = "sqlite:///srv/other.db"
+"""
+
+
+@pytest.mark.parametrize(
+    ("env_extra", "profile"),
+    [
+        ({"CTCT_CLIENT_ID": CLIENT}, None),
+        ({"CTCT_CLIENT_ID": CLIENT, "CTCT_PROFILE": "work"}, None),
+        ({}, "work"),
+        ({}, "other"),
+        ({}, None),
+        ({"CTCT_PROFILE": "other", "CTCT_REFRESH_MARGIN": "30"}, "work"),
+        ({"CTCT_BASE_URL": "HTTP://LOCALHOST:80/base/"}, None),
+        ({"CTCT_BASE_URL": "https://cc.example.com:443"}, "work"),
+        ({"CTCT_STORE": "sqlite://"}, None),
+    ],
+)
+def test_fast_settings_match_the_full_settings(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    env_extra: dict[str, str],
+    profile: str | None,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    env = {"CTCT_CONFIG": str(config), "HOME": str(tmp_path), **env_extra}
+    assert _fast(env, profile) == _expected(env, profile)
+
+
+@pytest.mark.parametrize(
+    "xdg",
+    [None, "", "/abs/xdg", "relative/xdg"],
+)
+@pytest.mark.parametrize("home", ["/home/someone", "relative-home"])
+def test_user_dirs_match_platformdirs(
+    monkeypatch: pytest.MonkeyPatch, xdg: str | None, home: str
+) -> None:
+    monkeypatch.setenv("HOME", home)
+    for variable in ("XDG_CONFIG_HOME", "XDG_STATE_HOME"):
+        if xdg is None:
+            monkeypatch.delenv(variable, raising=False)
+        else:
+            monkeypatch.setenv(variable, xdg)
+    try:
+        expected_config = platformdirs.user_config_dir("ctct")
+        expected_state = platformdirs.user_state_dir("ctct")
+    except RuntimeError:
+        pytest.skip("platformdirs cannot resolve a home here either")
+    assert _entry._user_dir("config") == expected_config
+    assert _entry._user_dir("state") == expected_state
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        'issuer = "https://auth.example.com"',
+        'token_endpoint = "https://auth.example.com/token"',
+        'client_id = "x"\nbogus = 1',
+        "client_id = [oops",
+        'client_id = "x"\ntimeout = "soon"',
+        'client_id = "x"\nstore = "memory://"',
+        'client_id = "x"\n[profiles.a]\nclient_id = "y"',  # profile 'default' exists? no: only a
+    ],
+)
+def test_unusual_configuration_goes_to_the_full_cli(tmp_path: Path, config: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(config)
+    env = {"CTCT_CONFIG": str(path), "HOME": str(tmp_path)}
+    profile = "b" if "[profiles.a]" in config else None
+    assert _entry.fast_token(profile, env) is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["auth", "token"], None),
+        (["auth", "token", "--profile", "work"], "work"),
+        (["auth", "token", "-p", "work"], "work"),
+        (["auth", "token", "--profile=work"], "work"),
+        (["auth", "token", "--debug"], False),
+        (["auth", "token", "--help"], False),
+        (["auth", "token", "--profile"], False),
+        (["auth", "token", "--store", "x"], False),
+        (["auth", "status"], False),
+        ([], False),
+    ],
+)
+def test_only_plain_auth_token_takes_the_fast_path(argv: list[str], expected: object) -> None:
+    assert _entry._token_command_profile(argv) == expected
+
+
+# -- with a real store ----------------------------------------------------------------------
+
+
+def _fresh_record(path: Path, key: str | None = None, **changes: Any) -> str:
+    now = time.time()
+    provider = Provider.constant_contact()
+    tokens = TokenSet(
+        issuer=provider.storage_issuer,
+        client_id=CLIENT,
+        access_token=Secret("eyJfake.access.token"),
+        refresh_token=Secret("refresh"),
+        expires_at=now + 3600,
+        received_at=now,
+        obtained_at=now,
+    )
+    tokens = replace(tokens, **changes)
+    keys = static_keys(key)() if key else no_keys()
+    with SqliteStore(path, keys) as store:
+        grant = GrantKey("default", provider.storage_issuer, CLIENT)
+        current = store.load(grant)
+        store.save(
+            grant, tokens.to_json(), expected_version=None if current is None else current.version
+        )
+    return "eyJfake.access.token"
+
+
+def test_fast_token_reads_plain_and_encrypted_records(tmp_path: Path) -> None:
+    from ctct.stores import generate_key
+
+    db = tmp_path / "store" / "tokens.db"
+    env = {"CTCT_CLIENT_ID": CLIENT, "CTCT_STORE": f"sqlite://{db}", "HOME": str(tmp_path)}
+    env["CTCT_CONFIG"] = str(tmp_path / "empty.toml")
+    Path(env["CTCT_CONFIG"]).touch()
+    token = _fresh_record(db)
+    assert _entry.fast_token(None, env) == token
+    key = generate_key()
+    _fresh_record(db, key)
+    assert _entry.fast_token(None, {**env, "CTCT_STORE_KEY": key}) == token
+    assert _entry.fast_token(None, {**env, "CTCT_STORE_KEY": generate_key()}) is None
+    assert _entry.fast_token("someone-else", env) is None
+
+
+def test_freshness_rule_is_the_token_models(tmp_path: Path) -> None:
+    db = tmp_path / "tokens.db"
+    env = {"CTCT_CLIENT_ID": CLIENT, "CTCT_STORE": f"sqlite://{db}", "HOME": str(tmp_path)}
+    env["CTCT_CONFIG"] = str(tmp_path / "empty.toml")
+    Path(env["CTCT_CONFIG"]).touch()
+    now = time.time()
+    for lifetime, age in ((3600, 0), (3600, 3200), (3600, 3400), (10, 8.5), (10, 9.5), (10, 11)):
+        _fresh_record(db, received_at=now - age, expires_at=now - age + lifetime)
+        with open_store(env["CTCT_STORE"]) as store:
+            (grant,) = store.keys()
+            record = store.load(grant)
+            assert record is not None
+            state = TokenSet.from_json(record.data).state(now)
+        fast = _entry.fast_token(None, env, now=now)
+        assert (fast is not None) == (state.value == "fresh"), (lifetime, age, state)
+
+
+def test_the_fast_path_imports_no_cli_framework_or_http_client(tmp_path: Path) -> None:
+    db = tmp_path / "tokens.db"
+    token = _fresh_record(db)
+    config = tmp_path / "empty.toml"
+    config.touch()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CTCT_")},
+        "CTCT_CLIENT_ID": CLIENT,
+        "CTCT_STORE": f"sqlite://{db}",
+        "CTCT_CONFIG": str(config),
+    }
+    probe = (
+        "import sys, json\n"
+        "sys.argv = ['ctct', 'auth', 'token']\n"
+        "from ctct._entry import main\n"
+        "main()\n"
+        "heavy = ['click', 'rich', 'httpx2', 'joserfc', 'cryptography', 'ctct.stores',\n"
+        "         'ctct._settings', 'platformdirs', 'keyring']\n"
+        "sys.stderr.write(json.dumps([m for m in heavy if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == token + "\n"
+    assert json.loads(result.stderr) == []
+
+
+def test_a_due_token_falls_back_and_is_refreshed(cli: Cli, emu: EmulatorHandle) -> None:
+    login(cli, emu)
+    first = cli.run("auth", "token").stdout.strip()
+    path = cli.env["CTCT_STORE"].partition("://")[2]
+    with SqliteStore(Path(path), no_keys()) as store:
+        (grant,) = store.keys()
+        record = store.load(grant)
+        assert record is not None
+        tokens = TokenSet.from_json(record.data)
+        due = replace(tokens, expires_at=time.time() + 5, received_at=time.time() - 3600)
+        store.save(grant, due.to_json(), expected_version=record.version)
+    second = cli.run("auth", "token")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() != first
+    assert emu.counters()["token_requests"]["refresh_token"]
+    third = cli.run("auth", "token")
+    assert third.stdout == second.stdout  # fresh again: the fast path serves it
