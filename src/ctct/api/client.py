@@ -274,7 +274,10 @@ class Client(_Base):
 
     def _execute(self, operation: object) -> Any:
         if isinstance(operation, Send):
-            return self.http.send(self._build(self.http, operation.call))
+            request = self._build(self.http, operation.call)
+            # Read streamed bodies (multipart) now: a 401 replay sends them again.
+            request.read()
+            return self.http.send(request)
         if isinstance(operation, Sleep):
             self._sleep(operation.seconds)
             return None
@@ -399,7 +402,9 @@ class AsyncClient(_Base):
 
     async def _execute(self, operation: object) -> Any:
         if isinstance(operation, Send):
-            return await self.http.send(self._build(self.http, operation.call))
+            request = self._build(self.http, operation.call)
+            await request.aread()
+            return await self.http.send(request)
         if isinstance(operation, Sleep):
             await anyio.sleep(operation.seconds)
             return None

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ctct.api import Client
     from ctct.api.limits import RateLimits
 
+_LABELS = {"upload": "Uploading", "processing": "Processing"}
 _UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
 
 
@@ -90,12 +91,15 @@ def progress_display() -> Iterator[Callable[[str, int, int], None]]:
     terminal (stderr), one line per phase otherwise."""
     console = _console.err()
     if not console.is_terminal:
-        shown: set[str] = set()
+        shown: dict[str, int] = {}
 
         def plain(phase: str, done: int, total: int) -> None:
-            if phase not in shown:
-                shown.add(phase)
-                _console.note(f"{phase.capitalize()}...")
+            # Off a terminal: one line per phase and per quarter done, not a redraw.
+            quarter = 4 * done // total if total > 0 else 0
+            if shown.get(phase, -1) < quarter:
+                shown[phase] = quarter
+                amount = f"{done:,}/{total:,}" if total > 0 else f"{done:,}"
+                _console.note(f"{_LABELS.get(phase, phase.capitalize())}: {amount}")
 
         yield plain
         return
@@ -113,7 +117,8 @@ def progress_display() -> Iterator[Callable[[str, int, int], None]]:
 
     def update(phase: str, done: int, total: int) -> None:
         if phase not in tasks:
-            tasks[phase] = progress.add_task(phase.capitalize(), total=total if total > 0 else None)
+            label = _LABELS.get(phase, phase.capitalize())
+            tasks[phase] = progress.add_task(label, total=total if total > 0 else None)
         progress.update(tasks[phase], completed=done, total=total if total > 0 else None)
 
     with progress:
