@@ -152,7 +152,7 @@ def logout(flags: dict[str, Any], *, local: bool) -> None:
         if tokens is None:
             console.print(f"Profile {escape(settings.profile)} has no stored grant: nothing to do.")
             return
-        failure = _revoke(manager, http, tokens, settings.timeout)
+        failure = revoke(manager, http, tokens, settings.timeout)
         if failure is None:
             manager.forget()
             console.print(
@@ -179,7 +179,7 @@ def logout(flags: dict[str, Any], *, local: bool) -> None:
     raise failure
 
 
-def _revoke(manager: TokenManager, http: Any, tokens: TokenSet, timeout: float) -> CtctError | None:
+def revoke(manager: TokenManager, http: Any, tokens: TokenSet, timeout: float) -> CtctError | None:
     """None when the server revoked the token or said it was already invalid; else why not."""
     from ctct._oauth_http import send
     from ctct._oauth_requests import check_revoke_response, revoke_request

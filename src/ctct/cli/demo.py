@@ -1,4 +1,5 @@
-"""``ctct demo``: walk a device-flow login against a local emulator, step by step.
+"""``ctct demo``: the whole journey (login, status, API, refresh, logout) against a
+local emulator, step by step.
 
 The walk itself is in ``ctct.cli.demo_flow``; this module stays light so that
 ``ctct --help`` does not import the emulator.
@@ -17,11 +18,12 @@ import click
     "one; the walk advances its clock.",
 )
 def demo(emulator_url: str | None) -> None:
-    """Log in with the device flow against a local Constant Contact emulator.
+    """Walk the whole journey against a local Constant Contact emulator.
 
-    Starts an emulator on a free loopback port and shows each HTTP exchange: the
-    device code, polling, approval, the tokens (as fingerprints, never their values),
-    verifying the access token against the JWKS, an API call, a refresh, and revoking.
+    Starts an emulator on a free loopback port, logs in with the device flow (the
+    emulator approves for you), shows the status, calls the V3 API, lets the access
+    token expire and shows the refresh, then logs out. Time is virtual (a day passes in
+    no time); tokens appear only as fingerprints, never their values.
     """
     from ctct.cli.demo_flow import run_demo
 

@@ -1,400 +1,354 @@
-"""The walk behind ``ctct demo``: a device-flow login against the emulator, in plain
-HTTP calls, each shown with the request made and the interesting fields of the answer.
+"""The walk behind ``ctct demo``: the whole journey against a local emulator, with the
+same pieces an application uses - ``ctct.flows.Login`` (device flow), ``TokenManager``,
+the status renderer of ``ctct auth status``, the V3 ``Client`` - not hand-made HTTP.
 
-Tokens, device codes and secrets are never printed: only fingerprints such as
-``eyJ…(1043 chars, sha256 3f2a9c1e…)``. Instead of sleeping through the poll interval
-and the token endpoint's 1 request/second limit, the walk advances the emulator's
-clock through its control API, and says so.
+Steps: start the emulator; log in by device flow (the emulator's control API approves,
+standing in for the person on their phone); show the status; call the API; let the
+access token expire and watch the next call refresh it; log out (revoke, forget).
+
+Time is virtual: the walk's clock is real time plus an offset that it advances in step
+with the emulator's (through its control API), so the device flow's polling interval
+and a 24-hour token lifetime pass in no time. Tokens and secrets are never printed,
+only fingerprints such as ``eyJ…(1043 chars, sha256 3f2a9c1e…)``.
 """
 
 from __future__ import annotations
 
-import hashlib
+import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import httpx2
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 from rich.console import Console
-from rich.table import Table
 
-from ctct import _cc
+from ctct.cli._console import countdown, escape, fingerprint
 from ctct.errors import CtctError
 
-SCOPE = "account_read contact_data offline_access"
+if TYPE_CHECKING:
+    import httpx2
+
+    from ctct._manager import TokenManager
+    from ctct.flows import LoginEvent
+    from ctct.testing import EmulatorHandle
+
+SCOPES = ("account_read", "contact_data")
 APPROVER = "alice@example.com"
-# Response fields whose values are credentials: shown only as fingerprints.
-SECRET_FIELDS = frozenset(
-    {
-        "access_token",
-        "refresh_token",
-        "id_token",
-        "device_code",
-        "code",
-        "token",
-        "client_secret",
-        "password",
-    }
-)
 
 
 class DemoFailed(CtctError):
     """A step of the demo did not get the answer it expected."""
 
 
-def fingerprint(value: str) -> str:
-    """Identify a credential without revealing it: length and a short SHA-256 prefix."""
-    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
-    head = "eyJ" if value.startswith("eyJ") else ""  # every JWT starts so: reveals nothing
-    return f"{head}…({len(value)} chars, sha256 {digest}…)"
+class DemoClock:
+    """Real time plus an offset, advanced together with the emulator's clock."""
 
+    def __init__(self, emulator: EmulatorHandle) -> None:
+        self.emulator = emulator
+        self.offset = float(emulator.clock().get("offset", 0.0))
+        self.advanced = 0.0
+        self.on_sleep: list[Any] = []
 
-def countdown(seconds: float) -> str:
-    left = int(seconds)
-    if left <= 0:
-        return "expired"
-    hours, rest = divmod(left, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{hours} h"] if hours else []
-    if hours or minutes:
-        parts.append(f"{minutes} min")
-    parts.append(f"{secs} s")
-    return "in " + " ".join(parts)
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        self.emulator.advance_clock(seconds)
+        self.offset += seconds
+        self.advanced += seconds
+
+    def sleep(self, seconds: float) -> None:
+        """What the library's waits call: advance time instead of sleeping."""
+        self.advance(seconds)
+        for hook in list(self.on_sleep):
+            hook(seconds)
 
 
 class Walk:
-    """Speaks HTTP to the emulator and prints each exchange."""
+    """Numbered steps on one console."""
 
-    def __init__(self, http: httpx2.Client, console: Console) -> None:
-        self.http = http
+    def __init__(self, console: Console) -> None:
         self.console = console
         self.steps = 0
         self.title = ""
-
-    # -- output ------------------------------------------------------------------------
 
     def step(self, title: str, why: str) -> None:
         self.steps += 1
         self.title = title
         self.console.print()
-        self.console.rule(f"[bold]Step {self.steps}. {title}", align="left")
-        self.console.print(why, style="dim")
+        self.console.rule(f"[bold]Step {self.steps}. {escape(title)}", align="left")
+        self.console.print(escape(why), style="dim")
 
-    def fields(self, arrow: str, headline: str, values: Mapping[str, Any]) -> None:
-        self.console.print(f"{arrow} {headline}")
-        table = Table.grid(padding=(0, 2))
-        for name, value in values.items():
-            shown = fingerprint(str(value)) if name in SECRET_FIELDS else _plain(value)
-            table.add_row("   " + name, shown)
-        if values:
-            self.console.print(table)
-
-    def note(self, text: str) -> None:
+    def say(self, text: str) -> None:
         self.console.print(f"   {text}")
 
     def fail(self, text: str) -> DemoFailed:
         return DemoFailed(f"step {self.steps} ({self.title}): {text}")
 
-    # -- HTTP --------------------------------------------------------------------------
-
-    def send(
-        self,
-        method: str,
-        path: str,
-        *,
-        form: Mapping[str, str] | None = None,
-        body: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        shown: Mapping[str, Any] | None = None,
-    ) -> httpx2.Response:
-        """Make a request, printing its method, path and ``shown`` (or its form)."""
-        self.fields("→", f"{method} {path}", shown if shown is not None else (form or body or {}))
-        try:
-            return self.http.request(method, path, data=form, json=body, headers=headers)
-        except httpx2.HTTPError as exc:
-            raise self.fail(f"{method} {path} failed: {exc}") from None
-
-    def answer(
-        self, response: httpx2.Response, expect: int, keys: tuple[str, ...] = ()
-    ) -> dict[str, Any]:
-        """Check the status, print the ``keys`` of the JSON answer, and return it."""
-        try:
-            data: Any = response.json() if response.content else {}
-        except ValueError:
-            data = {}
-        body = data if isinstance(data, dict) else {"body": data}
-        headline = f"← {response.status_code} {response.reason_phrase}"
-        self.fields("←", headline[2:], {k: body[k] for k in keys if k in body})
-        if response.status_code != expect:
-            raise self.fail(
-                f"expected {expect} from {response.request.method} {response.request.url.path}, "
-                f"got {response.status_code}: {_error_text(data)}"
-            )
-        return body
-
-    def advance_clock(self, seconds: float, why: str) -> None:
-        response = self.http.post("/__emulator/clock/advance", json={"seconds": seconds})
-        if response.status_code != 200:
-            raise self.fail(f"could not advance the emulator's clock: {_error_text(response)}")
-        self.console.print(
-            f"⏩ advanced the emulator's clock {seconds:g} s ({why}) instead of waiting",
-            style="cyan",
-        )
-
-    def emulator_now(self) -> float:
-        return float(self.http.get("/__emulator/clock").json()["now"])
-
-
-def _plain(value: Any) -> str:
-    if isinstance(value, list):
-        return " ".join(str(v) for v in value)
-    return str(value)
-
-
-def _error_text(data: Any) -> str:
-    if isinstance(data, httpx2.Response):
-        try:
-            data = data.json()
-        except ValueError:
-            return str(data.text[:200])
-    if isinstance(data, dict):
-        if "error" in data:
-            return f"{data['error']}: {data.get('error_description', '')}"
-        if "error_key" in data:
-            return f"{data['error_key']}: {data.get('error_message', '')}"
-    if isinstance(data, list) and data and isinstance(data[0], dict):
-        return f"{data[0].get('error_key')}: {data[0].get('error_message')}"
-    return str(data)[:200]
-
 
 @contextmanager
-def _emulator(url: str | None, console: Console) -> Iterator[str]:
-    if url is not None:
-        yield url.rstrip("/")
-        return
-    from ctct.emulator.server import EmulatorServer
+def _emulator(url: str | None, console: Console) -> Iterator[EmulatorHandle]:
+    from ctct.testing import EmulatorHandle, start_emulator
 
-    with EmulatorServer() as server:
-        console.print(f"Started a Constant Contact emulator at [bold]{server.base_url}[/]")
-        yield server.base_url
+    if url is not None:
+        handle = EmulatorHandle(url.rstrip("/"))
+        try:
+            handle.config()
+        except Exception as exc:  # connection refused, not an emulator, ...
+            handle.close()
+            raise DemoFailed(
+                f"no emulator answers at {url.rstrip('/')} ({type(exc).__name__}): start one "
+                "with `ctct emulator`, or run `ctct demo` without --emulator-url."
+            ) from None
+        with handle:
+            yield handle
+        return
+    with start_emulator() as handle:
+        yield handle
 
 
 def run_demo(emulator_url: str | None = None, console: Console | None = None) -> None:
-    """Walk the whole flow; raises ``DemoFailed`` (exit 1) at the first unexpected answer."""
+    """Walk the whole journey; raises ``DemoFailed`` (exit 1) at the first surprise."""
     console = console or Console(highlight=False)
     if not console.is_terminal:
         console.width = max(console.width, 120)
     started = time.monotonic()
+    walk = Walk(console)
     with (
-        _emulator(emulator_url, console) as base_url,
-        httpx2.Client(base_url=base_url, timeout=10.0) as http,
+        _emulator(emulator_url, console) as emulator,
+        tempfile.TemporaryDirectory(prefix="ctct-demo-") as folder,
     ):
-        walk = Walk(http, console)
-        try:
-            config = http.get("/__emulator/config").json()
-        except (httpx2.HTTPError, ValueError) as exc:
-            raise DemoFailed(f"no emulator answers at {base_url}: {exc}") from None
-        _walk(walk, config)
+        _journey(walk, emulator, Path(folder))
     console.print()
     console.rule("[bold green]Demo complete")
     console.print(
-        f"{walk.steps} steps in {time.monotonic() - started:.1f} s. "
-        "No token or secret was printed: only fingerprints."
+        f"{walk.steps} steps in {time.monotonic() - started:.1f} s. No token or secret was "
+        "printed: only fingerprints."
+    )
+    console.print(
+        "Next: `ctct emulator` in one terminal, then `ctct auth login` in another with the "
+        "exports it prints (see docs/cli.md)."
     )
 
 
-def _walk(walk: Walk, config: dict[str, Any]) -> None:
-    client_id = str(config["default_client_id"])
-    app = next(a for a in config["apps"] if a["client_id"] == client_id)
-    users = [u["username"] for u in config["users"]]
-    approver = APPROVER if APPROVER in users else str(config["default_username"])
+def _journey(walk: Walk, emulator: EmulatorHandle, folder: Path) -> None:
+    import httpx2
+
+    from ctct._manager import TokenManager
+    from ctct._oauth_requests import ClientCredentials
+    from ctct._provider import Provider
+    from ctct._secret import Secret
+    from ctct.stores import generate_key, open_store, static_keys
 
     walk.step(
-        "Device authorization",
-        "The app asks for a device code. No secret is sent: CC's device flow has none.",
+        "Start a local Constant Contact",
+        "An emulator of CC's authorization server and V3 API, on a loopback port.",
     )
-    response = walk.send(
-        "POST",
-        _cc.DEVICE_AUTHORIZE_PATH,
-        form={"client_id": client_id, "scope": SCOPE},
-    )
-    device = walk.answer(
-        response,
-        200,
-        ("device_code", "user_code", "verification_uri", "expires_in", "interval"),
-    )
-    device_code = str(device["device_code"])
-    user_code = str(device["user_code"])
-    interval = int(device.get("interval", 5))
+    clock = DemoClock(emulator)
+    secret = emulator.client_secret
+    walk.say(f"emulator   {emulator.base_url}")
+    walk.say(f"app        client id {emulator.client_id}")
+    walk.say("secret     " + ("********** (a test value; never shown)" if secret else "none"))
+    store_url = f"sqlite://{folder}/tokens.db"
+    walk.say(f"store      {folder}/tokens.db, encrypted with a throw-away key")
 
-    walk.step("Show the person the code", "The app tells its user where to go and what to type.")
-    walk.note(f"Open [bold]{device['verification_uri']}[/] and enter [bold]{user_code}[/]")
-    walk.note(f"(or open {device.get('verification_uri_complete', '')})")
+    provider = Provider.constant_contact(emulator.base_url)
+    client = ClientCredentials(emulator.client_id, Secret(secret) if secret else None)
+    store = open_store(
+        store_url,
+        key_provider=static_keys(generate_key(), source="a throw-away demo key"),
+        clock=clock,
+    )
+    with (
+        httpx2.Client(timeout=10.0) as http,
+        TokenManager(
+            provider=provider,
+            client=client,
+            store=store,
+            http=http,
+            clock=clock,
+            sleep=clock.sleep,
+            owns_store=True,
+        ) as manager,
+    ):
+        _login(walk, emulator, manager, clock, http)
+        _status(walk, manager, http)
+        _call_api(walk, manager, clock)
+        _expire_and_refresh(walk, emulator, manager, clock)
+        _logout(walk, manager, http)
 
-    poll_form = {
-        "grant_type": _cc.DEVICE_CODE_GRANT,
-        "client_id": client_id,
-        "device_code": device_code,
-    }
+
+def _login(
+    walk: Walk, emulator: EmulatorHandle, manager: TokenManager, clock: DemoClock, http: Any
+) -> None:
+    from ctct.flows import DeviceCodeIssued, Login, PollingSlowedDown, ScopesDiffer
+
     walk.step(
-        "Poll the token endpoint",
-        "While nobody has approved, the answer is authorization_pending: keep polling.",
+        "Log in with the device flow",
+        "ctct asks for a device code; the person opens the URL on any device and approves. "
+        "Here the emulator's control API approves for them, on the second poll.",
     )
-    walk.advance_clock(interval, "the poll interval")
-    pending = walk.answer(walk.send("POST", _cc.TOKEN_PATH, form=poll_form), 400, ("error",))
-    if pending.get("error") != "authorization_pending":
-        raise walk.fail(f"expected authorization_pending, got {pending.get('error')}")
+    code: list[str] = []
+    polls: list[float] = []
 
-    walk.step(
-        f"Approve as {approver}",
-        "A person would sign in at the verification URL; the control API stands in for them.",
-    )
-    approval = walk.send(
-        "POST", "/__emulator/device/approve", body={"user_code": user_code, "username": approver}
-    )
-    walk.answer(approval, 200, ("user_code", "status", "username"))
+    def on_event(event: LoginEvent) -> None:
+        if isinstance(event, DeviceCodeIssued):
+            code.append(event.user_code)
+            expires = countdown(event.expires_at, clock())
+            walk.say(
+                f"open [bold]{escape(event.verification_uri)}[/] and enter "
+                f"[bold]{escape(event.user_code)}[/] (expires {expires})"
+            )
+        elif isinstance(event, PollingSlowedDown):
+            walk.say(f"the server asked to poll less often: every {event.interval:g} s")
+        elif isinstance(event, ScopesDiffer):
+            walk.say(escape(event.message))
 
-    walk.step("Poll again: tokens", "Approved: the next poll returns the tokens.")
-    walk.advance_clock(interval, "the poll interval")
-    tokens = walk.answer(
-        walk.send("POST", _cc.TOKEN_PATH, form=poll_form),
-        200,
-        ("token_type", "expires_in", "scope", "access_token", "refresh_token"),
-    )
-    access_token = str(tokens["access_token"])
-    refresh_token = tokens.get("refresh_token")
-    if not isinstance(refresh_token, str):
-        raise walk.fail("no refresh_token in the answer (was offline_access granted?)")
+    def on_wait(seconds: float) -> None:
+        polls.append(seconds)
+        walk.console.print(
+            f"   ⏩ waited {seconds:.0f} s for the next poll (the clock was advanced, not slept)",
+            style="cyan",
+        )
+        if len(polls) == 2 and code:
+            emulator.approve_device(code[0], APPROVER)
+            walk.say(f"✓ {APPROVER} approved the code on the verification page")
 
-    _verify(walk, access_token, client_id)
-    walk.step("Call the V3 API", "Send the access token as a Bearer token.")
-    _call_api(walk, access_token, expect=200)
-    new_refresh, access_token = _refresh(walk, client_id, refresh_token, app, config)
-    _revoke(walk, client_id, new_refresh, access_token)
-
-
-def _verify(walk: Walk, access_token: str, client_id: str) -> None:
-    walk.step(
-        "Verify the access token",
-        "Check its RS256 signature against the JWKS, then its issuer, audience and client.",
-    )
-    jwks = walk.answer(walk.send("GET", _cc.JWKS_PATH), 200)
+    clock.on_sleep.append(on_wait)
     try:
-        key_set = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
-        token = jwt.decode(access_token, key_set, algorithms=["RS256"])
-        now = walk.emulator_now()
-        jwt.JWTClaimsRegistry(
-            now=int(now),
-            iss={"essential": True, "value": _cc.ISSUER},
-            aud={"essential": True, "value": _cc.AUDIENCE},
-            cid={"essential": True, "value": client_id},
-            sub={"essential": True},
-            exp={"essential": True},
-        ).validate(token.claims)
-    except (JoseError, ValueError) as exc:
-        raise walk.fail(f"the access token did not verify: {exc}") from None
-    claims = token.claims
-    walk.note(
-        f"signature ✓ {token.header.get('alg')} with key {token.header.get('kid')} "
-        f"(one of {len(jwks.get('keys', []))} published)"
-    )
-    walk.fields(
-        "✓",
-        "claims",
-        {
-            "iss": claims["iss"],
-            "aud": claims["aud"],
-            "cid": claims["cid"],
-            "sub": claims["sub"],
-            "platform_user_id": claims.get("platform_user_id", ""),
-            "scp": claims.get("scp", []),
-            "exp": f"{claims['exp']} (expires {countdown(claims['exp'] - now)})",
-        },
+        with Login(
+            manager, scopes=SCOPES, on_event=on_event, http=http, sleep=clock.sleep
+        ) as login:
+            result = login.device()
+    finally:
+        clock.on_sleep.remove(on_wait)
+    if len(polls) < 2:
+        raise walk.fail("the login finished before the approval: the emulator auto-approves?")
+    tokens = result.tokens
+    walk.say("the first poll was answered authorization_pending; the second brought the tokens")
+    walk.say(f"✓ logged in as {escape(result.subject or '?')}; stored before first use")
+    walk.say(f"access token   {_fp(tokens.access_token)}")
+    walk.say(f"refresh token  {_fp(tokens.refresh_token)}")
+    walk.say(
+        f"scopes         {' '.join(sorted(result.granted_scopes))} (offline_access is always "
+        "requested: without it there is no refresh token)"
     )
 
 
-def _call_api(walk: Walk, access_token: str, *, expect: int) -> None:
-    response = walk.send(
-        "GET",
-        _cc.API_BASE_PATH + "/account/summary",
-        headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-        shown={"Authorization": "Bearer " + fingerprint(access_token)},
-    )
-    walk.answer(
-        response,
-        expect,
-        (
-            "organization_name",
-            "encoded_account_id",
-            "first_name",
-            "last_name",
-            "contact_email",
-            "error_key",
-            "error_message",
-        ),
-    )
-
-
-def _refresh(
-    walk: Walk, client_id: str, refresh_token: str, app: dict[str, Any], config: dict[str, Any]
-) -> tuple[str, str]:
-    """Refresh, then show what the old refresh token is worth now."""
-    rotating = app.get("refresh_token_type") == "rotating"
-    walk.step(
-        "Refresh",
-        "Trade the refresh token for a new access token"
-        + (" and a new refresh token (rotating)." if rotating else " (long-lived refresh token)."),
-    )
-    walk.advance_clock(1, "the token endpoint allows 1 request/second")
-    form = {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": refresh_token}
-    body = walk.answer(
-        walk.send("POST", _cc.TOKEN_PATH, form=form),
-        200,
-        ("expires_in", "scope", "access_token", "refresh_token"),
-    )
-    new_refresh = str(body.get("refresh_token") or refresh_token)
-    if new_refresh == refresh_token:
-        walk.note(f"the same refresh token came back: {fingerprint(new_refresh)}")
-        if rotating:
-            raise walk.fail("a rotating refresh token did not change")
-        return new_refresh, str(body["access_token"])
-    walk.note(f"refresh token rotated: {fingerprint(refresh_token)} → {fingerprint(new_refresh)}")
+def _status(walk: Walk, manager: TokenManager, http: httpx2.Client) -> None:
+    from ctct.cli.auth_status import collect_status, render_status
 
     walk.step(
-        "Reuse the old refresh token",
-        "A rotated refresh token is single use: presenting it again is refused.",
+        "Status",
+        "What `ctct auth status` shows: the account, the verified token, the refresh token, "
+        "the store.",
     )
-    walk.advance_clock(1, "the token endpoint allows 1 request/second")
-    grace = int(config.get("switches", {}).get("refresh_token_grace_seconds", 0))
-    reuse = walk.send("POST", _cc.TOKEN_PATH, form=form)
-    if grace and reuse.status_code == 200:
-        walk.answer(reuse, 200, ("expires_in",))
-        walk.note(f"accepted: this emulator allows reuse for {grace} s after rotation")
-        return new_refresh, str(body["access_token"])
-    refused = walk.answer(reuse, 400, ("error", "error_description"))
-    if refused.get("error") != "invalid_grant":
-        raise walk.fail(f"expected invalid_grant, got {refused.get('error')}")
-    return new_refresh, str(body["access_token"])
+    report = collect_status(manager, http, timeout=10.0, leeway=60.0)
+    if report.error is not None:
+        raise walk.fail(report.error.message)
+    render_status(walk.console, report)
 
 
-def _revoke(walk: Walk, client_id: str, refresh_token: str, access_token: str) -> None:
+def _call_api(walk: Walk, manager: TokenManager, clock: DemoClock) -> None:
+    from ctct.api import Client
+
     walk.step(
-        "Revoke",
-        "Log out: revoking the refresh token ends the grant, its access tokens included.",
+        "Call the V3 API",
+        "ctct's API client takes its bearer token from the manager and respects CC's "
+        "4 requests/s per app.",
     )
-    form = {"client_id": client_id, "token": refresh_token, "token_type_hint": "refresh_token"}
-    walk.answer(walk.send("POST", _cc.REVOKE_PATH, form=form), 200)
-    walk.advance_clock(1, "the token endpoint allows 1 request/second")
-    refresh_form = {
-        "grant_type": "refresh_token",
-        "client_id": client_id,
-        "refresh_token": refresh_token,
-    }
-    walk.answer(
-        walk.send("POST", _cc.TOKEN_PATH, form=refresh_form), 400, ("error", "error_description")
+    with Client(manager, clock=clock, sleep=clock.sleep) as api:
+        summary = api.account.summary()
+        walk.say(
+            f"GET /v3/account/summary → {escape(str(summary.get('organization_name')))} "
+            f"({escape(str(summary.get('encoded_account_id')))})"
+        )
+        contact = api.contacts.create(
+            {
+                "email_address": {"address": "demo@example.com", "permission_to_send": "implicit"},
+                "first_name": "Demo",
+                "create_source": "Account",
+            }
+        )
+        walk.say(f"POST /v3/contacts → contact {escape(str(contact.get('contact_id')))}")
+        walk.say(f"GET /v3/contacts → {api.contacts.count()} contact(s) in the account")
+
+
+def _expire_and_refresh(
+    walk: Walk, emulator: EmulatorHandle, manager: TokenManager, clock: DemoClock
+) -> None:
+    from ctct.api import Client
+
+    walk.step(
+        "The access token expires",
+        "CC's access tokens live 24 hours. Jump a day ahead: the next API call finds the "
+        "token expired, refreshes it once (under a lock shared by every process), stores "
+        "the new pair, then makes the call.",
     )
-    _call_api(walk, access_token, expect=401)
+    before = manager.tokens()
+    if before is None or before.expires_at is None:
+        raise walk.fail("no stored token with an expiry")
+    refreshes = _refresh_count(emulator)
+    clock.advance(before.expires_at - clock() + 1)
+    walk.console.print("   ⏩ advanced the clocks 24 h", style="cyan")
+    walk.say(f"the stored access token expired {countdown(before.expires_at, clock())}")
+    with Client(manager, clock=clock, sleep=clock.sleep) as api:
+        summary = api.account.summary()
+    after = manager.tokens()
+    if after is None or after.access_token == before.access_token:
+        raise walk.fail("the access token was not refreshed")
+    walk.say(
+        f"GET /v3/account/summary → {escape(str(summary.get('organization_name')))}, after "
+        f"{_refresh_count(emulator) - refreshes} refresh"
+    )
+    walk.say(f"access token   {_fp(before.access_token)} → {_fp(after.access_token)}")
+    if after.refresh_token != before.refresh_token:
+        walk.say(
+            f"refresh token  {_fp(before.refresh_token)} → {_fp(after.refresh_token)} "
+            "(rotated: the old one is dead)"
+        )
+    else:
+        walk.say("refresh token  unchanged (a long-lived refresh token)")
+    if after.expires_at is not None:
+        walk.say(f"the new access token expires {countdown(after.expires_at, clock())}")
+
+
+def _refresh_count(emulator: EmulatorHandle) -> int:
+    counts = emulator.counters()["token_requests"].get("refresh_token", {})
+    return int(counts.get("success", counts.get("ok", 0)))
+
+
+def _logout(walk: Walk, manager: TokenManager, http: httpx2.Client) -> None:
+    from ctct.cli.auth_manage import revoke
+
+    walk.step(
+        "Log out",
+        "What `ctct auth logout` does: revoke the grant at the server, and only then "
+        "delete it from the store.",
+    )
+    tokens = manager.tokens()
+    if tokens is None or tokens.access_token is None:
+        raise walk.fail("nothing stored to log out")
+    failure = revoke(manager, http, tokens, 10.0)
+    if failure is not None:
+        raise walk.fail(f"the server did not revoke the grant: {failure.message}")
+    manager.forget()
+    walk.say("✓ revoked at the server; deleted from the store")
+    provider = manager.provider
+    response = http.get(
+        f"{provider.api_base_url}/account/summary",
+        headers={"Authorization": f"Bearer {tokens.access_token.reveal()}"},
+    )
+    walk.say(
+        f"the last access token now gets HTTP {response.status_code} from the API"
+        + (" (revoked with its grant)" if response.status_code == 401 else "")
+    )
+    if manager.tokens() is not None:
+        raise walk.fail("the grant is still in the store")
+
+
+def _fp(secret: Any) -> str:
+    return "-" if secret is None else fingerprint(secret.reveal())
