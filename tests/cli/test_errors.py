@@ -168,3 +168,21 @@ def test_usage_errors_exit_2(bare: Cli) -> None:
     result = bare.run("auth", "login", "--device", "--browser", "--bogus")
     assert result.returncode == 2
     assert "No such option '--bogus'" in result.stderr
+
+
+def test_config_errors_leave_the_stored_grant_intact(cli: Cli, emu: EmulatorHandle) -> None:
+    login(cli, emu)
+    before = cli.stored()
+    assert before is not None
+    config = Path(cli.env["CTCT_CONFIG"])
+    config.write_text("[profiles\n")
+    for args in (("auth", "login", "--device"), ("auth", "logout"), ("auth", "refresh")):
+        result = cli.run(*args)
+        assert result.returncode == 3, (args, result.stderr)
+        assert "not valid TOML" in result.stderr
+    config.write_text("")
+    insecure = cli.run("auth", "login", "--device", CTCT_BASE_URL="http://cc.example.com")
+    assert insecure.returncode == 3
+    assert "plain http to a non-loopback host" in insecure.stderr
+    assert cli.stored() == before
+    assert cli.run("auth", "token").returncode == 0
