@@ -3,6 +3,8 @@ process, settings from the environment, a grant logged in at a loopback emulator
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -161,3 +163,17 @@ def test_import_needs_an_existing_list(cli_env: tuple[ApiEnv, Run], tmp_path: Pa
     no_header.write_text("first_name\nAnn\n")
     bad = run("contacts", "import", str(no_header), "--list", "Nope")
     assert bad.returncode == 2 and "no email column" in bad.stderr
+
+
+def test_export_to_a_file(cli_env: tuple[ApiEnv, Run], tmp_path: Path) -> None:
+    env, run = cli_env
+    require_emulator_endpoint(env, "POST", "/activities/contact_exports")
+    env.handle.seed(username="alice@example.com", contacts_count=25)
+    out = tmp_path / "out.csv"
+    result = run("contacts", "export", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "Exported 25 contacts" in result.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(rows) == 25 and all("@" in "".join(row.values()) for row in rows)
+    to_stdout = run("contacts", "export")
+    assert to_stdout.returncode == 0 and to_stdout.stdout == out.read_text()

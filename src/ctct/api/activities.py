@@ -54,6 +54,9 @@ def wait_flow(
     With ``check``, an activity that ended other than ``completed`` raises
     ``ActivityFailed``."""
     current = list(activities)
+    for i, activity in enumerate(current):
+        if "state" not in activity:  # given by id only: read it before waiting
+            current[i] = yield from get_flow(policy, str(activity["activity_id"]))
     sizes = list(weights) if weights is not None else [100] * len(current)
     total = sum(sizes)
     start: float = yield Now()
