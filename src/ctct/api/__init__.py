@@ -3,9 +3,11 @@
 Modules: ``client`` (the two clients and their drivers), ``flow`` (sans-I/O request
 logic), ``errors`` (the ``ApiError`` tree), ``limits`` (per-key rate limiting shared
 through the store), ``retry`` (retry policy as data), ``urls`` (the API-origin guard),
-``runner`` (pagination helpers), ``bulk`` (splitting at CC's limits), ``csv_rows``
+``transport`` (the budget taken per request on the wire), ``runner`` (pagination
+helpers), ``bulk`` (splitting at CC's limits), ``csv_rows``
 (local validation of contact CSVs), and one module per resource: ``account``,
-``contacts``, ``lists``, ``custom_fields``, ``tags``, ``activities``, ``emails``.
+``contacts``, ``lists``, ``custom_fields``, ``tags``, ``activities`` (with
+``activity_flows``), ``emails``; ``crud`` holds what lists, fields and tags share.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ from ctct.api.lists import AsyncContactLists, ContactLists
 from ctct.api.retry import RetryPolicy
 from ctct.api.runner import next_href
 from ctct.api.tags import AsyncTags, Tags
+from ctct.api.transport import AsyncLimitedTransport, LimitedTransport
 from ctct.api.urls import ApiBase
 from ctct.errors import ConfigError
 from ctct.stores import Store
@@ -58,34 +59,6 @@ from ctct.stores import Store
 T = TypeVar("T")
 
 DEFAULT_POLL_INTERVAL = 1.0
-
-
-class _LimitedTransport(httpx2.BaseTransport):
-    """Takes one unit of the shared budget before every request on the wire."""
-
-    def __init__(self, inner: httpx2.BaseTransport, limiter: RateLimiter) -> None:
-        self.inner = inner
-        self.limiter = limiter
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        self.limiter.acquire()
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class _AsyncLimitedTransport(httpx2.AsyncBaseTransport):
-    def __init__(self, inner: httpx2.AsyncBaseTransport, limiter: RateLimiter) -> None:
-        self.inner = inner
-        self.limiter = limiter
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        await self.limiter.aacquire()
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 class _Base:
@@ -207,7 +180,7 @@ class Client(_Base):
         )
         self.http = httpx2.Client(
             auth=BearerAuth(self.manager),
-            transport=_LimitedTransport(transport or httpx2.HTTPTransport(), self.limiter),
+            transport=LimitedTransport(transport or httpx2.HTTPTransport(), self.limiter),
             timeout=self.timeout,
             follow_redirects=False,
             headers=self._headers,
@@ -336,9 +309,7 @@ class AsyncClient(_Base):
         )
         self.http = httpx2.AsyncClient(
             auth=BearerAuth(self.manager),
-            transport=_AsyncLimitedTransport(
-                transport or httpx2.AsyncHTTPTransport(), self.limiter
-            ),
+            transport=AsyncLimitedTransport(transport or httpx2.AsyncHTTPTransport(), self.limiter),
             timeout=self.timeout,
             follow_redirects=False,
             headers=self._headers,
