@@ -31,6 +31,7 @@ def write_csv(path: Path, n: int, bad: bool) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+@pytest.mark.slow  # about 15 s: the CSV, three imports and a 100,000-contact walk
 def test_cli_imports_100k_contacts_in_three_requests(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
