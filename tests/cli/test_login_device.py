@@ -161,3 +161,15 @@ def test_relogin_replaces_the_grant_and_list_shows_profiles(cli: Cli, emu: Emula
     assert listing.returncode == 0
     assert "default" in listing.stdout and "second" in listing.stdout
     assert f"Constant Contact via {emu.base_url}" in listing.stdout
+
+
+@pytest.mark.parametrize("emulator_changes", [{"device_poll_interval": 1}])
+def test_without_a_display_the_device_flow_is_chosen(cli: Cli, emu: EmulatorHandle) -> None:
+    result = cli.run("auth", "login", "--timeout", "1")  # no DISPLAY in the test env
+    assert "Using the device flow (" in result.stderr
+    assert "enter the code" in result.stderr
+    assert result.returncode == 7, result.stderr
+    over_ssh = cli.run(
+        "auth", "login", "--timeout", "1", DISPLAY=":0", SSH_CONNECTION="10.0.0.1 1 10.0.0.2 22"
+    )
+    assert "Using the device flow (an SSH session (SSH_CONNECTION is set))" in over_ssh.stderr
