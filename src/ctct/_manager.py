@@ -226,11 +226,15 @@ class TokenManager:
     # -- explicit operations ---------------------------------------------------------------
 
     def refresh(self, *, force: bool = True) -> TokenSet:
-        """Refresh now (``force``) or only if due; return the tokens in use afterwards."""
-        return self._ensure(force=force).snapshot.tokens
+        """Refresh now (``force``) or only if due; return the tokens in use afterwards.
+
+        Unlike ``token()``, which quietly keeps serving a still-valid token when the
+        provider fails for a moment, an explicit refresh that failed raises that error
+        (``TransientProviderError`` or ``NetworkError``); the old tokens stay in use."""
+        return self._ensure(force=force, raise_transient=True).snapshot.tokens
 
     async def arefresh(self, *, force: bool = True) -> TokenSet:
-        return (await self._aensure(force=force)).snapshot.tokens
+        return (await self._aensure(force=force, raise_transient=True)).snapshot.tokens
 
     def unauthorized(self, rejected_token: str) -> str | None:
         """The API refused ``rejected_token`` (HTTP 401): refresh once if it is still the
@@ -274,7 +278,9 @@ class TokenManager:
 
     # -- slow path: sync ---------------------------------------------------------------------
 
-    def _ensure(self, *, force: bool = False, rejected: str | None = None) -> _Cached:
+    def _ensure(
+        self, *, force: bool = False, rejected: str | None = None, raise_transient: bool = False
+    ) -> _Cached:
         shared = self._shared
         with shared.thread_lock:
             cached = self._usable(shared.cached, force, rejected)
@@ -291,7 +297,7 @@ class TokenManager:
                     return cached
             with self.store.lock(self.key, self.policy.lock_timeout):
                 outcome = self._run(refresh_flow(self._grant, force=force, rejected=rejected))
-            return self._settle(outcome)
+            return self._settle(outcome, raise_transient)
 
     def _run(self, flow: Flow) -> Outcome:
         return drive(flow, self._execute)
@@ -326,7 +332,9 @@ class TokenManager:
 
     # -- slow path: async --------------------------------------------------------------------
 
-    async def _aensure(self, *, force: bool = False, rejected: str | None = None) -> _Cached:
+    async def _aensure(
+        self, *, force: bool = False, rejected: str | None = None, raise_transient: bool = False
+    ) -> _Cached:
         shared = self._shared
         async with shared.loop_lock():
             cached = self._usable(shared.cached, force, rejected)
@@ -349,7 +357,7 @@ class TokenManager:
                 )
             finally:
                 lock.release()
-            return self._settle(outcome)
+            return self._settle(outcome, raise_transient)
 
     async def _arun(self, flow: Flow) -> Outcome:
         return await adrive(flow, self._aexecute)
@@ -417,7 +425,7 @@ class TokenManager:
         shared.cached = cached
         return cached
 
-    def _settle(self, outcome: Outcome) -> _Cached:
+    def _settle(self, outcome: Outcome, raise_transient: bool = False) -> _Cached:
         shared = self._shared
         if outcome.transient_error is not None:
             shared.backoff = min(
@@ -429,6 +437,8 @@ class TokenManager:
             shared.backoff = 0.0
             shared.retry_at = 0.0
         cached = self._adopt(outcome.snapshot)
+        if raise_transient and outcome.transient_error is not None:
+            raise outcome.transient_error
         if cached is None:
             raise AuthorizationRequired(
                 f"Profile {self.profile!r} has no valid access token and it could not be "

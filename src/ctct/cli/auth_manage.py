@@ -7,14 +7,10 @@ confirmed the revocation or said the token was already invalid, unless ``--local
 
 from __future__ import annotations
 
-import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ctct._tokens import TokenState
 from ctct.cli import _console
 from ctct.cli._console import countdown, escape, fingerprint, iso, provider_label, timestamp
 from ctct.cli.auth_common import http_client, load_settings, token_manager
@@ -53,13 +49,12 @@ def refresh(flags: dict[str, Any], *, force: bool, as_json: bool) -> None:
             from ctct._refresh import not_logged_in
 
             raise not_logged_in(manager.key)
-        due = before.state(manager.clock(), margin=manager.policy.margin) is not TokenState.FRESH
-        with captured_warnings("ctct.refresh") as warnings:
+        try:
             after = manager.refresh(force=force)
+        except (TransientProviderError, NetworkError) as error:
+            raise _refresh_failed(settings.profile, error, before, manager.clock()) from None
         now = manager.clock()
     refreshed = after.received_at != before.received_at
-    if (force or due) and not refreshed:
-        raise _refresh_failed(settings.profile, warnings, after, now)
     if as_json:
         _console.print_json(
             {
@@ -97,35 +92,10 @@ def refresh(flags: dict[str, Any], *, force: bool, as_json: bool) -> None:
             console.print("The refresh token is long-lived: the same one stays valid.")
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-@contextmanager
-def captured_warnings(logger_name: str) -> Iterator[list[str]]:
-    """Collect a ctct logger's warnings instead of printing them (ctct's log lines
-    never contain tokens or secrets)."""
-    logger = logging.getLogger(logger_name)
-    handler = _Collect()
-    propagate = logger.propagate
-    logger.addHandler(handler)
-    logger.propagate = False
-    try:
-        yield handler.messages
-    finally:
-        logger.removeHandler(handler)
-        logger.propagate = propagate
-
-
-def _refresh_failed(profile: str, warnings: list[str], tokens: TokenSet, now: float) -> CtctError:
-    """``TokenManager.refresh`` keeps serving a still-valid token when the provider
-    cannot be reached; for ``ctct auth refresh`` that is a failure worth its exit code."""
-    detail = warnings[-1] if warnings else "the provider did not complete the refresh"
+def _refresh_failed(profile: str, error: CtctError, tokens: TokenSet, now: float) -> CtctError:
+    """The provider failed for now: keep the exit code of the failure, and say that the
+    current token stays in use."""
+    detail = error.message.rstrip(".")
     expires = (
         f" (it expires {countdown(tokens.expires_at, now)})"
         if tokens.expires_at is not None
@@ -135,9 +105,7 @@ def _refresh_failed(profile: str, warnings: list[str], tokens: TokenSet, now: fl
         f"Could not refresh profile {profile!r} now: {detail}. The current access token "
         f"stays in use{expires}; try again later."
     )
-    if "Could not reach" in detail:
-        return NetworkError(message)
-    return TransientProviderError(message)
+    return type(error)(message, code=error.code)
 
 
 # -- logout -------------------------------------------------------------------------------
