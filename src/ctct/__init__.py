@@ -7,9 +7,11 @@ stays cheap for the CLI's fast path.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not typing's: the CLI's fast path never imports typing
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use
+    from typing import Any
+
     from ctct._auth import BearerAuth, RequestsAuth, httpx_auth
     from ctct._jwt import AccessTokenClaims, JwtVerifier
     from ctct._manager import TokenManager

@@ -6,7 +6,9 @@ same URLs and values. Sources: ``shared/constant-contact/spec.md`` sections 1, 4
 
 from __future__ import annotations
 
-from typing import Final
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: `ctct auth token`'s fast path skips typing
+if TYPE_CHECKING:
+    from typing import Final
 
 AUTHZ_ORIGIN: Final = "https://authz.constantcontact.com"
 IDENTITY_ORIGIN: Final = "https://identity.constantcontact.com"

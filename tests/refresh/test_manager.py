@@ -257,3 +257,17 @@ def test_an_unreliable_token_endpoint_never_fails_an_api_call(env: Env) -> None:
         assert env.emu.faults.pending()["token"] == 0  # every fault was met
         assert manager.token() != first.access_token.reveal()  # type: ignore[union-attr]
     assert env.refreshes() == 1
+
+
+def test_an_explicit_refresh_reports_a_transient_failure(env: Env) -> None:
+    with env.manager(policy=FAST) as manager:
+        first = env.login(manager)
+        env.clock.advance(1.1)
+        env.emu.faults.inject("token", "503", count=1)
+        with pytest.raises(TransientProviderError):
+            manager.refresh(force=True)
+        # The old token stays in use and the refresh token is kept.
+        assert manager.token() == first.access_token.reveal()  # type: ignore[union-attr]
+        stored = manager.tokens()
+        assert stored is not None
+        assert stored.refresh_token == first.refresh_token
