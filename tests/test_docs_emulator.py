@@ -1,5 +1,6 @@
-"""docs/emulator.md stays true: every ```sh block in it runs, in order, against live
-`ctct emulator` processes, in one bash session (so variables carry from block to block).
+"""docs/emulator.md and the README stay true: every ```sh block in them runs, in order,
+against live `ctct emulator` processes, in one bash session (so variables carry from
+block to block). The README's ```python blocks run in that session too.
 
 Markers on the line just before a block:
 - ``<!-- emulator -->``: the block is a ``ctct emulator [FLAGS] [--port N]`` command.
@@ -28,10 +29,13 @@ from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "emulator.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "emulator.md"
+README = ROOT / "README.md"
 CTCT = Path(sys.executable).with_name("ctct")
 FENCE = re.compile(
-    r"(?:<!--\s*(?P<marker>not run|emulator)\b[^>]*-->[ \t]*\n)?^```sh\n(?P<body>.*?)^```",
+    r"(?:<!--\s*(?P<marker>not run|emulator)\b[^>]*-->[ \t]*\n)?"
+    r"^```(?P<lang>sh|python)\n(?P<body>.*?)^```",
     re.S | re.M,
 )
 
@@ -48,9 +52,9 @@ class Emulator:
     flags: tuple[str, ...]
 
 
-def read_doc() -> tuple[list[Emulator], list[Block], int]:
+def read_doc(doc: Path = DOC) -> tuple[list[Emulator], list[Block], int]:
     """The emulators the doc starts, the blocks to run, and how many are not run."""
-    text = DOC.read_text(encoding="utf-8")
+    text = doc.read_text(encoding="utf-8")
     emulators, blocks, skipped = [], [], 0
     for match in FENCE.finditer(text):
         if match["marker"] == "not run":
@@ -65,7 +69,10 @@ def read_doc() -> tuple[list[Emulator], list[Block], int]:
                 del flags[at : at + 2]
             emulators.append(Emulator(port, tuple(flags)))
         else:
-            blocks.append(Block(text.count("\n", 0, match.start("body")) + 1, match["body"]))
+            body = match["body"]
+            if match["lang"] == "python":
+                body = f"python - <<'CTCT_PYTHON'\n{body}CTCT_PYTHON\n"
+            blocks.append(Block(text.count("\n", 0, match.start("body")) + 1, body))
     return emulators, blocks, skipped
 
 
@@ -91,10 +98,37 @@ def start(tmp_path: Path, emulator: Emulator) -> Iterator[str]:
 
 
 def test_every_shell_block_in_the_emulator_docs_runs(tmp_path: Path) -> None:
-    emulators, blocks, skipped = read_doc()
+    output = run_doc(DOC, tmp_path, min_blocks=20)
+    for expected in EXPECTED:
+        assert expected in output, f"{expected!r} not in the output:\n{output[-4000:]}"
+
+
+def test_every_block_in_the_readme_runs(tmp_path: Path) -> None:
+    output = run_doc(README, tmp_path, min_blocks=8)
+    for expected in README_EXPECTED:
+        assert expected in output, f"{expected!r} not in the output:\n{output[-4000:]}"
+
+
+def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
+    """Run ``doc``'s blocks in one bash session; return stdout. ctct's own files (config,
+    token store) go under ``tmp_path``, never the machine's real ones."""
+    emulators, blocks, skipped = read_doc(doc)
     assert [e.doc_port for e in emulators][:1] == ["7717"]
-    assert len(blocks) >= 20
+    assert len(blocks) >= min_blocks
     assert skipped >= 1
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        "LC_ALL": "C.UTF-8",
+        "PATH": f"{CTCT.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "CTCT_STORE_KEYRING": "0",
+        "CTCT_KEYRING": "0",
+    }
+    for name in [k for k in env if k.startswith("CTCT_") and "KEYRING" not in k]:
+        del env[name]
     with ExitStack() as stack:
         origins = {e.doc_port: stack.enter_context(start(tmp_path, e)) for e in emulators}
         advance = " ".join(
@@ -107,7 +141,7 @@ def test_every_shell_block_in_the_emulator_docs_runs(tmp_path: Path) -> None:
             body = block.body
             for doc_port, origin in origins.items():
                 body = body.replace(f"127.0.0.1:{doc_port}", origin)
-            script += [f"echo '### block {number} (docs/emulator.md line {block.line})'"]
+            script += [f"echo '### block {number} ({doc.name} line {block.line})'"]
             script += [advance, body]
         script.append("echo '### all blocks ran'")
         result = subprocess.run(
@@ -115,14 +149,13 @@ def test_every_shell_block_in_the_emulator_docs_runs(tmp_path: Path) -> None:
             capture_output=True,
             text=True,
             cwd=tmp_path,
-            timeout=120,
-            env={**os.environ, "LC_ALL": "C.UTF-8"},
+            timeout=180,
+            env=env,
         )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     assert "### all blocks ran" in result.stdout
-    for expected in EXPECTED:
-        assert expected in result.stdout, f"{expected!r} not in the output:\n{output[-4000:]}"
+    return result.stdout
 
 
 def test_every_flag_of_ctct_emulator_is_documented() -> None:
@@ -153,6 +186,16 @@ def test_every_control_route_is_documented() -> None:
                         served.add((method, path.replace("approve", "deny")))
     assert served <= documented, sorted(served - documented)
 
+
+# What the README's commands print, somewhere in the run.
+README_EXPECTED = (
+    "Alice's Bakery",
+    "ann@example.com",
+    '"token_type": "Bearer"',
+    '"invalid_grant"',
+    "revoke: 200",
+    "200\n200\n",
+)
 
 # What the documented commands print, somewhere in the run (the doc shows these too).
 EXPECTED = (

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
     from ctct._settings import Settings
     from ctct._timer import BackgroundRefresher, TimerPolicy, keep_alive, run_refresher
     from ctct._tokens import TokenSet, TokenState
+    from ctct.api import AsyncClient, Client
     from ctct.errors import (
         ApiError,
         AuthorizationDenied,
@@ -46,10 +47,12 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "AccessTokenClaims": "ctct._jwt",
     "ApiError": "ctct.errors",
+    "AsyncClient": "ctct.api",
     "AuthorizationDenied": "ctct.errors",
     "AuthorizationRequired": "ctct.errors",
     "BackgroundRefresher": "ctct._timer",
     "BearerAuth": "ctct._auth",
+    "Client": "ctct.api",
     "ClientCredentials": "ctct._oauth_requests",
     "ClientRejected": "ctct.errors",
     "ConfigError": "ctct.errors",
