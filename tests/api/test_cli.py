@@ -177,3 +177,24 @@ def test_export_to_a_file(cli_env: tuple[ApiEnv, Run], tmp_path: Path) -> None:
     assert len(rows) == 25 and all("@" in "".join(row.values()) for row in rows)
     to_stdout = run("contacts", "export")
     assert to_stdout.returncode == 0 and to_stdout.stdout == out.read_text()
+
+
+def test_import_reports_rows_constant_contact_refused(
+    cli_env: tuple[ApiEnv, Run], tmp_path: Path
+) -> None:
+    env, run = cli_env
+    require_emulator_endpoint(env, "POST", "/activities/contacts_json_import")
+    csv_file = tmp_path / "people.csv"
+    # Line 3 passes the local checks, but its anniversary is no date: CC refuses it.
+    csv_file.write_text(
+        "email,first_name,anniversary\nann@example.com,Ann,\nbob@example.com,Bob,someday\n"
+        "cat@example.com,Cat,2020-05-17\nbad,Bad,\n"
+    )
+    result = run("contacts", "import", str(csv_file), "--list", "Shoes", "--create-list", "--json")
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["added"] == 2 and report["updated"] == 0
+    lines = {r["line"]: r["reason"] for r in report["rejected"]}
+    assert sorted(lines) == [3, 5]
+    assert lines[3].startswith("refused by Constant Contact:") and "someday" in lines[3]
+    assert lines[5] == "invalid email address 'bad'"

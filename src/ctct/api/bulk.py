@@ -74,6 +74,20 @@ def json_import_chunks(
         yield ImportChunk(head + b",".join(parts) + tail, start, len(parts))
 
 
+def chunk_starts(
+    contacts: Sequence[dict[str, Any]],
+    list_ids: Sequence[str],
+    *,
+    max_count: int = MAX_IMPORT_CONTACTS,
+    max_bytes: int = MAX_IMPORT_BYTES,
+) -> list[int]:
+    """Where each request of ``json_import_chunks`` starts (to map CC's "Row N" back)."""
+    return [
+        c.start
+        for c in json_import_chunks(contacts, list_ids, max_count=max_count, max_bytes=max_bytes)
+    ]
+
+
 def csv_chunks(
     data: str,
     *,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,16 +30,27 @@ def contacts() -> None:
     """Import and export contacts."""
 
 
+_ROW = re.compile(r"^Row (\d+)\b[:.]?\s*")
+
+
 def _server_rejects(
-    activities: list[dict[str, Any]], emails: dict[str, int]
+    activities: list[dict[str, Any]], starts: list[int], lines: list[int], emails: dict[str, int]
 ) -> list[tuple[int | None, str]]:
-    """Rows Constant Contact refused, from the activities' errors (line when known)."""
+    """Rows Constant Contact refused, from the activities' errors. CC numbers rows
+    within each request ("Row 12: ..."); that maps back to the CSV line."""
     found: list[tuple[int | None, str]] = []
-    for activity in activities:
+    for activity, start in zip(activities, starts, strict=False):
         for error in activity.get("activity_errors") or []:
             text = str(error)
-            line = next((n for email, n in emails.items() if email in text.lower()), None)
-            found.append((line, text))
+            line: int | None = None
+            match = _ROW.match(text)
+            index = start + int(match.group(1)) - 1 if match else -1
+            if match and start <= index < len(lines):
+                line = lines[index]
+                text = text[match.end() :]
+            else:
+                line = next((n for email, n in emails.items() if email in text.lower()), None)
+            found.append((line, f"refused by Constant Contact: {text}"))
     return found
 
 
@@ -68,6 +80,7 @@ def import_(
 
     Exit status 0 when every row was imported, 1 when some rows were rejected (each is
     listed with its line number and reason)."""
+    from ctct.api.bulk import chunk_starts
     from ctct.api.csv_rows import parse_contacts_csv
 
     try:
@@ -97,7 +110,8 @@ def import_(
                 c["email"].lower(): line
                 for c, line in zip(checked.contacts, checked.lines, strict=True)
             }
-            server = _server_rejects(activities, emails)
+            starts = chunk_starts(checked.contacts, [target["list_id"]])
+            server = _server_rejects(activities, starts, checked.lines, emails)
             rejected += server
             accepted = len(checked.contacts) - len(server)
             summary.update(
