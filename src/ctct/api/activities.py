@@ -64,6 +64,7 @@ class Activities:
         wait: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
         on_progress: Progress | None = None,
+        check: bool = True,
     ) -> list[Json]:
         """Import contacts (``{"email", "first_name", ...}``) into lists; one request per
         40,000 contacts or 4 MB."""
@@ -76,6 +77,7 @@ class Activities:
                 wait=wait,
                 timeout=timeout,
                 on_progress=on_progress,
+                check=check,
             )
         )
 
@@ -215,6 +217,7 @@ class AsyncActivities:
         wait: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
         on_progress: Progress | None = None,
+        check: bool = True,
     ) -> list[Json]:
         return await self._r.run(
             json_import_flow(
@@ -225,6 +228,7 @@ class AsyncActivities:
                 wait=wait,
                 timeout=timeout,
                 on_progress=on_progress,
+                check=check,
             )
         )
 

@@ -105,9 +105,11 @@ def json_import_flow(
     wait: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     on_progress: Progress | None = None,
+    check: bool = True,
 ) -> Flow[list[Json]]:
     """Import ``contacts`` (``JsonImportContact`` dicts) into ``list_ids``, split at CC's
-    limits; with ``wait``, poll until every request's activity has ended."""
+        limits; with ``wait``, poll until every request's activity has ended (``check``:
+    raise ``ActivityFailed`` unless each completed)."""
     activities: list[Json] = []
     weights: list[int] = []
     sent = 0
@@ -134,6 +136,7 @@ def json_import_flow(
             timeout=timeout,
             weights=weights,
             on_progress=on_progress,
+            check=check,
         )
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from ctct.api.errors import InputError
+from ctct.api.errors import ActivityFailed, InputError
 from ctct.cli import _console
 from ctct.cli.api_common import api_client, find_list, progress_display
 from ctct.cli.auth_common import settings_options, with_settings
@@ -102,8 +102,9 @@ def import_(
             summary["list"] = {"list_id": target["list_id"], "name": target.get("name")}
             before = client.contacts.count()
             with progress_display() as on_progress:
+                # check=False: rows refused so far are reported before any failure.
                 activities = client.activities.json_import(
-                    checked.contacts, [target["list_id"]], on_progress=on_progress
+                    checked.contacts, [target["list_id"]], on_progress=on_progress, check=False
                 )
             after = client.contacts.count()
             emails = {
@@ -120,12 +121,21 @@ def import_(
                 sent=len(checked.contacts),
                 requests=len(activities),
                 activities=[a.get("activity_id") for a in activities],
+                states=[a.get("state") for a in activities],
             )
     summary["rejected"] = [
         {"line": line, "reason": reason}
         for line, reason in sorted(rejected, key=lambda r: r[0] or 0)
     ]
     _report(summary, dry_run, as_json)
+    unfinished = [a for a in summary.get("states", []) if a != "completed"]
+    if unfinished:
+        raise ActivityFailed(
+            f"{len(unfinished)} of {len(summary['states'])} import requests ended "
+            f"{', '.join(sorted(set(unfinished)))}; the rows reported above were not "
+            "imported, others may have been. Check with `ctct api GET /activities`.",
+            activity={"state": unfinished[0]},
+        )
     if rejected:
         sys.exit(EXIT_REJECTED)
 
