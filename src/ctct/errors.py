@@ -17,6 +17,8 @@ Messages never contain a token, secret or authorization code.
     ├── NetworkError                exit 12  could not reach the provider
     ├── StoreError                  exit 13  the token store is unreadable, corrupt or locked
     └── ApiError                    exit 14  the V3 API answered with an error (see .status)
+        (ctct.api refines it: Unauthorized exit 4, QuotaExceeded exit 15 (the daily
+        budget is spent until 00:00 UTC), and InputError, a bad argument, exit 2)
 """
 
 from __future__ import annotations
