@@ -30,6 +30,7 @@ installed.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -53,6 +54,10 @@ __all__ = [
 
 CONTROL = "/__emulator"
 INPROCESS_BASE_URL = "http://127.0.0.1"
+# Each in-process emulator gets its own origin (a port nothing listens on: the transport
+# never opens a socket), so ctct's per-origin state (JWKS caches, grant keys) never mixes
+# two emulators' keys and tokens.
+_inprocess_ports = itertools.count(41000)
 
 
 class EmulatorControlError(Exception):
@@ -325,9 +330,10 @@ def inprocess_emulator(
     ``transport=handle.transport`` (sync), ``handle.async_transport()`` (async).
     """
     emulator = Emulator(_config(config, changes))
-    transport = _SyncInProcessTransport(create_app(emulator=emulator))
+    transport = SyncASGITransport(create_app(emulator=emulator))
+    base_url = f"{INPROCESS_BASE_URL}:{next(_inprocess_ports)}"
     try:
-        with EmulatorHandle(INPROCESS_BASE_URL, transport=transport, emulator=emulator) as handle:
+        with EmulatorHandle(base_url, transport=transport, emulator=emulator) as handle:
             yield handle
     finally:
         transport.close()
@@ -335,20 +341,6 @@ def inprocess_emulator(
 
 
 _DROPPED = "Server disconnected without sending a response."
-
-
-class _SyncInProcessTransport(SyncASGITransport):
-    """In-process transport where the "drop" fault looks as it does over a socket."""
-
-    def __init__(self, app: Any) -> None:
-        super().__init__(app)
-        self.app = app
-
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
-        try:
-            return super().handle_request(request)
-        except DroppedConnection:
-            raise httpx2.RemoteProtocolError(_DROPPED, request=request) from None
 
 
 class _AsyncInProcessTransport(httpx2.ASGITransport):

@@ -125,15 +125,6 @@ def _no_retry_waits() -> Iterator[None]:
     set_testing(False)
 
 
-@pytest.fixture(autouse=True)
-def _fresh_jwks_caches() -> None:
-    # Every in-process emulator is at http://127.0.0.1, so the process-wide JWKS cache
-    # (keyed by URI, with a refetch cooldown) would carry one test's keys into the next.
-    from ctct import _manager
-
-    _manager._jwks_caches.clear()
-
-
 @pytest.fixture(params=["inprocess", "socket"])
 def make_api_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MakeApiEnv]:
     """``make_api_env(limits=..., login=True, **emulator_changes)`` in both modes."""

@@ -19,6 +19,7 @@ from ctct.emulator.faults import DroppedConnection
 
 class SyncASGITransport(httpx2.BaseTransport):
     def __init__(self, app: ASGIApp, raise_app_exceptions: bool = True) -> None:
+        self.app = app
         self._async = httpx2.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
         self._stack = ExitStack()
         self._portal: BlockingPortal | None = None
