@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ctct.emulator.api import activity_store, contact_store, list_store
+from ctct.emulator.api import activity_store, contact_store, custom_field_store, list_store
 from ctct.emulator.api.activity_runner import ActivityRunner, Job
 from ctct.emulator.api.activity_store import ActivityStore
 from ctct.emulator.api.contact_store import ContactStore
+from ctct.emulator.api.custom_field_store import CustomFieldStore
+from ctct.emulator.api.import_job import ImportJob
 from ctct.emulator.api.list_jobs import ListDeleteJob
 from ctct.emulator.api.list_store import ListStore
 from ctct.emulator.config import UserConfig
@@ -91,13 +93,19 @@ class AccountStore:
         self.emu = emu
         self.lists = ListStore(emu.db)
         self.contacts = ContactStore(emu.db, emu.clock, self.lists)
+        self.custom_fields = CustomFieldStore(emu.db, emu.clock)
         self.activities = ActivityStore(emu.db, emu.clock)
         self.runner = ActivityRunner(emu.db, emu.clock, self._jobs())
         self._ensure_configured_accounts()
         self.runner.wake()  # resume activities a previous run left unfinished
 
     def _jobs(self) -> dict[str, Job]:
-        return {"list_delete": ListDeleteJob()}
+        imports = ImportJob()
+        return {
+            "list_delete": ListDeleteJob(),
+            "contacts_json_import": imports,
+            "contacts_file_import": imports,
+        }
 
     def close(self) -> None:
         """Stop the activity worker (before the database closes)."""
@@ -128,7 +136,13 @@ class AccountStore:
     def reset(self) -> None:
         """Wipe every account's data and re-create the configured accounts' defaults."""
         self.emu.db.clear(
-            ["accounts", *contact_store.TABLES, *list_store.TABLES, *activity_store.TABLES]
+            [
+                "accounts",
+                *contact_store.TABLES,
+                *list_store.TABLES,
+                *custom_field_store.TABLES,
+                *activity_store.TABLES,
+            ]
         )
         self._ensure_configured_accounts()
 

@@ -24,12 +24,15 @@ def routes(emu: Emulator) -> list[BaseRoute]:
     (so add new /v3 resources to the list below, not after these routes)."""
     # Imported here: ``ctct.emulator.accounts`` imports this package's stores, and the
     # endpoint modules import ``accounts`` back.
-    from ctct.emulator.api import account, activities, contacts, gateway, lists
+    from ctct.emulator.api import account, activities, contacts, gateway, imports, lists
 
+    # Fixed paths before templated ones: /activities/contacts_json_import must not be
+    # taken for /activities/{activity_id}.
     resources = [
         *account.resources(emu),
         *contacts.resources(emu),
         *lists.resources(emu),
+        *imports.resources(emu),
         *activities.resources(emu),
     ]
     return gateway.build_routes(emu, resources)

@@ -23,7 +23,8 @@ from ctct.emulator.api.activity_store import Activity, ActivityStore
 from ctct.emulator.clock import Clock
 from ctct.emulator.db import Database
 
-DEFAULT_CHUNK_SIZE = 2_000
+# Small enough that a chunk holds the database for a few tens of milliseconds.
+DEFAULT_CHUNK_SIZE = 500
 # Pause between chunks so request threads get the database lock (it is not fair).
 _BREATHER_SECONDS = 0.001
 

@@ -118,7 +118,7 @@ class Activity:
             body["completed_at"] = format_datetime(self.completed_at)
         body["created_at"] = format_datetime(self.created_at)
         body["updated_at"] = format_datetime(self.updated_at)
-        if self.source_file_name is not None and status_keys is None:
+        if self.source_file_name is not None:
             body["source_file_name"] = self.source_file_name
         body["percent_done"] = self.percent_done
         body["activity_errors"] = list(self.errors)

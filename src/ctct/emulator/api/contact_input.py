@@ -68,6 +68,19 @@ def is_uuid(value: object) -> bool:
     return isinstance(value, str) and bool(_UUID.match(value))
 
 
+def is_email(value: object) -> bool:
+    return isinstance(value, str) and bool(_EMAIL.match(value))
+
+
+def is_anniversary(text: str) -> bool:
+    """One of CC's anniversary formats (YYYY-MM-DD, YYYY/MM/DD, MM/DD/YYYY, MM-DD-YYYY)."""
+    match = _ANNIVERSARY.match(text)
+    if not match:
+        return False
+    month, day = (match[1], match[2]) if match[1] else (match[5], match[6])
+    return 1 <= int(month) <= 12 and 1 <= int(day) <= 31
+
+
 @dataclass
 class ContactInput:
     """A validated body. Only what the client sent is present."""
@@ -153,11 +166,8 @@ def _anniversary(problems: _Problems, value: object) -> str | None:
     text = problems.text("anniversary", value, 10)
     if text is None:
         return None
-    match = _ANNIVERSARY.match(text)
-    if match:
-        month, day = (match[1], match[2]) if match[1] else (match[5], match[6])
-        if 1 <= int(month) <= 12 and 1 <= int(day) <= 31:
-            return text
+    if is_anniversary(text):
+        return text
     problems.add(
         "anniversary must be a date such as YYYY-MM-DD, YYYY/MM/DD, MM/DD/YYYY or MM-DD-YYYY."
     )

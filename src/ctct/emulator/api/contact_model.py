@@ -71,9 +71,11 @@ def _updated_email(
     return email
 
 
-def _sms_channel(
+def sms_channel(
     given: dict[str, Any], old: dict[str, Any] | None, source: str, now: float
 ) -> dict[str, Any]:
+    """The stored ``sms_channel`` for a validated one (``full_sms_address``: 1 + 10 digits,
+    ``sms_channel_consents``), keeping the old channel's id and create source."""
     stamp = format_datetime(now)
     number: str = given["full_sms_address"]
     consents = []
@@ -146,7 +148,7 @@ def new_contact(given: ContactInput, now: float) -> dict[str, Any]:
         permission = given.email.get("permission_to_send", "implicit")
         data["email_address"] = new_email(given.email["address"], permission, given.source, now)
     if given.sms:
-        data["sms_channel"] = _sms_channel(given.sms, None, given.source, now)
+        data["sms_channel"] = sms_channel(given.sms, None, given.source, now)
     for name, items in given.subresources.items():
         if name != "list_memberships":
             data[name] = _subresource(name, items, None, given.source, now)
@@ -165,7 +167,7 @@ def replaced_contact(old: dict[str, Any], given: ContactInput, now: float) -> di
     elif "email_address" in old:
         data["email_address"] = old["email_address"]
     if given.sms:
-        data["sms_channel"] = _sms_channel(given.sms, old.get("sms_channel"), given.source, now)
+        data["sms_channel"] = sms_channel(given.sms, old.get("sms_channel"), given.source, now)
     elif "sms_channel" in old:
         data["sms_channel"] = old["sms_channel"]
     for name in SUBRESOURCES:

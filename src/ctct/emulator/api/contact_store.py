@@ -42,6 +42,10 @@ register_schema(
 
 TABLES = ["contacts"]
 
+# One encoder for every stored document: ``json.dumps`` with options builds a new encoder
+# per call, which shows when an import stores 40,000 contacts.
+encode_document = json.JSONEncoder(separators=(",", ":")).encode
+
 
 @dataclass(frozen=True)
 class StoredContact:
@@ -172,7 +176,7 @@ class ContactStore:
                     contact_model.email_key(data),
                     contact_model.status_of(data, deleted=False),
                     now,
-                    json.dumps(data, separators=(",", ":")),
+                    encode_document(data),
                     contact_id,
                 ),
             )
@@ -284,5 +288,5 @@ def _row_values(
         contact_model.status_of(data, deleted=False),
         now,
         now,
-        json.dumps(data, separators=(",", ":")),
+        encode_document(data),
     )
