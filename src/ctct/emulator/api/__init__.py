@@ -24,12 +24,21 @@ def routes(emu: Emulator) -> list[BaseRoute]:
     (so add new /v3 resources to the list below, not after these routes)."""
     # Imported here: ``ctct.emulator.accounts`` imports this package's stores, and the
     # endpoint modules import ``accounts`` back.
-    from ctct.emulator.api import account, activities, contacts, gateway, imports, lists
+    from ctct.emulator.api import (
+        account,
+        activities,
+        contacts,
+        gateway,
+        imports,
+        lists,
+        signup,
+    )
 
-    # Fixed paths before templated ones: /activities/contacts_json_import must not be
-    # taken for /activities/{activity_id}.
+    # Fixed paths before templated ones: /contacts/sign_up_form must not be taken for
+    # /contacts/{contact_id}, nor /activities/contacts_json_import for /activities/{id}.
     resources = [
         *account.resources(emu),
+        *signup.resources(emu),
         *contacts.resources(emu),
         *lists.resources(emu),
         *imports.resources(emu),

@@ -52,6 +52,20 @@ def _apply_permission(
             email["opt_out_reason"] = reason
 
 
+def with_permission(
+    email: dict[str, Any], permission: str, source: str, now: float
+) -> dict[str, Any]:
+    """A stored ``email_address`` with ``permission_to_send`` set (a copy; unchanged when
+    it already had that permission)."""
+    if email.get("permission_to_send") == permission:
+        return email
+    changed = dict(email)
+    stamp = format_datetime(now)
+    _apply_permission(changed, permission, source, stamp, None)
+    changed["updated_at"] = stamp
+    return changed
+
+
 def _updated_email(
     old: dict[str, Any] | None, given: dict[str, str], source: str, now: float
 ) -> dict[str, Any]:

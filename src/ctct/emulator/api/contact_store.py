@@ -245,6 +245,27 @@ class ContactStore:
         return ids
 
     @staticmethod
+    def update_documents(
+        conn: sqlite3.Connection, documents: Iterable[tuple[str, dict[str, Any]]], now: float
+    ) -> None:
+        """Store new documents for existing contacts (``(contact_id, data)``), reviving
+        deleted ones; status and email columns follow the documents."""
+        conn.executemany(
+            "UPDATE contacts SET email_key = ?, status = ?, updated_at = ?, deleted_at = NULL, "
+            "data = ? WHERE contact_id = ?",
+            [
+                (
+                    contact_model.email_key(data),
+                    contact_model.status_of(data, deleted=False),
+                    now,
+                    encode_document(data),
+                    contact_id,
+                )
+                for contact_id, data in documents
+            ],
+        )
+
+    @staticmethod
     def _check_unique(
         conn: sqlite3.Connection, account_id: str, data: dict[str, Any], contact_id: str | None
     ) -> None:

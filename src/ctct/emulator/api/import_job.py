@@ -16,9 +16,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from ctct.emulator.api import contact_model, import_rows
+from ctct.emulator.api import import_rows
 from ctct.emulator.api.activity_runner import JobContext
-from ctct.emulator.api.contact_store import ContactStore, encode_document
+from ctct.emulator.api.contact_store import ContactStore
 from ctct.emulator.api.isotime import format_datetime
 from ctct.emulator.api.list_store import ListStore
 
@@ -123,20 +123,8 @@ class ImportJob:
         ids = ContactStore.insert_many(conn, account_id, [e.data for e in new], now)
         for entry, contact_id in zip(new, ids, strict=True):
             entry.contact_id = contact_id
-        conn.executemany(
-            "UPDATE contacts SET email_key = ?, status = ?, updated_at = ?, deleted_at = NULL, "
-            "data = ? WHERE contact_id = ?",
-            [
-                (
-                    contact_model.email_key(e.data),
-                    contact_model.status_of(e.data, deleted=False),
-                    now,
-                    encode_document(e.data),
-                    e.contact_id,
-                )
-                for e in entries
-                if e.existed
-            ],
+        ContactStore.update_documents(
+            conn, [(e.contact_id, e.data) for e in entries if e.existed and e.contact_id], now
         )
 
 
