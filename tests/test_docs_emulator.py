@@ -1,6 +1,6 @@
-"""docs/emulator.md and the README stay true: every ```sh block in them runs, in order,
-against live `ctct emulator` processes, in one bash session (so variables carry from
-block to block). The README's ```python blocks run in that session too.
+"""docs/emulator.md, docs/api.md and the README stay true: every ```sh and ```python
+block in them runs, in order, against live `ctct emulator` processes, in one bash
+session per document (so variables carry from block to block).
 
 Markers on the line just before a block:
 - ``<!-- emulator -->``: the block is a ``ctct emulator [FLAGS] [--port N]`` command.
@@ -31,6 +31,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "emulator.md"
+API_DOC = ROOT / "docs" / "api.md"
 README = ROOT / "README.md"
 CTCT = Path(sys.executable).with_name("ctct")
 FENCE = re.compile(
@@ -107,6 +108,18 @@ def test_every_block_in_the_readme_runs(tmp_path: Path) -> None:
     output = run_doc(README, tmp_path, min_blocks=8)
     for expected in README_EXPECTED:
         assert expected in output, f"{expected!r} not in the output:\n{output[-4000:]}"
+
+
+def test_every_block_in_the_api_docs_runs(tmp_path: Path) -> None:
+    output = run_doc(API_DOC, tmp_path, min_blocks=14)
+    _, blocks, _ = read_doc(API_DOC)
+    ran = "\n".join(block.body for block in blocks)
+    checked = 0
+    for command, expected in API_EXPECTED:
+        if command in ran:  # blocks still marked "not run" have nothing to check
+            checked += 1
+            assert expected in output, f"{expected!r} not in the output:\n{output[-4000:]}"
+    assert checked >= 20
 
 
 def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
@@ -215,4 +228,49 @@ EXPECTED = (
     '"offset":',
     '"reset": true',
     '"contacts": 2',
+)
+
+# What docs/api.md's commands print, somewhere in the run: (a command in a block that
+# runs, what the run must then print). The doc shows these too.
+API_EXPECTED = (
+    ("--jq '{organization_name, country_code}'", '"organization_name": "Alice\'s Bakery"'),
+    ('"first_name": "Ann"', "\nAnn\n"),
+    ("--input - --jq .name", "\nNewsletter\n"),
+    ("--jq .email_address.address", "bea@example.com\ncal@example.com\n"),
+    ("._links.next.href", "\n/v3/contacts\n"),
+    ("--paginate", '[\n  "ann@example.com",\n  "bea@example.com",\n  "cal@example.com"'),
+    ("ctct api GET /contacts/0000", "exit 14\n"),
+    ("ctct api GET https://example.com", "exit 2\n"),
+    ("ctct lists create VIP", "Created list 'VIP' ("),
+    ("ctct lists rename", "Renamed 'VIP' to 'VIP customers'."),
+    ("ctct lists show", "favorite:         True"),
+    ("ctct lists list", "VIP customers"),
+    ("ctct lists delete Newsletter", "Deleted list 'Newsletter'."),
+    ("ctct lists add", "Added 2 contact(s) to 'VIP customers'."),
+    ("ctct lists remove", "Removed 1 contact(s) from 'VIP customers'."),
+    ("--dry-run", "customers.csv: 6 rows, 2 valid, 4 rejected (dry run: nothing sent)."),
+    ("--dry-run", "rejected line 4: invalid email address 'fay@example'"),
+    ("--dry-run", "rejected line 5: birthday_month must be a number from 1 to 12, not '13'"),
+    ("--dry-run", "rejected line 6: has 3 fields; the header has 5"),
+    ("--dry-run", "rejected line 7: repeats the email address of line 2"),
+    ("--create-list ||", "into list 'Customers': 2 added, 0 updated, 4 rejected"),
+    ("--list Customers --json", '"updated": 2,'),
+    ("-o customers-export.csv", "email"),
+    ("updated:", "updated: Zoe Zest"),
+    ("api.contacts.delete(zoe", "after delete:"),
+    ("Master bakers", "deleted: completed"),
+    ("/account/user/privileges", "200 True"),
+    ("api.pages(", "['ann@example.com', 'bea@example.com']"),
+    ("Guests", "members: 250"),
+    ("export_contacts(", " exported"),
+    ("create_or_update(", "True False True"),
+    ("Spring sale", "Draft"),
+    ("not found:", "not found: 404 contacts.api.not_found"),
+    ("conflict:", "conflict: 409"),
+    ("RefusedUrl", "RefusedUrl exit 2"),
+    ("daily_quota=1", "quota spent; resets at 00:00 UTC exit 15"),
+    ("CTCT_API_DAILY_QUOTA=1", "exit 15\n"),
+    ('"count": 2}', "Alice's Bakery\n"),
+    ("RetryPolicy(attempts=1)", "not retried: 503"),
+    ("asyncio.run(main())", "Alice's Bakery "),
 )
