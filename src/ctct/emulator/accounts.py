@@ -12,7 +12,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from ctct.emulator.api import activity_store, contact_store, custom_field_store, list_store
+from ctct.emulator.api import (
+    activity_store,
+    contact_store,
+    custom_field_store,
+    list_store,
+    tag_store,
+)
 from ctct.emulator.api.activity_runner import ActivityRunner, Job
 from ctct.emulator.api.activity_store import ActivityStore
 from ctct.emulator.api.contact_store import ContactStore
@@ -20,6 +26,7 @@ from ctct.emulator.api.custom_field_store import CustomFieldStore
 from ctct.emulator.api.import_job import ImportJob
 from ctct.emulator.api.list_jobs import ListDeleteJob
 from ctct.emulator.api.list_store import ListStore
+from ctct.emulator.api.tag_store import TagDeleteJob, TagStore
 from ctct.emulator.config import UserConfig
 from ctct.emulator.db import register_schema
 
@@ -94,6 +101,7 @@ class AccountStore:
         self.lists = ListStore(emu.db)
         self.contacts = ContactStore(emu.db, emu.clock, self.lists)
         self.custom_fields = CustomFieldStore(emu.db, emu.clock)
+        self.tags = TagStore(emu.db, emu.clock)
         self.activities = ActivityStore(emu.db, emu.clock)
         self.runner = ActivityRunner(emu.db, emu.clock, self._jobs())
         self._ensure_configured_accounts()
@@ -105,6 +113,7 @@ class AccountStore:
             "list_delete": ListDeleteJob(),
             "contacts_json_import": imports,
             "contacts_file_import": imports,
+            "contacts_tags_delete": TagDeleteJob(),
         }
 
     def close(self) -> None:
@@ -141,6 +150,7 @@ class AccountStore:
                 *contact_store.TABLES,
                 *list_store.TABLES,
                 *custom_field_store.TABLES,
+                *tag_store.TABLES,
                 *activity_store.TABLES,
             ]
         )

@@ -28,10 +28,12 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         account,
         activities,
         contacts,
+        custom_fields,
         gateway,
         imports,
         lists,
         signup,
+        tags,
     )
 
     # Fixed paths before templated ones: /contacts/sign_up_form must not be taken for
@@ -41,6 +43,8 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         *signup.resources(emu),
         *contacts.resources(emu),
         *lists.resources(emu),
+        *custom_fields.resources(emu),
+        *tags.resources(emu),
         *imports.resources(emu),
         *activities.resources(emu),
     ]
