@@ -21,6 +21,12 @@ from ctct.emulator.api import (
 )
 from ctct.emulator.api.activity_runner import ActivityRunner, Job
 from ctct.emulator.api.activity_store import ActivityStore
+from ctct.emulator.api.contact_jobs import (
+    EXPORT_TABLES,
+    ContactDeleteJob,
+    ExportJob,
+    MembershipJob,
+)
 from ctct.emulator.api.contact_store import ContactStore
 from ctct.emulator.api.custom_field_store import CustomFieldStore
 from ctct.emulator.api.import_job import ImportJob
@@ -114,6 +120,10 @@ class AccountStore:
             "contacts_json_import": imports,
             "contacts_file_import": imports,
             "contacts_tags_delete": TagDeleteJob(),
+            "add_list_memberships": MembershipJob(add=True),
+            "remove_list_memberships": MembershipJob(add=False),
+            "contact_delete": ContactDeleteJob(),
+            "contact_exports": ExportJob(),
         }
 
     def close(self) -> None:
@@ -152,6 +162,7 @@ class AccountStore:
                 *custom_field_store.TABLES,
                 *tag_store.TABLES,
                 *activity_store.TABLES,
+                *EXPORT_TABLES,
             ]
         )
         self._ensure_configured_accounts()

@@ -27,6 +27,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
     from ctct.emulator.api import (
         account,
         activities,
+        bulk_activities,
         contacts,
         custom_fields,
         gateway,
@@ -46,6 +47,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         *custom_fields.resources(emu),
         *tags.resources(emu),
         *imports.resources(emu),
+        *bulk_activities.resources(emu),
         *activities.resources(emu),
     ]
     return gateway.build_routes(emu, resources)

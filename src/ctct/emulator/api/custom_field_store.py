@@ -133,6 +133,15 @@ class CustomFieldStore:
         return rows[:limit], len(rows) > limit
 
     @staticmethod
+    def names(conn: sqlite3.Connection, account_id: str) -> dict[str, str]:
+        """Every field of the account, oldest first: ``name`` -> ``custom_field_id``."""
+        rows = conn.execute(
+            "SELECT name, custom_field_id FROM custom_fields WHERE account_id = ? ORDER BY seq",
+            (account_id,),
+        )
+        return {r["name"]: r["custom_field_id"] for r in rows}
+
+    @staticmethod
     def ids_by_name(conn: sqlite3.Connection, account_id: str) -> dict[str, str]:
         """Every field of the account: lower-cased ``name`` -> ``custom_field_id``."""
         rows = conn.execute(
