@@ -19,6 +19,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from ctct.flows._choose import _CI_VARIABLES, _SSH_VARIABLES
 from ctct.testing import EmulatorHandle, start_emulator
 
 CTCT = str(Path(sys.executable).with_name("ctct"))
@@ -143,12 +144,19 @@ class Running:
             self.process.wait(10)
 
 
+# What `ctct auth login` looks at to pick a flow: tests set these themselves, so a run
+# in CI or over SSH behaves like one on a desktop without a display.
+_FLOW_CHOICE_HINTS = frozenset(
+    {"DISPLAY", "WAYLAND_DISPLAY", "BROWSER", *_SSH_VARIABLES, *_CI_VARIABLES}
+)
+
+
 def isolated_env(tmp_path: Path) -> dict[str, str]:
     """The environment for the CLI: nothing of this machine's ctct setup leaks in."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith("CTCT_") and k not in ("DISPLAY", "WAYLAND_DISPLAY", "BROWSER")
+        if not k.startswith("CTCT_") and k not in _FLOW_CHOICE_HINTS
     }
     config = tmp_path / "config.toml"
     config.touch()
