@@ -1,5 +1,5 @@
-"""Constant Contact accounts and their data: account summary, contacts, lists and bulk
-activities (with the worker that runs them).
+"""Constant Contact accounts and their data: account summary, contacts, lists, custom
+fields, tags, email campaigns and bulk activities (with the worker that runs them).
 
 Each account (a user's ``account_id``; several logins may share one) has its own data,
 all kept in the emulator's database so an emulator re-created on the same
@@ -16,6 +16,7 @@ from ctct.emulator.api import (
     activity_store,
     contact_store,
     custom_field_store,
+    email_store,
     list_store,
     tag_store,
 )
@@ -29,6 +30,7 @@ from ctct.emulator.api.contact_jobs import (
 )
 from ctct.emulator.api.contact_store import ContactStore
 from ctct.emulator.api.custom_field_store import CustomFieldStore
+from ctct.emulator.api.email_store import EmailStore
 from ctct.emulator.api.import_job import ImportJob
 from ctct.emulator.api.list_jobs import ListDeleteJob
 from ctct.emulator.api.list_store import ListStore
@@ -108,6 +110,7 @@ class AccountStore:
         self.contacts = ContactStore(emu.db, emu.clock, self.lists)
         self.custom_fields = CustomFieldStore(emu.db, emu.clock)
         self.tags = TagStore(emu.db, emu.clock)
+        self.emails = EmailStore(emu.db, emu.clock)
         self.activities = ActivityStore(emu.db, emu.clock)
         self.runner = ActivityRunner(emu.db, emu.clock, self._jobs())
         self._ensure_configured_accounts()
@@ -161,6 +164,7 @@ class AccountStore:
                 *list_store.TABLES,
                 *custom_field_store.TABLES,
                 *tag_store.TABLES,
+                *email_store.TABLES,
                 *activity_store.TABLES,
                 *EXPORT_TABLES,
             ]

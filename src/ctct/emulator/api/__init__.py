@@ -30,6 +30,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         bulk_activities,
         contacts,
         custom_fields,
+        emails,
         gateway,
         imports,
         lists,
@@ -49,6 +50,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         *imports.resources(emu),
         *bulk_activities.resources(emu),
         *activities.resources(emu),
+        *emails.resources(emu),
     ]
     return gateway.build_routes(emu, resources)
 
