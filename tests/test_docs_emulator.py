@@ -269,7 +269,7 @@ API_EXPECTED = (
     ("export_contacts(", "['ann@example.com', 'bea@example.com']\nactive contacts: 254\n"),
     ("create_or_update(", "created updated True\nIvy Ice True\n"),
     ("api.custom_fields.create(", "Carrot True\n['Favorite cake'] ['Regular']\n"),
-    ("Spring sale", "Draft"),
+    ("Spring sale", "Draft\n2030-05-01T09:00:00.000Z\nScheduled\n"),
     ("not found:", "not found: 404 contacts.api.not_found"),
     ("conflict:", "conflict: 409"),
     ("RefusedUrl", "RefusedUrl exit 2"),
