@@ -396,3 +396,9 @@ def test_hundred_thousand_contacts_in_three_uploads(served: Api) -> None:
     )
     stored = [r["email_key"] for r in rows]
     assert len(stored) == 100_000 and set(stored) == set(emails)
+
+
+def test_malformed_multipart_is_400(api: Api) -> None:
+    headers = {**api.headers, "Content-Type": "multipart/form-data; boundary=xyz"}
+    response = api.client.post(FILE_IMPORT, headers=headers, content=b'{"not": "multipart"}')
+    error(response, 400, "activities.api.validation.error")

@@ -1,12 +1,20 @@
 """The emulated V3 API: every ``/v3/...`` route goes through the gateway
-(``gateway.py``: token, limits, scope, privilege), and the control route that seeds
-account data (``seed.py``).
+(``gateway.py``: token, limits, scope, privilege, media type), plus control routes that
+seed account data (``seed.py``) and drive the bulk-activity worker (``activity_control``).
 
-Modules: ``gateway`` (checks), ``errors`` (CC's error bodies), ``pagination`` (cursors),
-``params`` (query/path parsing), endpoints (``account``, ``contacts``, ``lists``,
-``activities``), pure validation and shaping (``contact_input``, ``contact_model``),
-database stores (``contact_store``, ``list_store``, ``activity_store``), bulk activities
-(``activity_runner`` runs ``*_jobs`` off the request path), ``privileges``.
+Modules:
+
+- plumbing: ``gateway``, ``errors`` (CC's error bodies), ``pagination`` (cursors),
+  ``params`` (query/path parsing), ``privileges``, ``isotime``;
+- endpoints: ``account``, ``contacts``, ``signup`` (sign_up_form), ``lists``,
+  ``custom_fields``, ``tags``, ``imports`` (JSON/CSV), ``bulk_activities`` (memberships,
+  contact_delete, exports), ``activities`` (status), ``emails`` (campaigns);
+- pure validation and shaping: ``contact_input``, ``contact_model``, ``signup_input``,
+  ``import_input``, ``import_rows``, ``export_rows``, ``email_input``, ``selection``;
+- database stores: ``contact_store``, ``list_store``, ``custom_field_store``,
+  ``tag_store``, ``email_store``, ``activity_store``;
+- bulk activities: ``activity_runner`` (worker thread, chunked steps) runs the jobs in
+  ``list_jobs``, ``import_job``, ``contact_jobs`` and ``tag_store``.
 """
 
 from __future__ import annotations

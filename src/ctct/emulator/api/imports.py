@@ -101,7 +101,12 @@ def resources(emu: Emulator) -> list[Resource]:
         return answer(await run_in_threadpool(parse_and_queue))
 
     async def file_import(request: Request, caller: Caller) -> Response:
-        form = await request.form(max_files=1, max_fields=20)
+        try:
+            form = await request.form(max_files=1, max_fields=20)
+        except Exception as exc:  # Starlette's parser errors differ by kind; all mean 400
+            raise errors.validation(
+                AREA, f"The multipart body could not be read ({exc}); send the CSV as a file part."
+            ) from None
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise errors.validation(
