@@ -6,7 +6,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from ctct.api import Client, Conflict
+from ctct.api import BadRequest, Client, Conflict
 from ctct.api.emails import primary_activity_id
 from tests.api.conftest import ApiEnv, require_emulator_endpoint
 from tests.contract import validate
@@ -71,8 +71,17 @@ def test_email_campaigns(api_env: ApiEnv, client: Client) -> None:
     assert [c["name"] for c in client.emails.iter()] == ["Spring sale"]
     activity_id = primary_activity_id(created)
     assert activity_id is not None
-    schedule = client.emails.schedule(activity_id, "0")
+    audience = client.lists.create("Spring customers")
+    with pytest.raises(BadRequest):  # Constant Contact needs recipients first
+        client.emails.schedule(activity_id, "2030-05-01T09:00:00.000Z")
+    schedule = client.emails.schedule(
+        activity_id, "2030-05-01T09:00:00.000Z", list_ids=[audience["list_id"]]
+    )
     validate(schedule, "EmailScheduleResponse")
+    activity = client.emails.get_activity(activity_id)
+    validate(activity, "EmailCampaignActivity")
+    assert activity["contact_list_ids"] == [audience["list_id"]]
+    assert client.emails.get(created["campaign_id"])["current_status"] == "Scheduled"
 
 
 def test_sign_up_form_creates_then_updates(api_env: ApiEnv, client: Client) -> None:
@@ -107,5 +116,12 @@ def test_async_resources(api_env: ApiEnv) -> None:
             campaign = await client.emails.create(CAMPAIGN)
             validate(await client.emails.get(campaign["campaign_id"]), "EmailCampaign")
             assert [c["name"] async for c in client.emails.iter()] == ["Spring sale"]
+            audience = await client.lists.create("Async customers")
+            activity_id = primary_activity_id(campaign)
+            assert activity_id is not None
+            schedule = await client.emails.schedule(
+                activity_id, "2030-05-01T09:00:00.000Z", list_ids=[audience["list_id"]]
+            )
+            validate(schedule, "EmailScheduleResponse")
 
     anyio.run(main)

@@ -1,4 +1,5 @@
-"""Email campaigns: list, create, get, and schedule a campaign activity."""
+"""Email campaigns: list, create, get; read and update a campaign activity (who receives
+it: ``contact_list_ids``), and schedule it."""
 
 from __future__ import annotations
 
@@ -31,6 +32,26 @@ def create_flow(policy: RetryPolicy, body: Json) -> Flow[Json]:
     return object_flow(with_body("POST", "/emails", body, requirement=WRITE), policy)
 
 
+def _activity_path(campaign_activity_id: str) -> str:
+    return f"/emails/activities/{quote(campaign_activity_id, safe='')}"
+
+
+def get_activity_flow(policy: RetryPolicy, campaign_activity_id: str) -> Flow[Json]:
+    return object_flow(get(_activity_path(campaign_activity_id), requirement=READ), policy)
+
+
+def update_activity_flow(policy: RetryPolicy, campaign_activity_id: str, body: Json) -> Flow[Json]:
+    # PUT replaces the activity: callers send the whole activity (see set_recipients).
+    return object_flow(
+        with_body("PUT", _activity_path(campaign_activity_id), body, requirement=WRITE), policy
+    )
+
+
+def with_recipients(activity: Json, list_ids: list[str]) -> Json:
+    """The full activity body for a PUT that sends it to ``list_ids``."""
+    return {**activity, "contact_list_ids": list(list_ids)}
+
+
 def schedule_flow(policy: RetryPolicy, campaign_activity_id: str, scheduled_date: str) -> Flow[Any]:
     path = f"/emails/activities/{quote(campaign_activity_id, safe='')}/schedules"
     return json_flow(
@@ -49,7 +70,8 @@ def primary_activity_id(campaign: Json) -> str | None:
 
 class EmailCampaigns:
     """``client.emails``: ``iter()``, ``create(body)``, ``get(id)``,
-    ``schedule(campaign_activity_id, date)``."""
+    ``get_activity(id)``, ``set_recipients(id, list_ids)``,
+    ``schedule(campaign_activity_id, date, list_ids=...)``."""
 
     def __init__(self, runner: SyncRunner) -> None:
         self._r = runner
@@ -65,8 +87,29 @@ class EmailCampaigns:
     def get(self, campaign_id: str) -> Json:
         return self._r.run(get_flow(self._r.policy, campaign_id))
 
-    def schedule(self, campaign_activity_id: str, scheduled_date: str = "0") -> list[Json]:
-        """Schedule the activity (``"0"``: send now; else an ISO-8601 date)."""
+    def get_activity(self, campaign_activity_id: str) -> Json:
+        return self._r.run(get_activity_flow(self._r.policy, campaign_activity_id))
+
+    def update_activity(self, campaign_activity_id: str, body: Json) -> Json:
+        """``PUT /emails/activities/{id}`` with the whole activity."""
+        return self._r.run(update_activity_flow(self._r.policy, campaign_activity_id, body))
+
+    def set_recipients(self, campaign_activity_id: str, list_ids: list[str]) -> Json:
+        """Send the activity to these contact lists (a full PUT of the activity)."""
+        activity = self.get_activity(campaign_activity_id)
+        return self.update_activity(campaign_activity_id, with_recipients(activity, list_ids))
+
+    def schedule(
+        self,
+        campaign_activity_id: str,
+        scheduled_date: str = "0",
+        *,
+        list_ids: list[str] | None = None,
+    ) -> list[Json]:
+        """Schedule the activity (``"0"``: send now; else an ISO-8601 date), to
+        ``list_ids`` if given (Constant Contact refuses a schedule without recipients)."""
+        if list_ids is not None:
+            self.set_recipients(campaign_activity_id, list_ids)
         result = self._r.run(schedule_flow(self._r.policy, campaign_activity_id, scheduled_date))
         return list(result or [])
 
@@ -84,7 +127,25 @@ class AsyncEmailCampaigns:
     async def get(self, campaign_id: str) -> Json:
         return await self._r.run(get_flow(self._r.policy, campaign_id))
 
-    async def schedule(self, campaign_activity_id: str, scheduled_date: str = "0") -> list[Json]:
+    async def get_activity(self, campaign_activity_id: str) -> Json:
+        return await self._r.run(get_activity_flow(self._r.policy, campaign_activity_id))
+
+    async def update_activity(self, campaign_activity_id: str, body: Json) -> Json:
+        return await self._r.run(update_activity_flow(self._r.policy, campaign_activity_id, body))
+
+    async def set_recipients(self, campaign_activity_id: str, list_ids: list[str]) -> Json:
+        activity = await self.get_activity(campaign_activity_id)
+        return await self.update_activity(campaign_activity_id, with_recipients(activity, list_ids))
+
+    async def schedule(
+        self,
+        campaign_activity_id: str,
+        scheduled_date: str = "0",
+        *,
+        list_ids: list[str] | None = None,
+    ) -> list[Json]:
+        if list_ids is not None:
+            await self.set_recipients(campaign_activity_id, list_ids)
         result = await self._r.run(
             schedule_flow(self._r.policy, campaign_activity_id, scheduled_date)
         )
