@@ -402,3 +402,15 @@ def test_malformed_multipart_is_400(api: Api) -> None:
     headers = {**api.headers, "Content-Type": "multipart/form-data; boundary=xyz"}
     response = api.client.post(FILE_IMPORT, headers=headers, content=b'{"not": "multipart"}')
     error(response, 400, "activities.api.validation.error")
+
+
+def test_reset_forgets_activities_and_resumes_the_worker(api: Api) -> None:
+    control(api.running, "pause")
+    queued = api.json_import([{"email": "a@example.com"}])
+    assert api.client.get("/__emulator/activities").json()["paused"] is True
+    assert api.client.post("/__emulator/reset").json() == {"reset": True}
+    assert api.client.get("/__emulator/activities").json()["paused"] is False
+    fresh = Api(api.running)  # tokens are forgotten too; the default list is new
+    error(api.client.get(f"/v3/activities/{queued['activity_id']}", headers=fresh.headers), 404)
+    done = fresh.wait(fresh.json_import([{"email": "b@example.com"}])["activity_id"])
+    assert done["state"] == "completed"

@@ -20,7 +20,7 @@ from ctct.emulator.api import (
     list_store,
     tag_store,
 )
-from ctct.emulator.api.activity_runner import ActivityRunner, Job
+from ctct.emulator.api.activity_runner import DEFAULT_CHUNK_SIZE, ActivityRunner, Job
 from ctct.emulator.api.activity_store import ActivityStore
 from ctct.emulator.api.contact_jobs import (
     EXPORT_TABLES,
@@ -156,7 +156,8 @@ class AccountStore:
                     self.lists.ensure(conn, account_id, DEFAULT_LIST_NAME, now)
 
     def reset(self) -> None:
-        """Wipe every account's data and re-create the configured accounts' defaults."""
+        """Wipe every account's data and re-create the configured accounts' defaults; the
+        activity worker runs again at its usual chunk size (a test may have paused it)."""
         self.emu.db.clear(
             [
                 "accounts",
@@ -170,6 +171,8 @@ class AccountStore:
             ]
         )
         self._ensure_configured_accounts()
+        self.runner.chunk_size = DEFAULT_CHUNK_SIZE
+        self.runner.resume()
 
     def resolve(self, *, username: str | None = None, account_id: str | None = None) -> str:
         """The account id for a configured username, or a known account id."""
