@@ -18,8 +18,10 @@ from typing import Any
 from ctct.api.errors import InputError
 
 MAX_IMPORT_CONTACTS = 40_000
-MAX_IMPORT_BYTES = 4_000_000
-"""4 MB, counted in decimal bytes: the conservative reading of CC's "4 MB"."""
+MAX_CSV_DATA_ROWS = MAX_IMPORT_CONTACTS - 1
+"""CC counts the header among a CSV file's 40,000 lines."""
+MAX_IMPORT_BYTES = 4_000_000 - 1
+"""Under 4 MB ("less than 4 MB"), counted in decimal bytes: the conservative reading."""
 MULTIPART_ALLOWANCE = 2_048
 """Room left in a CSV import for the multipart envelope and the list_ids field."""
 MAX_IDS_PER_ACTIVITY = 500
@@ -91,7 +93,7 @@ def chunk_starts(
 def csv_chunks(
     data: str,
     *,
-    max_rows: int = MAX_IMPORT_CONTACTS,
+    max_rows: int = MAX_CSV_DATA_ROWS,
     max_bytes: int = MAX_IMPORT_BYTES - MULTIPART_ALLOWANCE,
 ) -> Iterator[tuple[bytes, int]]:
     """``(csv file bytes, rows)`` pieces of a CSV, each with the header and within limits."""

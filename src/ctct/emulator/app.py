@@ -58,6 +58,7 @@ class Emulator:
         self.db.clear(["access_tokens"])
 
     def close(self) -> None:
+        self.accounts.close()  # stop the bulk-activity worker before its database goes
         self.db.close()
 
 

@@ -31,7 +31,7 @@ class SyncASGITransport(httpx2.BaseTransport):
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         async def call() -> tuple[int, Any, bytes]:
-            body = request.content  # sync requests carry their body already read
+            body = request.read()  # a streamed (e.g. multipart) body is read here
             async_request = httpx2.Request(
                 request.method, request.url, headers=request.headers, content=body
             )
