@@ -164,18 +164,3 @@ def client(api_env: ApiEnv) -> Client:
 
 
 NO_RETRY = RetryPolicy(attempts=1)
-
-
-def require_emulator_endpoint(env: ApiEnv, method: str, path: str) -> None:
-    """Skip while the emulator (built in parallel) lacks ``method path``: probe it with
-    a raw request and look for the gateway's 405/unknown-resource answer."""
-    with env.handle.http_client() as http:
-        token = env.managers[0].token() if env.managers else None
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        answer = http.request(method, "/v3" + path, headers=headers, json={})
-    keys = []
-    if answer.headers.get("content-type", "").startswith("application/json"):
-        body = answer.json()
-        keys = [i.get("error_key") for i in body] if isinstance(body, list) else []
-    if answer.status_code == 405 or (answer.status_code == 404 and "not_found" in keys):
-        pytest.skip(f"the emulator does not implement {method} /v3{path} yet")

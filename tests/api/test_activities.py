@@ -9,7 +9,7 @@ import io
 import anyio
 
 from ctct.api import Client
-from tests.api.conftest import ApiEnv, require_emulator_endpoint
+from tests.api.conftest import ApiEnv
 from tests.contract import validate
 
 IMPORT = "/activities/contacts_json_import"
@@ -23,7 +23,6 @@ def people(n: int, start: int = 0) -> list[dict[str, str]]:
 
 
 def test_json_import_in_requests_at_cc_limits(api_env: ApiEnv, client: Client) -> None:
-    require_emulator_endpoint(api_env, "POST", IMPORT)
     target = client.lists.create("Imported")
     progress: list[tuple[str, int, int]] = []
     done = client.activities.json_import(
@@ -42,7 +41,6 @@ def test_json_import_in_requests_at_cc_limits(api_env: ApiEnv, client: Client) -
 
 
 def test_import_updates_existing_contacts(api_env: ApiEnv, client: Client) -> None:
-    require_emulator_endpoint(api_env, "POST", IMPORT)
     target = client.lists.create("Again")
     client.activities.json_import(people(10), [target["list_id"]])
     changed = [{**p, "first_name": "Changed"} for p in people(10)]
@@ -54,7 +52,6 @@ def test_import_updates_existing_contacts(api_env: ApiEnv, client: Client) -> No
 
 
 def test_csv_import_multipart(api_env: ApiEnv, client: Client) -> None:
-    require_emulator_endpoint(api_env, "POST", "/activities/contacts_file_import")
     target = client.lists.create("From CSV")
     text = "email,first_name\n" + "".join(f"c{i}@example.com,C{i}\n" for i in range(50))
     done = client.activities.csv_import(text, [target["list_id"]])
@@ -64,7 +61,6 @@ def test_csv_import_multipart(api_env: ApiEnv, client: Client) -> None:
 
 
 def test_memberships_delete_and_export(api_env: ApiEnv, client: Client) -> None:
-    require_emulator_endpoint(api_env, "POST", "/activities/add_list_memberships")
     api_env.handle.seed(username="alice@example.com", contacts_count=600)
     ids = [c["contact_id"] for c in client.contacts.iter()]
     target = client.lists.create("Members")
@@ -81,17 +77,14 @@ def test_memberships_delete_and_export(api_env: ApiEnv, client: Client) -> None:
         client.lists.get(target["list_id"], include_membership_count="all")["membership_count"]
         == 500
     )
-    require_emulator_endpoint(api_env, "POST", "/activities/contact_exports")
     text = client.activities.export_contacts({"list_ids": [target["list_id"]]})
     exported = list(csv.DictReader(io.StringIO(text)))
     assert len(exported) == 500
-    require_emulator_endpoint(api_env, "POST", "/activities/contact_delete")
     client.activities.delete_contacts(contact_ids=ids[:50])
     assert client.contacts.count() == 550
 
 
 def test_async_import_and_export(api_env: ApiEnv) -> None:
-    require_emulator_endpoint(api_env, "POST", IMPORT)
 
     async def main() -> str:
         async with api_env.async_client() as client:
@@ -99,7 +92,6 @@ def test_async_import_and_export(api_env: ApiEnv) -> None:
             done = await client.activities.json_import(people(300), [target["list_id"]])
             assert done[0]["state"] == "completed"
             assert await client.contacts.count() == 300
-            require_emulator_endpoint(api_env, "POST", "/activities/contact_exports")
             return await client.activities.export_contacts({})
 
     text = anyio.run(main)
