@@ -46,7 +46,7 @@ from ctct.api.flow import (
     get,
     object_flow,
 )
-from ctct.api.limits import RateLimiter, RateLimits
+from ctct.api.limits import RateLimiter, RateLimits, limits_from_env
 from ctct.api.lists import AsyncContactLists, ContactLists
 from ctct.api.retry import RetryPolicy
 from ctct.api.runner import next_href
@@ -88,7 +88,7 @@ class _Base:
                 "the emulator, or use the Constant Contact profile)."
             )
         self.base = ApiBase(base)
-        self.limits = limits or RateLimits.for_provider(provider)
+        self.limits = limits or limits_from_env(RateLimits.for_provider(provider))
         self.limiter = RateLimiter(
             rate_store if rate_store is not None else self.manager.store,
             RateLimiter.bucket_for(self.manager.client.client_id, self.base.url),

@@ -15,9 +15,10 @@ worker shares (``store.acquire_rate`` / ``store.incr_daily``; SQLite by default)
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 import anyio
@@ -66,6 +67,31 @@ class RateLimits:
 
     def with_changes(self, **changes: object) -> RateLimits:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def limits_from_env(
+    provider_limits: RateLimits, environ: Mapping[str, str] | None = None
+) -> RateLimits:
+    """The provider's limits, changed by ``CTCT_API_RATE`` / ``CTCT_API_DAILY_QUOTA``
+    (e.g. a partner key's 10/s and 250,000/day). The library and the CLI both read them."""
+    from ctct.api.errors import InputError
+
+    env = os.environ if environ is None else environ
+    changes: dict[str, float | int] = {}
+    for name, key, kind in (
+        ("CTCT_API_RATE", "rate_per_second", float),
+        ("CTCT_API_DAILY_QUOTA", "daily_quota", int),
+    ):
+        raw = env.get(name, "").strip()
+        if raw:
+            try:
+                value = kind(raw)
+                if value <= 0:
+                    raise ValueError
+            except ValueError:
+                raise InputError(f"{name} must be a positive number, not {raw!r}.") from None
+            changes[key] = value
+    return provider_limits.with_changes(**changes) if changes else provider_limits
 
 
 def utc_day(now: float) -> str:

@@ -4,7 +4,6 @@ for partner keys), a progress display for long work, and list lookup by name or 
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,29 +17,9 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from ctct.api import Client
-    from ctct.api.limits import RateLimits
 
 _LABELS = {"upload": "Uploading", "processing": "Processing"}
 _UUID = re.compile(r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$")
-
-
-def limits_from_env(provider_limits: RateLimits) -> RateLimits:
-    """The provider's limits, changed by ``CTCT_API_RATE`` / ``CTCT_API_DAILY_QUOTA``."""
-    changes: dict[str, Any] = {}
-    for name, key, kind in (
-        ("CTCT_API_RATE", "rate_per_second", float),
-        ("CTCT_API_DAILY_QUOTA", "daily_quota", int),
-    ):
-        raw = os.environ.get(name, "").strip()
-        if raw:
-            try:
-                value = kind(raw)
-                if value <= 0:
-                    raise ValueError
-            except ValueError:
-                raise InputError(f"{name} must be a positive number, not {raw!r}.") from None
-            changes[key] = value
-    return provider_limits.with_changes(**changes) if changes else provider_limits
 
 
 @contextmanager
@@ -48,12 +27,10 @@ def api_client(settings_flags: dict[str, Any]) -> Iterator[Client]:
     """A ``Client`` for the configured profile, closed afterwards."""
     from ctct._manager import TokenManager
     from ctct.api import Client
-    from ctct.api.limits import RateLimits
 
     manager = TokenManager.from_settings(load_settings(settings_flags))
     try:
-        limits = limits_from_env(RateLimits.for_provider(manager.provider))
-        with Client(manager, limits=limits) as client:
+        with Client(manager) as client:  # CTCT_API_RATE / CTCT_API_DAILY_QUOTA apply
             yield client
     finally:
         manager.close()
