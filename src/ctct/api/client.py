@@ -27,6 +27,7 @@ import httpx2
 from ctct import __version__
 from ctct._auth import BearerAuth
 from ctct._manager import TokenManager
+from ctct._sansio import adrive, drive
 from ctct._settings import Settings
 from ctct.api.account import Account, AsyncAccount
 from ctct.api.activities import Activities, AsyncActivities
@@ -138,10 +139,6 @@ def _param(value: Any) -> str:
     return str(value)
 
 
-def _outcome(stop: StopIteration) -> Any:
-    return stop.value
-
-
 class Client(_Base):
     """The V3 API, synchronously. Safe to share between threads.
 
@@ -230,20 +227,8 @@ class Client(_Base):
             raise
 
     def _drive(self, flow: Flow[T]) -> T:
-        try:
-            operation = next(flow)
-            while True:
-                try:
-                    result = self._execute(operation)
-                except Exception as exc:  # the flow decides: retry, map, or re-raise
-                    operation = flow.throw(exc)
-                    continue
-                operation = flow.send(result)
-        except StopIteration as stop:
-            value: T = _outcome(stop)
-            return value
-        finally:
-            flow.close()
+        # The same driver as the refresh engine and the login flows (ctct._sansio).
+        return drive(flow, self._execute)
 
     def _execute(self, operation: object) -> Any:
         if isinstance(operation, Send):
@@ -356,20 +341,7 @@ class AsyncClient(_Base):
             raise
 
     async def _drive(self, flow: Flow[T]) -> T:
-        try:
-            operation = next(flow)
-            while True:
-                try:
-                    result = await self._execute(operation)
-                except Exception as exc:
-                    operation = flow.throw(exc)
-                    continue
-                operation = flow.send(result)
-        except StopIteration as stop:
-            value: T = _outcome(stop)
-            return value
-        finally:
-            flow.close()
+        return await adrive(flow, self._execute)
 
     async def _execute(self, operation: object) -> Any:
         if isinstance(operation, Send):
