@@ -25,7 +25,7 @@ import anyio
 import anyio.to_thread
 import httpx2
 
-from ctct import _oauth_http
+from ctct import _oauth_http, _redact
 from ctct._jwt import JwksCache, JwtVerifier
 from ctct._oauth_requests import ClientCredentials
 from ctct._provider import Provider
@@ -45,7 +45,7 @@ from ctct._refresh import (
 from ctct._sansio import Send, Sleep, TakeRate, Verify, adrive, drive
 from ctct._settings import Settings
 from ctct._tokens import TokenSet, TokenState
-from ctct.errors import AuthorizationRequired, ConfigError
+from ctct.errors import AuthorizationRequired, ConfigError, CtctError
 from ctct.stores import GrantKey, Store, open_store
 
 log = logging.getLogger("ctct.manager")
@@ -258,6 +258,21 @@ class TokenManager:
         record = self.store.load(self.key)
         return None if record is None else decode(record).tokens
 
+    def held_secrets(self) -> _redact.Held:
+        """What must never appear in a message: the grant's tokens (in memory and in the
+        store) and the client secret. Error paths mask server text with it; the store
+        is read here, so do not call it on a hot path."""
+        cached = self._shared.cached
+        try:
+            stored = self.tokens()
+        except CtctError:
+            stored = None
+        return _redact.Held(
+            _redact.in_tokens(cached.snapshot.tokens if cached is not None else None),
+            _redact.in_tokens(stored),
+            self.client.client_secret,
+        )
+
     def save(self, tokens: TokenSet) -> None:
         """Store a new grant (after a login or an import), replacing any previous one."""
         with self.store.lock(self.key, self.policy.lock_timeout):
@@ -300,7 +315,11 @@ class TokenManager:
             return self._settle(outcome, raise_transient)
 
     def _run(self, flow: Flow) -> Outcome:
-        return drive(flow, self._execute)
+        try:
+            return drive(flow, self._execute)
+        except CtctError as error:
+            _redact.scrub(error, self.held_secrets())
+            raise
 
     def _execute(self, operation: object) -> Any:
         if isinstance(operation, Load):
@@ -360,7 +379,12 @@ class TokenManager:
             return self._settle(outcome, raise_transient)
 
     async def _arun(self, flow: Flow) -> Outcome:
-        return await adrive(flow, self._aexecute)
+        try:
+            return await adrive(flow, self._aexecute)
+        except CtctError as error:
+            held = await anyio.to_thread.run_sync(self.held_secrets)
+            _redact.scrub(error, held)
+            raise
 
     async def _aexecute(self, operation: object) -> Any:
         if isinstance(operation, Load):

@@ -367,6 +367,9 @@ def redact_url(url: str) -> str:
     """``url`` with the password in its authority (``postgresql://user:pass@host``,
     ``redis://:pass@host``) and password-like query parameters replaced by the mask.
     A URL that does not parse keeps only its scheme and host part after the ``@``."""
+    if "://" not in url:
+        # Not a URL, but ``user:pass@host`` still names a password.
+        return f"{MASK}@{url.rpartition('@')[2]}" if "@" in url else url
     try:
         parts = urlsplit(url)
         password = parts.password

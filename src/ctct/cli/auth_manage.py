@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ctct._redact import in_tokens, redact_url
 from ctct.cli import _console
 from ctct.cli._console import countdown, escape, fingerprint, iso, provider_label, timestamp
 from ctct.cli.auth_common import http_client, load_settings, token_manager
@@ -160,7 +161,7 @@ def revoke(manager: TokenManager, http: Any, tokens: TokenSet, timeout: float) -
         return None
     try:
         request = revoke_request(manager.provider, manager.client, token, token_type_hint=hint)  # type: ignore[arg-type]
-        check_revoke_response(send(http, request, timeout=timeout))
+        check_revoke_response(send(http, request, timeout=timeout), held=in_tokens(tokens))
     except ClientRejected as exc:
         return exc  # our credentials were refused: the server said nothing about the token
     except AuthorizationRequired as exc:
@@ -201,7 +202,7 @@ def list_profiles(flags: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         _console.print_json(
             {
-                "store": info.location,
+                "store": redact_url(info.location),
                 "encrypted": info.encryption is not None,
                 "grants": [_row_json(row, now, settings.profile, current_issuer) for row in rows],
             }
@@ -209,7 +210,7 @@ def list_profiles(flags: dict[str, Any], *, as_json: bool) -> None:
         return
     console = _console.out()
     encryption = "encrypted" if info.encryption is not None else "[yellow]NOT encrypted[/]"
-    console.print(f"Store: {escape(info.location)} ({encryption})")
+    console.print(f"Store: {escape(redact_url(info.location))} ({encryption})")
     if not rows:
         console.print("No grants stored: run `ctct auth login`.")
         return

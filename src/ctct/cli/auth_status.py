@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ctct._redact import redact_url
 from ctct.cli._console import (
     countdown,
     escape,
@@ -71,7 +72,7 @@ class StatusReport:
             "state": self.state,
             "store": {
                 "backend": self.store.backend,
-                "location": self.store.location,
+                "location": redact_url(self.store.location),
                 "encrypted": self.store.encryption is not None,
                 "encryption": self.store.encryption,
             },
@@ -126,7 +127,7 @@ def collect_status(
     if before is None:
         report.error = AuthorizationRequired(
             f"Profile {manager.profile!r} is not logged in (no grant in the store at "
-            f"{info.location}): run `ctct auth login --profile {manager.profile}` or "
+            f"{redact_url(info.location)}): run `ctct auth login --profile {manager.profile}` or "
             "`ctct auth import`.",
             code="not_logged_in",
         )
@@ -343,7 +344,7 @@ def render_status(console: Console, report: StatusReport) -> None:
         if store.encryption is not None
         else "[yellow]NOT encrypted[/]"
     )
-    add("Store", f"{escape(store.backend)} {escape(store.location)}, {encryption}")
+    add("Store", f"{escape(store.backend)} {escape(redact_url(store.location))}, {encryption}")
 
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")

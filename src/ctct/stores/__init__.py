@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from ctct._redact import redact_url
 from ctct.errors import ConfigError, StoreError
 from ctct.stores.base import (
     Clock,
@@ -90,14 +91,15 @@ def open_store(
     it does not understand and ``StoreError`` for a store it cannot use.
     """
     text = (url or "sqlite://").strip()
+    shown = redact_url(text)  # a store URL may carry a password: never show it
     scheme, sep, rest = text.partition("://")
     if not sep:
-        raise ConfigError(f"store URL {text!r} has no scheme; use {URL_FORMS}")
+        raise ConfigError(f"store URL {shown!r} has no scheme; use {URL_FORMS}")
     scheme = scheme.lower()
     if scheme == "sqlite":
         if rest and not rest.startswith("/"):
             raise ConfigError(
-                f"store URL {text!r}: the SQLite path must be absolute, as in "
+                f"store URL {shown!r}: the SQLite path must be absolute, as in "
                 "sqlite:///absolute/path.db (three slashes)"
             )
         path = Path(rest) if rest else default_path()
@@ -110,7 +112,7 @@ def open_store(
         with _named_mutex:
             state = _named_memory.setdefault(rest, MemoryState())
         return MemoryStore(keys, clock, state=state, name=rest)
-    raise ConfigError(f"unknown store URL scheme {scheme!r} in {text!r}; use {URL_FORMS}")
+    raise ConfigError(f"unknown store URL scheme {scheme!r} in {shown!r}; use {URL_FORMS}")
 
 
 def rekey(store: SealedStore, *, lock_timeout: float = 30.0) -> int:
