@@ -30,7 +30,7 @@ import base64
 import json
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 from urllib.parse import parse_qsl, quote, quote_plus, unquote_plus, urlencode, urlsplit, urlunsplit
 
 from ctct._secret import MASK, Secret
@@ -67,6 +67,9 @@ _SECRET_FIELDS: Final = frozenset(
     }
 )
 _PASSWORD_PARAMS: Final = frozenset({"password", "pass", "passwd", "pwd", "secret", "token"})
+
+
+E = TypeVar("E", bound=BaseException)
 
 
 class _HasTokens(Protocol):
@@ -240,6 +243,11 @@ def _apply(text: str, spans: list[tuple[int, int]]) -> str:
 NOTHING: Final = Held()
 
 
+def jwt_shaped(text: str) -> bool:
+    """Whether ``text`` holds a JWT-shaped run (what ``mask`` hides even unheld)."""
+    return _JWT.search(text) is not None
+
+
 # -- where held values come from ---------------------------------------------------------
 
 
@@ -312,7 +320,7 @@ def server_text(value: object, held: Held = NOTHING, *, limit: int | None = 200)
     return text
 
 
-def scrub(error: BaseException, held: Held) -> BaseException:
+def scrub(error: E, held: Held) -> E:
     """Mask ``held`` in an exception on its way out of a boundary that knows more
     secrets than the code that raised it: its args, its string attributes (``message``,
     ``code``...), and the strings inside its tuples, lists, dicts and dataclasses, and

@@ -60,10 +60,13 @@ def note(text: str) -> None:
 
 
 def escape(text: str) -> str:
-    """``text`` with rich markup neutralized (URLs and messages contain ``[``)."""
+    """``text`` with rich markup neutralized (URLs and messages contain ``[``) and
+    control characters escaped: text from a server must never drive the terminal."""
     from rich.markup import escape as rich_escape
 
-    return rich_escape(text)
+    from ctct._redact import printable
+
+    return rich_escape(printable(text, lines=True))
 
 
 def print_json(data: Mapping[str, Any] | list[Any]) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ctct._redact import redact_url
+from ctct._redact import Held, in_response, redact_url, scrub, server_text
 from ctct.cli._console import (
     countdown,
     escape,
@@ -196,7 +196,8 @@ def _verified_claims(
     try:
         claims = verifier.verify(access, lambda: fetch_jwks(http, jwks_uri, timeout=timeout))
     except CtctError as exc:
-        return None, exc.message
+        # The token's header and claims are the provider's text.
+        return None, scrub(exc, manager.held_secrets()).message
     return {
         "verified": True,
         "issuer": claims.issuer,
@@ -254,19 +255,21 @@ def fetch_account(
             code="unauthorized",
         )
     return None, ApiError(
-        f"GET /v3/account/summary answered HTTP {response.status_code}{_api_error_text(response)}.",
+        f"GET /v3/account/summary answered HTTP {response.status_code}"
+        f"{_api_error_text(response, Held(in_response(response), manager.held_secrets()))}.",
         status=response.status_code,
     )
 
 
-def _api_error_text(response: httpx2.Response) -> str:
+def _api_error_text(response: httpx2.Response, held: Held) -> str:
     try:
         body = response.json()
     except ValueError:
         return ""
     first = body[0] if isinstance(body, list) and body else body
     if isinstance(first, dict) and "error_key" in first:
-        return f" ({first.get('error_key')}: {first.get('error_message')})"
+        key = server_text(first.get("error_key"), held, limit=100)
+        return f" ({key}: {server_text(first.get('error_message'), held)})"
     return ""
 
 
