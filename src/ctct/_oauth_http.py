@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Generator, Iterable
+from collections.abc import Generator
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
@@ -221,7 +221,7 @@ def discovery_flow(
     audience: str | None = None,
     access_token_format: AccessTokenFormat = "auto",  # noqa: S107 - not a password
     default_scopes: tuple[str, ...] = (),
-    held: Iterable[object] = (),
+    held: object = (),
 ) -> Flow[Provider]:
     """Sans-I/O discovery: yields GET requests, returns the ``Provider``.
 

@@ -201,7 +201,7 @@ def parse_token_response(
     received_at: float,
     requested_scopes: Iterable[str] = (),
     previous: TokenSet | None = None,
-    held: Iterable[object] = (),
+    held: object = (),
 ) -> TokenSet:
     """A token-endpoint response as a ``TokenSet``, or the mapped exception.
 
@@ -228,7 +228,7 @@ def parse_device_poll_response(
     client_id: str,
     received_at: float,
     requested_scopes: Iterable[str] = (),
-    held: Iterable[object] = (),
+    held: object = (),
 ) -> TokenSet | DevicePending:
     """A device-flow poll: tokens, ``DevicePending``, or an exception
     (``AuthorizationDenied`` for access_denied, ``FlowTimedOut`` for expired_token)."""
@@ -247,7 +247,7 @@ def parse_device_poll_response(
 
 
 def parse_device_authorization_response(
-    response: httpx2.Response, *, received_at: float, held: Iterable[object] = ()
+    response: httpx2.Response, *, received_at: float, held: object = ()
 ) -> DeviceAuthorization:
     """The device authorization endpoint's answer (RFC 8628 section 3.2).
 
@@ -280,7 +280,7 @@ def parse_device_authorization_response(
     )
 
 
-def check_revoke_response(response: httpx2.Response, *, held: Iterable[object] = ()) -> None:
+def check_revoke_response(response: httpx2.Response, *, held: object = ()) -> None:
     """RFC 7009: 200 means revoked (or already invalid). Else raise the mapped error
     (``held``: the grant's other tokens, masked in its message like what was sent)."""
     if response.status_code != 200:
@@ -302,7 +302,7 @@ def retry_after(response: httpx2.Response) -> float | None:
     return max(0.0, when - server_now)
 
 
-def oauth_error(response: httpx2.Response, *, held: Iterable[object] = ()) -> CtctError:
+def oauth_error(response: httpx2.Response, *, held: object = ()) -> CtctError:
     """The exception for a non-success token/device/revoke response.
 
     The provider's ``error``, ``error_description`` and ``error_uri`` appear only
@@ -383,7 +383,7 @@ def oauth_error(response: httpx2.Response, *, held: Iterable[object] = ()) -> Ct
     )
 
 
-def _success_body(response: httpx2.Response, held: Iterable[object] = ()) -> dict[str, Any]:
+def _success_body(response: httpx2.Response, held: object = ()) -> dict[str, Any]:
     if response.status_code != 200:
         raise oauth_error(response, held=held)
     if len(response.content) > MAX_RESPONSE_BYTES:

@@ -35,6 +35,9 @@ class FlowContext:
     clock: Callable[[], float]
     verify: bool = True
     max_rate_wait: float = DEFAULT_MAX_RATE_WAIT
+    held: Callable[[], Held] = lambda: NOTHING
+    """The secrets the provider's text must not show beyond what a request carries (the
+    grant being replaced, the client secret): ``TokenManager.held_secrets``."""
 
     @property
     def rate_bucket(self) -> str:
