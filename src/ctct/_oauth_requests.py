@@ -268,13 +268,16 @@ def parse_device_authorization_response(
     ):
         raise TransientProviderError("The device authorization response is incomplete.")
     shown = _redact.Held(_redact.in_response(response), device_code, held)
+    complete = complete if isinstance(complete, str) else None
+    # Shown to the person: no secret in them, and nothing that drives a terminal.
+    user_code = _redact.server_text(user_code, shown, limit=64)
+    uri = _redact.server_text(uri, shown, limit=None)
+    complete = _redact.server_text(complete, shown, limit=None) if complete else None
     return DeviceAuthorization(
         device_code=Secret(device_code),
-        user_code=_redact.server_text(user_code, shown, limit=64),
-        verification_uri=_redact.server_text(uri, shown, limit=None),
-        verification_uri_complete=(
-            _redact.server_text(complete, shown, limit=None) if isinstance(complete, str) else None
-        ),
+        user_code=user_code,
+        verification_uri=uri,
+        verification_uri_complete=complete,
         expires_at=received_at + float(expires_in),
         interval=float(interval),
     )
@@ -324,7 +327,8 @@ def oauth_error(response: httpx2.Response, *, held: object = ()) -> CtctError:
     body = _json_object(response)
     raw = body.get("error") if body is not None else None
     raw = raw if isinstance(raw, str) and raw else None
-    secrets = _redact.Held(_redact.in_response(response), held)
+    secrets = _redact.Held(held)
+    secrets = secrets.plus(_redact.in_response(response))  # what the request carried
     # The raw code picks the exception; only its masked form is shown or kept.
     code = _shown_code(raw, secrets)
     detail = _describe(body, secrets)

@@ -114,7 +114,8 @@ class Held:
         their characters, and every JWT-shaped run replaced by the mask."""
         if not text:
             return text
-        spans = [m.span() for m in _JWT.finditer(text)]
+        spans: list[tuple[int, int]] = []
+        spans.extend(m.span() for m in _JWT.finditer(text))
         if self._values:
             if self._index is None:
                 self._index = _Index(self._values)
@@ -171,15 +172,13 @@ def encodings(value: str) -> set[str]:
     """``value`` as it may come back: itself, URL-encoded, JSON-escaped, and base64
     (standard and URL-safe, padded or not, at each of the three byte alignments it can
     have inside a longer encoded string, such as a Basic header's ``id:secret``)."""
-    forms = {
-        value,
-        quote(value, safe=""),
-        quote(value, safe="/"),
-        quote_plus(value),
-        json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
-        json.dumps(value)[1:-1].replace("/", "\\/"),
-    }
+    forms = {value}
+    forms.add(quote(value, safe=""))
+    forms.add(quote(value, safe="/"))
+    forms.add(quote_plus(value))
+    forms.add(json.dumps(value)[1:-1])
+    forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    forms.add(json.dumps(value)[1:-1].replace("/", "\\/"))  # PHP escapes slashes
     raw = value.encode("utf-8")
     for shift, head in ((0, 0), (1, 2), (2, 3)):
         # Inside a longer encoded string (a Basic header's ``id:secret``) the value can
@@ -314,7 +313,9 @@ def server_text(value: object, held: Held = NOTHING, *, limit: int | None = 200)
     control characters escaped, at most ``limit`` characters. Not a string: ``""``."""
     if not isinstance(value, str):
         return ""
-    text = printable(held.mask(" ".join(value.split())))
+    text = " ".join(value.split())
+    text = held.mask(text)
+    text = printable(text)
     if limit is not None and len(text) > limit:
         text = text[: limit - 3] + "..."
     return text

@@ -60,9 +60,7 @@ def assert_clean(
     allowed_stdout: str | None = None,
 ) -> str:
     """No secret in the output; with ``echoed``, the echo's ids are readable in it."""
-    stdout, stderr = (
-        (result.stdout, result.stderr) if not isinstance(result, tuple) else result[1:]
-    )
+    stdout, stderr = (result.stdout, result.stderr) if not isinstance(result, tuple) else result[1:]
     if allowed_stdout is not None:
         assert stdout == allowed_stdout + "\n"
         stdout = ""
@@ -176,4 +174,3 @@ def test_a_full_journey_with_debug_shows_no_secret(echoing: Setup) -> None:
     echoed_paths = {entry.split(" -> ")[0].split(" ", 1)[1] for entry in proxy.rewritten}
     assert {token_path, revoke_path, _cc.DEVICE_AUTHORIZE_PATH} <= echoed_paths
     assert any(p.startswith("/v3/") for p in echoed_paths)
-

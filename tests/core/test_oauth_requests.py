@@ -344,8 +344,7 @@ def test_error_messages_mask_echoed_tokens() -> None:
         400,
         {
             "error": "invalid_grant",
-            "error_description": f"Token {leaked} is revoked (request {request_id}) "
-            + "x " * 200,
+            "error_description": f"Token {leaked} is revoked (request {request_id}) " + "x " * 200,
         },
     )
     error = oauth_error(response, held=[Secret(leaked)])

@@ -299,8 +299,9 @@ def error_from_response(
 ) -> ApiError:
     """The exception for an error response (status >= 300)."""
     status = response.status_code
+    held = _redact.NOTHING
     # CC's text may echo the Authorization header it received: mask before use.
-    held = _redact.Held(_redact.in_response(response))
+    held = held.plus(_redact.in_response(response))
     errors = tuple(
         ErrorItem(
             _redact.server_text(e.error_key, held, limit=100),

@@ -66,7 +66,8 @@ def escape(text: str) -> str:
 
     from ctct._redact import printable
 
-    return rich_escape(printable(text, lines=True))
+    text = printable(text, lines=True)
+    return rich_escape(text)
 
 
 def print_json(data: Mapping[str, Any] | list[Any]) -> None:
