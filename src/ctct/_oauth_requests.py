@@ -330,6 +330,7 @@ def oauth_error(response: httpx2.Response, *, held: object = ()) -> CtctError:
     secrets = _redact.Held(held)
     secrets = secrets.plus(_redact.in_response(response))  # what the request carried
     # The raw code picks the exception; only its masked form is shown or kept.
+    code = raw
     code = _shown_code(raw, secrets)
     detail = _describe(body, secrets)
     if status == 429:

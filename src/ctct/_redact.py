@@ -45,7 +45,7 @@ MIN_SECRET: Final = 3
 characters would mangle ordinary text. Values shorter than ``MIN_RUN`` are masked where
 they appear whole (and encoded)."""
 
-_JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]{7,}(?:\.[A-Za-z0-9_-]*){0,4}")
+_JWT: Final = re.compile(r"eyJ[A-Za-z0-9_-]{7,}(?:\.[A-Za-z0-9_-]+){0,4}")
 _CONTROLS_ALL: Final = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
 )

@@ -43,6 +43,9 @@ REQUEST_ID = "req-7f3e9c1a2b4d"
 TRACE_UUID = "9b2f7c4e-1a3d-4e5f-8a6b-7c8d9e0f1a2b"
 MARKERS = (REQUEST_ID, TRACE_UUID)
 """Ids every echo carries: masking must leave them readable."""
+CONTROLS = "\x1b]0;echoed title\x07\x1b[2J\x1b[31m\x9b31m\u202eright-to-left"
+"""Terminal controls every echo in a body carries (OSC title, clear screen, colour,
+C1 CSI, a bidi override): none may reach the terminal raw."""
 
 _SECRET_FIELDS = ("refresh_token", "code", "code_verifier", "device_code", "token", "client_secret")
 _HOP_BY_HOP = frozenset(
@@ -104,6 +107,7 @@ class EchoProxy:
         self._lock = threading.RLock()
         self._injections: list[_Injection] = []
         self._discovery: dict[str, Any] | None = None
+        self._forge = 0
         self.rewritten: list[str] = []  # "METHOD path -> status" of every echoing answer
         self._http = httpx2.Client(timeout=30)
         outer = self
@@ -156,6 +160,13 @@ class EchoProxy:
                 _Injection(path, status, error, echo_code, times, api=path.startswith("/v3"))
             )
 
+    def forge_access_tokens(self, times: int = 1) -> None:
+        """Replace the access token of the next ``times`` token answers with a JWT of
+        our own whose ``kid`` header is the refresh token issued with it: verification
+        fails on the key id, and its message must not show that refresh token."""
+        with self._lock:
+            self._forge += times
+
     def serve_discovery(self, document: dict[str, Any]) -> None:
         """Answer ``/.well-known/...`` with ``document``, every string value echoing."""
         self._discovery = document
@@ -172,6 +183,8 @@ class EchoProxy:
         with self._lock:
             held = list(dict.fromkeys([*request_secrets, *self._live]))
         parts = [f"request {REQUEST_ID} trace {TRACE_UUID}:"]
+        if not compact:
+            parts.append(CONTROLS)
         for secret in held:
             parts.extend([secret] if compact else encodings(secret))
             parts.append(f"partial={secret[2:18]}")
@@ -258,6 +271,8 @@ class EchoProxy:
         kept = [(k, v) for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP]
         status, content = upstream.status_code, upstream.content
         document = _json(content)
+        if path == _cc.TOKEN_PATH and status == 200 and self._take_forgery(document):
+            content = json.dumps(document).encode()
         self._learn(path, sent, status, document)
         if status >= 400:
             echo = self.echo(sent)
@@ -309,6 +324,19 @@ class EchoProxy:
             kept.append(("WWW-Authenticate", challenge))
         return status, reason, kept, json.dumps(document).encode()
 
+    def _take_forgery(self, document: Any) -> bool:
+        with self._lock:
+            if self._forge <= 0 or not isinstance(document, dict):
+                return False
+            self._forge -= 1
+        kid = str(document.get("refresh_token") or self.echo(compact=True))
+        header = {"alg": "RS256", "typ": "JWT", "kid": kid}
+        payload = {"sub": "forged", "exp": 4_102_444_800}
+        document["access_token"] = ".".join(
+            [_b64url(json.dumps(header)), _b64url(json.dumps(payload)), _b64url("signature")]
+        )
+        return True
+
     def _take_injection(self, path: str) -> _Injection | None:
         with self._lock:
             for injection in self._injections:
@@ -347,6 +375,10 @@ class EchoProxy:
         for secret in secrets:
             if self._live.get(secret) in kinds:
                 del self._live[secret]
+
+
+def _b64url(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def _json(content: bytes) -> Any:
