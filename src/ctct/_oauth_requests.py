@@ -36,6 +36,7 @@ import httpx2
 from ctct import __version__, _redact
 from ctct._cc import DEVICE_CODE_GRANT
 from ctct._provider import Provider
+from ctct._redact import server_text
 from ctct._secret import MASK, Secret
 from ctct._tokens import TokenSet, parse_http_date
 from ctct.errors import (
@@ -270,9 +271,10 @@ def parse_device_authorization_response(
     shown = _redact.Held(_redact.in_response(response), device_code, held)
     complete = complete if isinstance(complete, str) else None
     # Shown to the person: no secret in them, and nothing that drives a terminal.
-    user_code = _redact.server_text(user_code, shown, limit=64)
-    uri = _redact.server_text(uri, shown, limit=None)
-    complete = _redact.server_text(complete, shown, limit=None) if complete else None
+    user_code = server_text(user_code, shown, limit=64)
+    uri = server_text(uri, shown, limit=None)
+    if complete is not None:
+        complete = server_text(complete, shown, limit=None)
     return DeviceAuthorization(
         device_code=Secret(device_code),
         user_code=user_code,
@@ -328,7 +330,8 @@ def oauth_error(response: httpx2.Response, *, held: object = ()) -> CtctError:
     raw = body.get("error") if body is not None else None
     raw = raw if isinstance(raw, str) and raw else None
     secrets = _redact.Held(held)
-    secrets = secrets.plus(_redact.in_response(response))  # what the request carried
+    # ...and what the request carried.
+    secrets = secrets.plus(_redact.in_response(response))
     # The raw code picks the exception; only its masked form is shown or kept.
     code = raw
     code = _shown_code(raw, secrets)
