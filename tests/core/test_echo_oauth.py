@@ -40,7 +40,7 @@ def env() -> Iterator[EchoEnv]:
 def test_token_endpoint_errors_show_nothing_the_request_carried(
     env: EchoEnv, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # safety: src/ctct/_oauth_requests.py: secrets = secrets.plus(_redact.in_response(response))  # what the request carried
+    # safety: src/ctct/_oauth_requests.py: secrets = secrets.plus(_redact.in_response(response))
     provider, client = env.provider, env.client
     requests = [
         refresh_request(provider, client, Secret("rt-" + secrets.token_urlsafe(30))),
@@ -80,7 +80,7 @@ def test_an_echoing_error_code_is_kept_only_masked(env: EchoEnv) -> None:
 
 
 def test_revoke_errors_show_no_token_of_the_grant(env: EchoEnv) -> None:
-    # safety: src/ctct/_oauth_requests.py: secrets = secrets.plus(_redact.in_response(response))  # what the request carried
+    # safety: src/ctct/_oauth_requests.py: secrets = secrets.plus(_redact.in_response(response))
     manager = env.manager()
     env.login(manager)
     tokens = manager.tokens()
@@ -94,8 +94,8 @@ def test_revoke_errors_show_no_token_of_the_grant(env: EchoEnv) -> None:
 
 
 def test_device_urls_show_no_secret_and_the_code_stays(env: EchoEnv) -> None:
-    # safety: src/ctct/_oauth_requests.py: uri = _redact.server_text(uri, shown, limit=None)
-    # safety: src/ctct/_oauth_requests.py: complete = _redact.server_text(complete, shown, limit=None) if complete else None
+    # safety: src/ctct/_oauth_requests.py: uri = server_text(uri, shown, limit=None)
+    # safety: src/ctct/_oauth_requests.py: complete = server_text(complete, shown, limit=None)
     request = device_authorization_request(env.provider, env.client, ["contact_data"])
     response = send(env.http, request)
     raw = response.json()
@@ -181,7 +181,7 @@ def test_token_manager_errors_show_no_secret(
 
 
 def test_a_public_client_echo_masks_the_device_code(env: EchoEnv) -> None:
-    # safety: src/ctct/_oauth_requests.py: secrets = secrets.plus(_redact.in_response(response))  # what the request carried
+    # safety: src/ctct/_oauth_requests.py: secrets = secrets.plus(_redact.in_response(response))
     public = ClientCredentials(env.client.client_id)
     request = device_token_request(env.provider, public, Secret("dc-" + secrets.token_urlsafe(30)))
     with pytest.raises(CtctError) as caught:
