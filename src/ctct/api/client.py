@@ -344,7 +344,8 @@ class AsyncClient(_Base):
                 self.limiter.note_exhausted()
             raise
         except CtctError as exc:
-            _redact.scrub(exc, await anyio.to_thread.run_sync(self.manager.held_secrets))
+            held = await anyio.to_thread.run_sync(self.manager.held_secrets)
+            _redact.scrub(exc, held)
             raise
 
     async def _drive(self, flow: Flow[T]) -> T:
