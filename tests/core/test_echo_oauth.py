@@ -27,8 +27,10 @@ from ctct._oauth_requests import (
     revoke_request,
 )
 from ctct._secret import Secret
-from ctct.errors import CtctError, ProviderError, TokenValidationError
+from ctct.errors import AuthorizationDenied, CtctError, ProviderError, TokenValidationError
+from ctct.flows import DeviceCodeIssued, Login
 from tests.support.echo_env import EchoEnv, describe, echo_env
+from tests.support.echo_proxy import MARKERS, leaks
 
 
 @pytest.fixture
@@ -182,10 +184,33 @@ def test_token_manager_errors_show_no_secret(
 
 def test_a_public_client_echo_masks_the_device_code(env: EchoEnv) -> None:
     # safety: src/ctct/_oauth_requests.py: secrets = secrets.plus(_redact.in_response(response))
-    public = ClientCredentials(env.client.client_id)
-    request = device_token_request(env.provider, public, Secret("dc-" + secrets.token_urlsafe(30)))
+    public = ClientCredentials(env.client.client_id)  # no secret: the device code is all
+    device_code = "dc-" + secrets.token_urlsafe(30)
+    request = device_token_request(env.provider, public, Secret(device_code))
     with pytest.raises(CtctError) as caught:
         parse_token_response(
             send(env.http, request), provider=env.provider, client_id="x", received_at=0.0
         )
+    shown = describe(caught.value)
+    assert not leaks(shown, [device_code]), shown
+    assert all(marker in shown for marker in MARKERS)
+
+
+def test_a_new_login_masks_the_grant_it_replaces(env: EchoEnv) -> None:
+    # safety: src/ctct/flows/_run.py: _redact.scrub(error, io.manager.held_secrets())
+    # safety: src/ctct/flows/_device.py: held = ctx.held()
+    manager = env.manager()
+    env.login(manager)  # the grant a second login replaces: the proxy echoes its tokens
+    old = manager.tokens()
+    assert old is not None and old.refresh_token is not None
+    events: list[object] = []
+    env.proxy.inject(_cc.TOKEN_PATH, 400, "access_denied")
+    login = Login(manager, on_event=events.append)
+    with pytest.raises(AuthorizationDenied) as caught:
+        login.device(timeout=30)
+    assert old.refresh_token.reveal() in env.proxy.echo()
+    issued = [e for e in events if isinstance(e, DeviceCodeIssued)]
+    assert len(issued) == 1
     env.assert_clean(describe(caught.value))
+    env.assert_clean(repr(issued[0]), issued[0].verification_uri, echoed=False)
+    manager.close()

@@ -44,7 +44,7 @@ class EchoEnv:
 
     def login(self, manager: TokenManager) -> None:
         """A real device login through the proxy (the emulator approves by itself)."""
-        Login(manager, sleep=lambda _: None).device(timeout=30)
+        Login(manager).device(timeout=30)
 
     def assert_clean(self, *texts: str, echoed: bool = True) -> None:
         """No secret the proxy saw in ``texts``; with ``echoed``, its ids readable."""

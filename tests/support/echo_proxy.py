@@ -187,9 +187,12 @@ class EchoProxy:
         parts = [f"request {REQUEST_ID} trace {TRACE_UUID}:"]
         if not compact:
             parts.append(CONTROLS)
-        for secret in held:
-            parts.extend([secret] if compact else encodings(secret))
-            parts.append(f"partial={secret[2:18]}")
+        # Each raw first (a message cut short still shows them all), then the rest.
+        parts.extend(held)
+        if not compact:
+            for secret in held:
+                parts.extend(encodings(secret)[1:])
+        parts.extend(f"partial={secret[2:18]}" for secret in held)
         return " ".join(parts)
 
     def close(self) -> None:
