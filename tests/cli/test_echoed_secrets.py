@@ -95,7 +95,6 @@ def stored_tokens(cli: Cli) -> TokenSet:
 
 def test_a_full_journey_with_debug_shows_no_secret(echoing: Setup) -> None:
     # safety: src/ctct/_redact.py: spans.extend(self._index.spans(text))
-    # safety: src/ctct/_oauth_requests.py: detail = _describe(body, secrets)
     setup, proxy = echoing, echoing.proxy
     token_path, revoke_path = _cc.TOKEN_PATH, _cc.REVOKE_PATH
 
@@ -174,3 +173,24 @@ def test_a_full_journey_with_debug_shows_no_secret(echoing: Setup) -> None:
     echoed_paths = {entry.split(" -> ")[0].split(" ", 1)[1] for entry in proxy.rewritten}
     assert {token_path, revoke_path, _cc.DEVICE_AUTHORIZE_PATH} <= echoed_paths
     assert any(p.startswith("/v3/") for p in echoed_paths)
+
+
+def test_doctor_and_status_refuse_a_discovery_document_that_echoes(echoing: Setup) -> None:
+    # safety: src/ctct/_oauth_http.py: _refuse_echoes(metadata, url, _redact.Held(held))
+    setup, proxy = echoing, echoing.proxy
+    issuer = proxy.base_url
+    proxy.serve_discovery(
+        {
+            "issuer": issuer,
+            "token_endpoint": issuer + _cc.TOKEN_PATH,
+            "device_authorization_endpoint": issuer + _cc.DEVICE_AUTHORIZE_PATH,
+            "jwks_uri": issuer + _cc.JWKS_PATH,
+        }
+    )
+    env = {k: v for k, v in setup.cli.env.items() if k != "CTCT_BASE_URL"}
+    discovering = Cli({**env, "CTCT_ISSUER": issuer}, setup.cli.home)
+    for args in (("doctor",), ("auth", "status"), ("auth", "login", "--device")):
+        result = discovering.run(*args, "--debug")
+        assert result.returncode != 0, result.stdout
+        text = assert_clean(setup, result)
+        assert "echoes a secret" in text, text
