@@ -115,9 +115,6 @@ def test_a_full_journey_with_debug_shows_no_secret(echoing: Setup) -> None:
     missing = ctct(setup, "api", "GET", f"/contacts/{uuid.uuid4()}")
     assert missing.returncode == 14, missing.stderr
     assert_clean(setup, missing, echoed=True)
-    bad = ctct(setup, "api", "POST", "/contact_lists", "--data", '{"nam": 1}')
-    assert bad.returncode == 14, bad.stderr
-    assert_clean(setup, bad, echoed=True)
     proxy.inject("/v3/account/summary", 403, "unauthorized", echo_code=True)
     forbidden = ctct(setup, "api", "GET", "/account/summary")
     assert forbidden.returncode == 14, forbidden.stderr
@@ -168,7 +165,6 @@ def test_a_full_journey_with_debug_shows_no_secret(echoing: Setup) -> None:
     out = ctct(setup, "auth", "logout")
     assert out.returncode == 0, out.stderr
     assert_clean(setup, out)
-    assert_clean(setup, ctct(setup, "auth", "status"))
 
     echoed_paths = {entry.split(" -> ")[0].split(" ", 1)[1] for entry in proxy.rewritten}
     assert {token_path, revoke_path, _cc.DEVICE_AUTHORIZE_PATH} <= echoed_paths

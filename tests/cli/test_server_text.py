@@ -114,11 +114,9 @@ def test_a_store_url_password_is_never_shown(tmp_path: Path, store: str) -> None
     outputs = []
     for args in (
         ("config", "show"),
-        ("config", "show", "--json"),
         ("auth", "status", "--debug"),
         ("auth", "list", "--json"),
         ("doctor",),
-        ("auth", "token", "--debug"),
     ):
         result = cli.run(*args)
         outputs.append(result.stdout + result.stderr)

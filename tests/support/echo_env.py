@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx2
@@ -86,7 +86,8 @@ def echo_env(**changes: Any) -> Iterator[EchoEnv]:
         yield EchoEnv(
             emu,
             proxy,
-            Provider.constant_contact(proxy.base_url),
+            # No client-side token-endpoint pacing: the emulator is told to allow 100/s.
+            replace(Provider.constant_contact(proxy.base_url), token_rate_per_second=None),
             ClientCredentials(DEFAULT_CLIENT_ID, Secret(client_secret)),
             client_secret,
             http,
