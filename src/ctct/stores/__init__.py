@@ -18,8 +18,14 @@ from pathlib import Path
 
 from ctct.errors import ConfigError, StoreError
 from ctct.stores.base import (
+    AccountState,
+    Attempt,
+    Claim,
     Clock,
+    Event,
     GrantKey,
+    Lease,
+    LeaseLost,
     Record,
     Store,
     StoreConflict,
@@ -27,6 +33,7 @@ from ctct.stores.base import (
     StoreInfo,
     StoreLock,
     StoreLockTimeout,
+    StoreMoved,
 )
 from ctct.stores.crypto import KeyConfig, generate_key, write_key_file
 from ctct.stores.keys import (
@@ -42,10 +49,16 @@ from ctct.stores.sealed import SealedStore
 from ctct.stores.sqlite import SqliteStore, default_path
 
 __all__ = [
+    "AccountState",
+    "Attempt",
+    "Claim",
     "Clock",
+    "Event",
     "GrantKey",
     "KeyConfig",
     "KeyProvider",
+    "Lease",
+    "LeaseLost",
     "MemoryState",
     "MemoryStore",
     "Record",
@@ -58,6 +71,7 @@ __all__ = [
     "StoreInfo",
     "StoreLock",
     "StoreLockTimeout",
+    "StoreMoved",
     "default_key_file",
     "default_key_provider",
     "default_path",
