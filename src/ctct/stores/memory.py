@@ -25,7 +25,6 @@ from ctct.stores.crypto import KeyConfig
 from ctct.stores.rate import next_daily, take_token
 from ctct.stores.sealed import RawState, SealedStore
 
-
 _ORDER = "#events"  # the sequence of insertion order over all events
 
 
