@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ctct.stores import (
     GrantKey,
@@ -168,7 +169,7 @@ def redis_backend(url: str) -> Backend:
     def raw_get(key: GrantKey) -> bytes | None:
         client = redis.Redis.from_url(settings.conninfo)
         try:
-            value = client.hget(settings.grant_key(key), "data")
+            value: Any = client.hget(settings.grant_key(key), "data")
         finally:
             client.close()
         return None if value is None or value == b"" else bytes(value)

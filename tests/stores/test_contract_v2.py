@@ -21,6 +21,7 @@ from ctct.stores import (
     SealedStore,
     StoreLockTimeout,
 )
+from ctct.stores.base import utc_day
 from tests.stores.helpers import GRANT, OTHER, Backend, keys_of
 
 # -- the server's clock -------------------------------------------------------------------
@@ -144,9 +145,8 @@ def test_leases_exclude_threads_and_handles(backend: Backend) -> None:
 
 def test_lock_and_lease_exclude_each_other(backend: Backend) -> None:
     one, two = backend.make(), backend.make()
-    with one.lock(GRANT, 1):
-        with pytest.raises(StoreLockTimeout):
-            two.lease(GRANT, duration=5, timeout=0)
+    with one.lock(GRANT, 1), pytest.raises(StoreLockTimeout):
+        two.lease(GRANT, duration=5, timeout=0)
     with one.lease(GRANT, duration=5, timeout=0), pytest.raises(StoreLockTimeout):
         two.lock(GRANT, 0).acquire()
 
@@ -334,3 +334,5 @@ def test_daily_counter_on_the_servers_day(backend: Backend) -> None:
     assert store.incr_daily("api:c9", None, 2) is None
     backend.clock.advance(86400)  # the server's next day
     assert store.incr_daily("api:c9", None, 2) == 1
+    # The server's day is the UTC calendar day of its clock.
+    assert store.incr_daily("api:c9", utc_day(store.now()), 2) == 2

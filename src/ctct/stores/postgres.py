@@ -106,8 +106,7 @@ def _import_psycopg() -> tuple[Any, Any]:
         import psycopg_pool
     except ImportError:
         raise ConfigError(
-            "a postgresql:// store needs psycopg 3 and psycopg_pool: "
-            "pip install 'ctct[postgres]'"
+            "a postgresql:// store needs psycopg 3 and psycopg_pool: pip install 'ctct[postgres]'"
         ) from None
     return psycopg, psycopg_pool
 
@@ -134,13 +133,13 @@ class PgSettings:
         return text.replace("{s}", f'"{self.schema}"').replace("%(now)s", _NOW)
 
 
-def connect_once(settings: PgSettings) -> psycopg.Connection[Any]:
-    psycopg, _ = _import_psycopg()
+def connect_once(settings: PgSettings) -> Any:
+    pg, _ = _import_psycopg()
     try:
-        conn: psycopg.Connection[Any] = psycopg.connect(
+        conn = pg.connect(
             settings.conninfo, autocommit=True, connect_timeout=settings.connect_timeout
         )
-    except psycopg.Error as exc:
+    except pg.Error as exc:
         raise StoreError(
             f"cannot connect to the PostgreSQL store {settings.shown}: {_first_line(exc)}"
         ) from None
@@ -164,7 +163,7 @@ def initialize_schema(url: str) -> tuple[int | None, int]:
     Safe when several replicas run it at once: one transaction under an advisory lock
     scoped to that transaction (works behind PgBouncer's transaction pooling)."""
     settings = PgSettings(url)
-    psycopg, _ = _import_psycopg()
+    pg, _ = _import_psycopg()
     with connect_once(settings) as conn:
         try:
             with conn.transaction():
@@ -191,7 +190,7 @@ def initialize_schema(url: str) -> tuple[int | None, int]:
                     ),
                     {"v": str(SCHEMA_VERSION), "r": str(max(SCHEMA_REVISION, before or 0))},
                 )
-        except psycopg.Error as exc:
+        except pg.Error as exc:
             raise StoreError(
                 f"cannot create the schema {settings.schema!r} in {settings.shown}: "
                 f"{_first_line(exc)} (it needs a role allowed to CREATE in the database)"
@@ -324,9 +323,7 @@ class PostgresStore(SealedStore):
     # -- grants -----------------------------------------------------------------------
 
     def load_envelope(self, key: GrantKey) -> tuple[bytes, int] | None:
-        row = self._one(
-            "reading", "SELECT data, version FROM {s}.grants WHERE " + _KEY, _key(key)
-        )
+        row = self._one("reading", "SELECT data, version FROM {s}.grants WHERE " + _KEY, _key(key))
         if row is None or row[0] is None:
             return None
         return bytes(row[0]), int(row[1])
@@ -500,7 +497,9 @@ class PostgresStore(SealedStore):
 
     # -- outbox -----------------------------------------------------------------------
 
-    def append_event(self, event_id: str, kind: str, key: GrantKey | None, envelope: bytes) -> Event:
+    def append_event(
+        self, event_id: str, kind: str, key: GrantKey | None, envelope: bytes
+    ) -> Event:
         ident = _key(key) if key is not None else {"p": None, "i": None, "c": None}
         row = self._one(
             "adding an event",
@@ -621,9 +620,7 @@ class PostgresStore(SealedStore):
     def incr_daily(self, bucket: str, day: str | None, limit: int) -> int | None:
         if limit < 1:
             return None
-        today = (
-            "coalesce(%(day)s, to_char(to_timestamp(%(now)s) AT TIME ZONE 'UTC', 'YYYY-MM-DD'))"
-        )
+        today = "coalesce(%(day)s, to_char(to_timestamp(%(now)s) AT TIME ZONE 'UTC', 'YYYY-MM-DD'))"
         row = self._one(
             "counting a request",
             "WITH gone AS (DELETE FROM {s}.daily WHERE bucket = %(b)s AND day < " + today + ") "

@@ -54,7 +54,6 @@ def identifier(value: str, what: str, url: str) -> str:
 def positive_int(value: str, what: str, url: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise ConfigError(
-            f"{what} in the store URL {redact_url(url)} must be a positive integer, got "
-            f"{value!r}"
+            f"{what} in the store URL {redact_url(url)} must be a positive integer, got {value!r}"
         )
     return int(value)
