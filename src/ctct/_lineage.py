@@ -42,9 +42,10 @@ def decide(ours: TokenSet, latest: TokenSet | None) -> Decision:
         return "other_grant"
     parent = ours.parent
     if parent is not None and fingerprint(latest.refresh_token) == parent:
-        return "write"  # the record still holds the token we spent
+        return "write"  # holds our parent (e.g. rewritten by a rekey meanwhile)
     if parent is not None and latest.spent == parent:
-        return "write"  # the record says our parent was rejected: ours are the live ones
+        return "write"  # our parent spent: ours are the live tokens
     if parent is not None and latest.parent == parent:
-        return "double_send"  # someone else also spent our parent and committed first
+        # someone else also spent our parent and committed first
+        return "double_send"
     return "newer"

@@ -399,7 +399,8 @@ def _after_invalid_grant(
     if in_doubt is not None:
         # The refresh token was sent by a holder that vanished before saving the answer:
         # the rotation it caused is lost. Flag the account: never silently dead.
-        yield SetState("needs_login", "rotation_lost", f"attempt by {in_doubt.holder}")
+        detail = f"attempt by {in_doubt.holder}"
+        yield SetState("needs_login", "rotation_lost", detail)
     else:
         yield SetState("needs_login", "rejected", error.code or "invalid_grant")
     if rejected is None and grant.state(spent, grant.clock()) is not TokenState.EXPIRED:
