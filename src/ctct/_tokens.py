@@ -12,7 +12,11 @@ Expiry is absolute (epoch seconds on the local clock), never a relative
 ``Date: D`` its clock read somewhere in ``[D, D + 1)``. ctct takes the upper end,
 ``skew = (D + 1) - receipt time``: an over-estimate of the server's clock makes the
 local expiry earlier, never later, so the error (at most one second plus latency)
-always falls on the safe side. No usable ``Date`` means a skew of 0.
+always falls on the safe side. No usable ``Date`` keeps the skew measured before (a
+refresh inherits its grant's), else 0.
+
+The skew is stored with the grant and is the one offset every comparison with the
+provider's timestamps uses: JWT verification applies it too (``ctct._clock`` bounds it).
 
 The ``exp`` read here is not verified: it can only make the expiry *earlier*, so a
 forged value cannot extend a token's life. Verification is ``ctct._jwt``'s job.
@@ -22,12 +26,14 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, Literal, TypeGuard
 
+from ctct._clock import MAX_CLOCK_OFFSET, describe_offset, duration, offset_in_range
 from ctct._jwt import peek_claims
 from ctct._secret import MASK, Secret, as_secret
 from ctct.errors import AuthorizationRequired, StoreError, TransientProviderError
@@ -38,6 +44,8 @@ DEFAULT_REFRESH_MARGIN: Final = 300.0
 DEFAULT_MAX_MARGIN_FRACTION: Final = 0.1
 """... but never earlier than this fraction of the token's lifetime before expiry, so a
 10-second token is refreshed 1 second before it expires, not on every call."""
+
+log = logging.getLogger("ctct.tokens")
 
 RefreshTokenType = Literal["rotating", "long-lived"]
 
@@ -77,7 +85,9 @@ class TokenSet:
     window (CC: 180 days) after which it dies unused."""
     refresh_token_type: RefreshTokenType | None = None
     clock_skew: float = 0.0
-    """Server clock minus local clock, as estimated from ``Date`` (seconds)."""
+    """Server clock minus local clock, as measured from the provider's ``Date`` (seconds;
+    positive: this machine's clock is behind). Stored, so a fresh process verifies the
+    stored token with it; applied within ``ctct._clock.MAX_CLOCK_OFFSET``."""
     subject: str | None = None
 
     # -- construction -------------------------------------------------------------
@@ -130,6 +140,7 @@ class TokenSet:
             expires_in=expires_in,
             jwt_exp=claims.get("exp"),
             date_header=date_header,
+            previous_skew=previous.clock_skew if previous is not None else 0.0,
         )
         # RFC 6749 5.1: an absent scope means "as requested"; CC's JWTs also carry scp.
         if scope is not None:
@@ -367,15 +378,25 @@ def compute_expiry(
     expires_in: float | None,
     jwt_exp: object = None,
     date_header: str | None = None,
+    previous_skew: float = 0.0,
 ) -> tuple[float | None, float]:
     """``(expires_at, skew)`` by the rule in the module docstring.
 
-    ``skew`` is server clock minus local clock (0 without a usable ``Date``).
+    ``skew`` is server clock minus local clock (``previous_skew`` without a usable
+    ``Date``).
     """
-    skew = 0.0
+    skew = previous_skew if math.isfinite(previous_skew) else 0.0
     server_now = parse_http_date(date_header)
     if server_now is not None:
         skew = (server_now + 1.0) - received_at
+        if not offset_in_range(skew):
+            # Neutral wording: an emulator's clock may have been advanced on purpose.
+            log.warning(
+                "%s (from the token response's Date header), more than the %s ctct corrects "
+                "for: tokens may fail verification",
+                describe_offset(skew),
+                duration(MAX_CLOCK_OFFSET),
+            )
     candidates: list[float] = []
     if expires_in is not None:
         candidates.append(received_at + float(expires_in))
