@@ -430,7 +430,7 @@ def require_scopes(token: TokenSet, required: Iterable[str]) -> None:
         names = " ".join(sorted(missing))
         raise AuthorizationRequired(
             f"This grant lacks the scope(s) {names}: log in again asking for them "
-            f"(e.g. `ctct auth login --scope {names}`).",
+            f"(e.g. `ctct auth login --scopes '{names}'`).",
             code="insufficient_scope",
         )
 
