@@ -12,7 +12,7 @@ a clock that is badly wrong (or a forged header, which could otherwise make an e
 token look valid). Beyond ``MAX_CLOCK_OFFSET`` only the bound is applied, and messages
 say the clock must be fixed. There is deliberately no setting that moves ctct's clock:
 such a switch would be a way to accept expired tokens (tests move the clock of a whole
-process with the test-only shim in ``tests/timeshim``).
+test process with a ``sitecustomize`` shim that lives only in the tests).
 """
 
 from __future__ import annotations
