@@ -29,7 +29,10 @@ def usable_offset(offset: float) -> float:
     """``offset`` within ``±MAX_CLOCK_OFFSET`` (a non-finite value counts as 0)."""
     if not math.isfinite(offset):
         return 0.0
-    return max(-MAX_CLOCK_OFFSET, min(MAX_CLOCK_OFFSET, offset))
+    if abs(offset) > MAX_CLOCK_OFFSET:
+        # A Date hours off (or forged) must not make an expired token look valid.
+        offset = math.copysign(MAX_CLOCK_OFFSET, offset)
+    return offset
 
 
 def offset_in_range(offset: float) -> bool:

@@ -349,6 +349,11 @@ class TokenSet:
             scopes = record["scopes"]
             if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
                 raise TypeError("scopes")
+            skew = 0.0  # records written before the offset was stored
+            if record.get("clock_skew") is not None:
+                # The offset measured by whichever process stored the token: a fresh
+                # process verifies it on the provider's clock too.
+                skew = _required_time(record["clock_skew"])
             return cls(
                 issuer=_str(record["issuer"]),
                 client_id=_str(record["client_id"]),
@@ -363,7 +368,7 @@ class TokenSet:
                 last_refresh_at=_time(record["last_refresh_at"]),
                 refresh_token_used_at=_time(record["refresh_token_used_at"]),
                 refresh_token_type=rt_type,
-                clock_skew=_required_time(record.get("clock_skew", 0.0)),
+                clock_skew=skew,
                 subject=None if record.get("subject") is None else _str(record["subject"]),
             )
         except (KeyError, TypeError) as exc:
