@@ -59,7 +59,7 @@ def describe_offset(offset: float, *, whose: str = "the provider's") -> str:
     if not math.isfinite(offset):
         return "the clock offset is unknown"
     if abs(offset) < 1.5:  # Date has one-second granularity
-        return f"this machine's clock agrees with {whose} (within 1 s)"
+        return f"this machine's clock agrees with {whose} to within 1 s"
     side = "behind" if offset > 0 else "ahead of"
     return f"this machine's clock is {duration(offset)} {side} {whose}"
 

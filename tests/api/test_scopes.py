@@ -125,8 +125,8 @@ def test_scope_claims_of_tokens() -> None:
         part = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
         return f"eyJhbGciOiJSUzI1NiJ9.{part}.c2ln"
 
-    assert token_scopes(jwt({"scp": ["a", "b"]})) == {"a", "b"}
-    assert token_scopes(jwt({"scope": "a b"})) == {"a", "b"}  # RFC 9068
+    assert token_scopes(jwt({"scp": ["a", "b"]})) == frozenset({"a", "b"})
+    assert token_scopes(jwt({"scope": "a b"})) == frozenset({"a", "b"})  # RFC 9068
     assert token_scopes(jwt({"sub": "x"})) is None  # no claim: not checked
     assert token_scopes("opaque-token-value") is None
 
