@@ -54,6 +54,7 @@ class Operation:
 
 
 _Segments = tuple[str | None, ...]  # None: a templated segment
+_Key = tuple[str, int, str | None]  # method, segment count, first segment (None: templated)
 
 
 def _segments(template: str) -> _Segments:
@@ -61,35 +62,40 @@ def _segments(template: str) -> _Segments:
     return tuple(None if p.startswith("{") and p.endswith("}") else p for p in parts)
 
 
-def _index() -> dict[tuple[str, int], list[tuple[_Segments, Operation]]]:
-    index: dict[tuple[str, int], list[tuple[_Segments, Operation]]] = {}
+def _index() -> dict[_Key, list[tuple[_Segments, Operation]]]:
+    index: dict[_Key, list[tuple[_Segments, Operation]]] = {}
     for (method, template), scopes in OPERATION_SCOPES.items():
         segments = _segments(template)
         entry = (segments, Operation(method, template, scopes))
-        index.setdefault((method, len(segments)), []).append(entry)
+        index.setdefault((method, len(segments), segments[0]), []).append(entry)
+    for entries in index.values():
+        # Literal segments beat templated ones, leftmost first: /contacts/counts is its
+        # own operation, not /contacts/{contact_id}. The first match wins.
+        entries.sort(key=lambda entry: tuple(s is not None for s in entry[0]), reverse=True)
     return index
 
 
 _INDEX: Final = _index()
 
 
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=4096)
 def find_operation(method: str, path: str) -> Operation | None:
     """The contract's operation for ``method`` and ``path`` (relative to ``/v3``, e.g.
     ``/contacts/7f3c...``; a query is ignored), or None when it lists none."""
     path = path.split("?", 1)[0]
-    parts = tuple(unquote(p) for p in path.strip("/").split("/"))
-    best: tuple[tuple[bool, ...], Operation] | None = None
-    for segments, operation in _INDEX.get((method.upper(), len(parts)), ()):
-        if all(s is None or s == p for s, p in zip(segments, parts, strict=True)):
-            if any(s is None and not p for s, p in zip(segments, parts, strict=True)):
-                continue  # an empty segment is not an id
-            # Literal segments beat templated ones, leftmost first: /contacts/counts is
-            # its own operation, not /contacts/{contact_id}.
-            rank = tuple(s is not None for s in segments)
-            if best is None or rank > best[0]:
-                best = (rank, operation)
-    return None if best is None else best[1]
+    parts = [unquote(p) for p in path.strip("/").split("/")]
+    method = method.upper()
+    for first in (parts[0], None):
+        for segments, operation in _INDEX.get((method, len(parts), first), ()):
+            for pattern, part in zip(segments, parts, strict=True):
+                if pattern is None:
+                    if not part:
+                        break  # an empty segment is not an id
+                elif pattern != part:
+                    break
+            else:
+                return operation
+    return None
 
 
 def token_scopes(access_token: str) -> frozenset[str] | None:
