@@ -1,6 +1,6 @@
 """A machine whose clock is 2 minutes off, either way, against an emulator over a real
-socket: the device login verifies its token, refreshes (forced and at expiry) verify
-theirs and keep them, API calls work, sync and async. ctct's clock is the emulator's
+socket: the device login verifies its token, refreshes (forced and at expiry) and an
+import verify theirs and keep them, API calls work, sync and async. ctct's clock is the emulator's
 plus the skew, injected (no production setting moves it)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ TTL = 60  # short enough that a clock 120 s ahead would see every new token as e
 FAST = RateLimits(rate_per_second=1_000.0, daily_quota=None)
 
 
-def skewed_manager(env: FlowEnv, local_offset: float) -> TokenManager:
+def skewed_manager(env: FlowEnv, local_offset: float, profile: str = "default") -> TokenManager:
     def local() -> float:
         return env.clock() + local_offset
 
@@ -26,6 +26,7 @@ def skewed_manager(env: FlowEnv, local_offset: float) -> TokenManager:
         provider=env.provider,
         client=env.client,
         store=open_store(env.store_url, clock=local),
+        profile=profile,
         clock=local,
         sleep=env.clock.sleep,  # CC's 1 request/s at the token endpoint: virtual waits
         owns_store=True,
@@ -70,5 +71,13 @@ def test_login_refresh_and_api_with_a_skewed_clock(make_env: MakeEnv, local_offs
 
     anyio.run(async_calls)
     assert env.token_requests("refresh_token") == {"success": 3}
+
+    # An imported refresh token is verified by one refresh, on the provider's clock too.
+    current = manager.tokens()
+    assert current is not None and current.refresh_token is not None
+    with Login(skewed_manager(env, local_offset, "imported")) as importer:
+        imported = importer.import_tokens(current.refresh_token)
+    assert imported.tokens.access_token is not None
+    assert env.token_requests("refresh_token") == {"success": 4}
     api = env.emu.counters.snapshot()["api_requests"]
     assert api["GET /v3/account/summary"] == {"200": 3}  # no 401: every token was good
