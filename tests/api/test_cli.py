@@ -220,4 +220,3 @@ def test_commands_refuse_a_call_the_grant_has_no_scope_for(
         )
     assert env.api_counts() == before  # nothing reached the server
     assert not (tmp_path / "out.csv").exists()
-    assert run("api", "GET", "/account/summary").returncode == 0  # in scope: sent
