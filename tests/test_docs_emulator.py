@@ -238,6 +238,7 @@ API_EXPECTED = (
     ("--paginate", '[\n  "ann@example.com",\n  "bea@example.com",\n  "cal@example.com"'),
     ("ctct api GET /contacts/0000", "exit 14\n"),
     ("ctct api GET https://example.com", "exit 2\n"),
+    ("ctct api GET /contacts --profile read-only", "exit 16\n"),
     ("ctct lists create VIP", "Created list 'VIP' ("),
     ("ctct lists rename", "Renamed 'VIP' to 'VIP customers'."),
     ("ctct lists show", "favorite:         True"),
