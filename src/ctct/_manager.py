@@ -39,6 +39,7 @@ from ctct._refresh import (
     Save,
     Snapshot,
     decode,
+    lasts,
     not_logged_in,
     refresh_flow,
 )
@@ -223,6 +224,14 @@ class TokenManager:
             return cached.token
         return (await self._aensure()).token
 
+    def current(self, *, min_valid: float = 0.0) -> TokenSet:
+        """The tokens in use, refreshed first if the access token is due or would expire
+        within ``min_valid`` seconds (one refresh however many callers ask at once)."""
+        return self._ensure(min_valid=min_valid).snapshot.tokens
+
+    async def acurrent(self, *, min_valid: float = 0.0) -> TokenSet:
+        return (await self._aensure(min_valid=min_valid)).snapshot.tokens
+
     # -- explicit operations ---------------------------------------------------------------
 
     def refresh(self, *, force: bool = True) -> TokenSet:
@@ -279,11 +288,16 @@ class TokenManager:
     # -- slow path: sync ---------------------------------------------------------------------
 
     def _ensure(
-        self, *, force: bool = False, rejected: str | None = None, raise_transient: bool = False
+        self,
+        *,
+        force: bool = False,
+        rejected: str | None = None,
+        raise_transient: bool = False,
+        min_valid: float = 0.0,
     ) -> _Cached:
         shared = self._shared
         with shared.thread_lock:
-            cached = self._usable(shared.cached, force, rejected)
+            cached = self._usable(shared.cached, force, rejected, min_valid)
             if cached is not None:
                 return cached
             # Read without the grant lock first: another process may already have
@@ -292,11 +306,13 @@ class TokenManager:
                 record = self.store.load(self.key)
                 if record is None:
                     raise not_logged_in(self.key)
-                cached = self._usable(self._adopt(decode(record)), force, rejected)
+                cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached
             with self.store.lock(self.key, self.policy.lock_timeout):
-                outcome = self._run(refresh_flow(self._grant, force=force, rejected=rejected))
+                outcome = self._run(
+                    refresh_flow(self._grant, force=force, rejected=rejected, min_valid=min_valid)
+                )
             return self._settle(outcome, raise_transient)
 
     def _run(self, flow: Flow) -> Outcome:
@@ -333,18 +349,23 @@ class TokenManager:
     # -- slow path: async --------------------------------------------------------------------
 
     async def _aensure(
-        self, *, force: bool = False, rejected: str | None = None, raise_transient: bool = False
+        self,
+        *,
+        force: bool = False,
+        rejected: str | None = None,
+        raise_transient: bool = False,
+        min_valid: float = 0.0,
     ) -> _Cached:
         shared = self._shared
         async with shared.loop_lock():
-            cached = self._usable(shared.cached, force, rejected)
+            cached = self._usable(shared.cached, force, rejected, min_valid)
             if cached is not None:
                 return cached
             if not force:
                 record = await anyio.to_thread.run_sync(self.store.load, self.key)
                 if record is None:
                     raise not_logged_in(self.key)
-                cached = self._usable(self._adopt(decode(record)), force, rejected)
+                cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached
             lock = self.store.lock(self.key, self.policy.lock_timeout)
@@ -353,7 +374,7 @@ class TokenManager:
             await anyio.to_thread.run_sync(lock.acquire)
             try:
                 outcome = await self._arun(
-                    refresh_flow(self._grant, force=force, rejected=rejected)
+                    refresh_flow(self._grant, force=force, rejected=rejected, min_valid=min_valid)
                 )
             finally:
                 lock.release()
@@ -396,13 +417,18 @@ class TokenManager:
 
     # -- shared bookkeeping ------------------------------------------------------------------
 
-    def _usable(self, cached: _Cached | None, force: bool, rejected: str | None) -> _Cached | None:
+    def _usable(
+        self, cached: _Cached | None, force: bool, rejected: str | None, min_valid: float = 0.0
+    ) -> _Cached | None:
         if cached is None or force:
             return None
         if rejected is not None:
             # The API refused ``rejected``; anything else we hold is newer.
             return cached if cached.token != rejected else None
-        return cached if self.clock() < cached.use_until else None
+        now = self.clock()
+        if now >= cached.use_until or not lasts(cached.snapshot.tokens, now, min_valid):
+            return None
+        return cached
 
     def _adopt(self, snapshot: Snapshot) -> _Cached | None:
         """Make ``snapshot`` the in-memory copy if it holds a usable access token."""
