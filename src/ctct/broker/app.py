@@ -40,6 +40,30 @@ HEADER = "ctct-broker"
 NO_STORE = {"cache-control": "no-store"}
 
 
+def missing_header() -> BrokerError:
+    return BrokerError(
+        403, "missing_header", "Every request to the broker must carry the header 'Ctct-Broker: 1'."
+    )
+
+
+def unknown_key() -> BrokerError:
+    return BrokerError(
+        401,
+        "unauthorized",
+        "Send 'Authorization: Bearer KEY' with a key from the broker's key file.",
+    )
+
+
+def unidentified() -> BrokerError:
+    return BrokerError(403, "unidentified", "The caller could not be identified.")
+
+
+def denied(profile: str) -> BrokerError:
+    return BrokerError(
+        403, "forbidden", f"The broker's policy does not let this caller read {profile!r}."
+    )
+
+
 def error_response(error: BrokerError) -> JSONResponse:
     headers = dict(NO_STORE)
     if error.retry_after is not None:
@@ -66,15 +90,11 @@ def broker_app(
             scheme, _, presented = request.headers.get("authorization", "").partition(" ")
             name = keys.name_for(presented.strip()) if scheme.lower() == "bearer" else None
             if name is None:
-                raise BrokerError(
-                    401,
-                    "unauthorized",
-                    "Send 'Authorization: Bearer KEY' with a key from the broker's key file.",
-                )
+                raise unknown_key()
             return Caller(key=name)
         peer = peer_of(request.scope)
         if peer is None:
-            raise BrokerError(403, "forbidden", "The caller could not be identified.")
+            raise unidentified()
         return Caller(uid=peer["uid"], gid=peer["gid"], pid=peer["pid"])
 
     async def token(request: Request) -> Response:
@@ -82,18 +102,10 @@ def broker_app(
         profile = request.query_params.get("profile") or default_profile
         try:
             if request.headers.get(HEADER) != "1":
-                raise BrokerError(
-                    403,
-                    "missing_header",
-                    "Every request to the broker must carry the header 'Ctct-Broker: 1'.",
-                )
+                raise missing_header()
             caller = caller_of(request)
             if not policy.allows(caller, profile):
-                raise BrokerError(
-                    403,
-                    "forbidden",
-                    f"The broker's policy does not let this caller read {profile!r}.",
-                )
+                raise denied(profile)
             min_valid = _min_valid(request.query_params.get("min_valid"))
             rejected = parse_fingerprint(request.query_params.get("rejected"))
             served = await source.get(profile, min_valid=min_valid, rejected=rejected)

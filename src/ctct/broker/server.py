@@ -48,13 +48,16 @@ class Listen:
                     "(make one with `ctct broker new-key NAME --key-file FILE`)."
                 )
             if not is_loopback(self.host) and (self.tls_cert is None or self.tls_key is None):
-                raise ConfigError(
-                    f"Refusing to serve tokens on {self.host}, which is not a loopback "
-                    "address, without TLS: give --tls-cert and --tls-key, or listen on "
-                    "127.0.0.1 or a unix socket."
-                )
+                raise refuse_clear_text(self.host)
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("Give both --tls-cert and --tls-key, or neither.")
+
+
+def refuse_clear_text(host: str) -> ConfigError:
+    return ConfigError(
+        f"Refusing to serve tokens on {host}, which is not a loopback address, without "
+        "TLS: give --tls-cert and --tls-key, or listen on 127.0.0.1 or a unix socket."
+    )
 
 
 def bind_unix(path: Path, mode: int) -> socket.socket:

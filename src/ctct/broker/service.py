@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from ctct.broker.keys import load_keys
 from ctct.broker.policy import Policy
 from ctct.broker.server import BrokerServer, Listen
 from ctct.broker.sink import Sink, SinkSpec
-from ctct.broker.source import TokenSource
+from ctct.broker.source import DEFAULT_FORCED_INTERVAL, TokenSource
 from ctct.stores import Store
 
 log = logging.getLogger("ctct.broker")
@@ -28,6 +29,8 @@ class BrokerOptions:
     default_profile: str = "default"
     sinks: Mapping[str, SinkSpec] = field(default_factory=dict)
     """profile -> sink file."""
+    forced_interval: float = DEFAULT_FORCED_INTERVAL
+    """At most one refresh after a reported 401 per grant within this many seconds."""
 
 
 class Broker:
@@ -39,6 +42,7 @@ class Broker:
         manager_for: Callable[[str], TokenManager],
         *,
         store: Store | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         keys = load_keys(options.key_file) if options.key_file is not None else None
         options.listen.check(has_keys=keys is not None)
@@ -48,9 +52,13 @@ class Broker:
             else Policy.default(sorted(set(keys.names.values())) if keys else ())
         )
         self.policy = policy
-        self.source = TokenSource(manager_for)
-        self.sinks = [Sink(manager_for(profile), spec) for profile, spec in options.sinks.items()]
-        app = broker_app(self.source, policy, keys=keys, default_profile=options.default_profile)
+        self.source = TokenSource(manager_for, clock=clock, forced_interval=options.forced_interval)
+        self.sinks = [
+            Sink(manager_for(profile), spec, clock=clock) for profile, spec in options.sinks.items()
+        ]
+        app = broker_app(
+            self.source, policy, keys=keys, default_profile=options.default_profile, clock=clock
+        )
         self.server = BrokerServer(app, options.listen)
         self._store = store
         log.info("broker on %s, policy %s", self.server.address, policy.source)

@@ -36,6 +36,7 @@ from ctct.errors import (
 DEFAULT_FORCED_INTERVAL = 30.0
 MAX_MIN_VALID_FRACTION = 0.5
 MIN_FINGERPRINT = 16
+MAX_BACKOFF = 30.0
 
 
 def token_fingerprint(token: str) -> str:
@@ -81,6 +82,9 @@ class TokenSource:
         self._managers: dict[str, TokenManager] = {}
         self._building: dict[str, asyncio.Lock] = {}
         self._forced: dict[str, tuple[str, float]] = {}  # profile -> (fingerprint, when)
+        # profile -> (retry at, backoff): while the token endpoint is down and no valid
+        # token is left, callers get 503 at once instead of each trying the endpoint.
+        self._down: dict[str, tuple[float, float]] = {}
 
     async def manager(self, profile: str) -> TokenManager:
         found = self._managers.get(profile)
@@ -99,6 +103,15 @@ class TokenSource:
 
     async def get(self, profile: str, *, min_valid: float, rejected: str | None) -> Served:
         manager = await self.manager(profile)
+        down = self._down.get(profile)
+        if down is not None and self._clock() < down[0]:
+            raise BrokerError(
+                503,
+                "unavailable",
+                f"No valid token for profile {profile!r}: the token endpoint failed; "
+                "retrying shortly.",
+                retry_after=down[0] - self._clock(),
+            )
         try:
             if rejected is not None:
                 await self._after_rejection(profile, manager, rejected)
@@ -113,14 +126,17 @@ class TokenSource:
                 f"Profile {profile!r} needs a new login ({error.code or 'rejected'}).",
             ) from None
         except (TransientProviderError, NetworkError, StoreError) as error:
+            backoff = min(MAX_BACKOFF, max(1.0, (down[1] if down else 0.5) * 2))
+            self._down[profile] = (self._clock() + backoff, backoff)
             raise BrokerError(
                 503,
                 "unavailable",
                 f"No valid token for profile {profile!r} right now: {error.message}",
-                retry_after=5.0,
+                retry_after=backoff,
             ) from None
         except CtctError as error:
             raise BrokerError(502, error.code or "error", error.message) from None
+        self._down.pop(profile, None)
         if tokens.access_token is None:
             raise BrokerError(424, "needs_login", f"Profile {profile!r} has no access token.")
         return Served(
