@@ -85,6 +85,9 @@ def bind_unix(path: Path, mode: int) -> socket.socket:
     finally:
         os.umask(old_umask)
     os.chmod(path, mode)
+    # Listen at once: a caller that sees the socket file may connect before the server
+    # loop runs, and then waits in the backlog instead of being refused.
+    sock.listen(4096)
     sock.set_inheritable(True)
     return sock
 
