@@ -227,9 +227,15 @@ class TokenManager:
     def current(self, *, min_valid: float = 0.0) -> TokenSet:
         """The tokens in use, refreshed first if the access token is due or would expire
         within ``min_valid`` seconds (one refresh however many callers ask at once)."""
+        cached = self._usable(self._shared.cached, False, None, min_valid)
+        if cached is not None:
+            return cached.snapshot.tokens
         return self._ensure(min_valid=min_valid).snapshot.tokens
 
     async def acurrent(self, *, min_valid: float = 0.0) -> TokenSet:
+        cached = self._usable(self._shared.cached, False, None, min_valid)
+        if cached is not None:
+            return cached.snapshot.tokens
         return (await self._aensure(min_valid=min_valid)).snapshot.tokens
 
     # -- explicit operations ---------------------------------------------------------------

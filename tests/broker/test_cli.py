@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import subprocess
 import time
@@ -85,10 +86,15 @@ def test_broker_run_over_a_unix_socket(cli: Cli, emu: EmulatorHandle, tmp_path: 
         assert doc["access_token"] == cli.run("auth", "token").stdout.strip()
         refused = curl(socket, "http://broker/v1/token")
         assert json.loads(refused.stdout)["error"] == "missing_header"
+        running.process.send_signal(signal.SIGINT)  # Ctrl-C: a clean stop
+        code, _, log = running.finish()
     finally:
         running.kill()
-    log = "".join(running.stderr)
+    assert code in (0, 130)
+    assert not socket.exists()  # the socket file is removed on the way out
     assert doc["access_token"] not in log  # served, logged by caller and profile only
+    assert f"served profile 'default' to uid {os.getuid()}" in log
+    assert "refused profile 'default' to uid" in log and "missing_header" in log
 
 
 def test_broker_refuses_clear_text_off_loopback(cli: Cli, tmp_path: Path) -> None:

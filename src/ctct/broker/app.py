@@ -101,9 +101,9 @@ def broker_app(
         caller: Caller | None = None
         profile = request.query_params.get("profile") or default_profile
         try:
+            caller = caller_of(request)
             if request.headers.get(HEADER) != "1":
                 raise missing_header()
-            caller = caller_of(request)
             if not policy.allows(caller, profile):
                 raise denied(profile)
             min_valid = _min_valid(request.query_params.get("min_valid"))
@@ -118,7 +118,7 @@ def broker_app(
                 error.error,
             )
             return error_response(error)
-        log.info("served profile %r to %s", profile, caller.describe())
+        log.info("served profile %r to %s", profile, caller)
         body = document(
             profile=served.profile,
             access_token=served.access_token,

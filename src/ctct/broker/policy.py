@@ -43,6 +43,9 @@ class Caller:
     pid: int | None = None
     key: str | None = None
 
+    def __str__(self) -> str:
+        return self.describe()
+
     def describe(self) -> str:
         if self.key is not None:
             return f"key {self.key!r}"

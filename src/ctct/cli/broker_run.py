@@ -18,6 +18,20 @@ def _host_port(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def _log_answers() -> None:
+    """Each answer on stderr with the caller and profile (never the token)."""
+    import logging
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+    for name in ("ctct.broker", "ctct.sink"):
+        logger = logging.getLogger(name)
+        logger.setLevel(min(logger.getEffectiveLevel(), logging.INFO))
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 def run_broker(settings_flags: dict[str, Any], **options: Any) -> None:
     from ctct._manager import TokenManager
     from ctct.broker.server import Listen
@@ -70,6 +84,7 @@ def run_broker(settings_flags: dict[str, Any], **options: Any) -> None:
         manager_for,
         store=store,
     )
+    _log_answers()
     _console.note(
         f"ctct broker serving on {broker.server.address} (policy: {broker.policy.source})"
     )
