@@ -44,7 +44,7 @@ def _wait(url: str, headers: dict[str, str], proc: subprocess.Popen[bytes]) -> N
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise SystemExit(f"the server exited with {proc.returncode}")
         try:
             if httpx2.get(url, headers=headers, timeout=1).status_code == 200:
                 return
@@ -65,7 +65,9 @@ def _load(
     else:
         argv += ["--connections", "16"]
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=root)
+    out = subprocess.run(
+        argv, capture_output=True, text=True, check=True, cwd=root, timeout=seconds + 60
+    )
     result: dict[str, float] = json.loads(out.stdout)
     return result
 
@@ -90,6 +92,7 @@ def main() -> None:
         token = _store_token(env, "default", None)
         key = append_key(root / "keys", "bench")
         broker_port, bare_port = _free_port(), _free_port()
+        broker_log = (root / "broker.log").open("w")
         broker = subprocess.Popen(
             [
                 _ctct(),
@@ -102,7 +105,7 @@ def main() -> None:
             ],
             env=env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=broker_log,  # it logs every answer, as into a journal
         )
         bare = subprocess.Popen(
             [
@@ -120,7 +123,7 @@ def main() -> None:
                 "--no-server-header",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
             cwd=Path(__file__).resolve().parents[1],
         )
         headers = {"Ctct-Broker": "1", "Authorization": f"Bearer {key}"}
