@@ -14,10 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from ctct.emulator.api import (
     activity_store,
+    contact_extras,
     contact_store,
     custom_field_store,
     email_store,
+    email_tracking,
     list_store,
+    segment_store,
     tag_store,
 )
 from ctct.emulator.api.activity_runner import DEFAULT_CHUNK_SIZE, ActivityRunner, Job
@@ -34,6 +37,7 @@ from ctct.emulator.api.email_store import EmailStore
 from ctct.emulator.api.import_job import ImportJob
 from ctct.emulator.api.list_jobs import ListDeleteJob
 from ctct.emulator.api.list_store import ListStore
+from ctct.emulator.api.segment_store import SegmentStore
 from ctct.emulator.api.tag_store import TagDeleteJob, TagStore
 from ctct.emulator.config import UserConfig
 from ctct.emulator.db import register_schema
@@ -112,6 +116,7 @@ class AccountStore:
         self.tags = TagStore(emu.db, emu.clock)
         self.emails = EmailStore(emu.db, emu.clock)
         self.activities = ActivityStore(emu.db, emu.clock)
+        self.segments = SegmentStore(emu.db, emu.clock)
         self.runner = ActivityRunner(emu.db, emu.clock, self._jobs())
         self._ensure_configured_accounts()
         self.runner.wake()  # resume activities a previous run left unfinished
@@ -168,6 +173,9 @@ class AccountStore:
                 *email_store.TABLES,
                 *activity_store.TABLES,
                 *EXPORT_TABLES,
+                *segment_store.TABLES,
+                *email_tracking.TABLES,
+                *contact_extras.TABLES,
             ]
         )
         self._ensure_configured_accounts()

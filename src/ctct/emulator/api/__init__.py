@@ -36,20 +36,27 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         account,
         activities,
         bulk_activities,
+        contact_extras,
         contacts,
         custom_fields,
         emails,
         gateway,
         imports,
         lists,
+        segments,
         signup,
         tags,
+        xrefs,
     )
 
-    # Fixed paths before templated ones: /contacts/sign_up_form must not be taken for
-    # /contacts/{contact_id}, nor /activities/contacts_json_import for /activities/{id}.
+    # Fixed paths before templated ones: /contacts/sign_up_form (or counts, or
+    # contact_id_xrefs) must not be taken for /contacts/{contact_id}, nor
+    # /activities/contacts_json_import for /activities/{id}.
     resources = [
         *account.resources(emu),
+        *xrefs.resources(emu),
+        *contact_extras.resources(emu),
+        *segments.resources(emu),
         *signup.resources(emu),
         *contacts.resources(emu),
         *lists.resources(emu),
@@ -65,6 +72,10 @@ def routes(emu: Emulator) -> list[BaseRoute]:
 
 def control_routes(emu: Emulator) -> list[BaseRoute]:
     """Routes under /__emulator/ for seeding account data and driving bulk activities."""
-    from ctct.emulator.api import activity_control, seed
+    from ctct.emulator.api import activity_control, contact_extras, seed
 
-    return [*seed.routes(emu), *activity_control.routes(emu)]
+    return [
+        *seed.routes(emu),
+        *activity_control.routes(emu),
+        *contact_extras.control_routes(emu),
+    ]
