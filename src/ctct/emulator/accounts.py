@@ -13,18 +13,25 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from ctct.emulator.api import (
+    account_email_store,
     activity_store,
+    automation_store,
     contact_extras,
     contact_store,
     custom_field_store,
     email_store,
     email_tracking,
+    errors,
+    event_store,
     list_store,
     segment_store,
+    social_store,
     tag_store,
 )
+from ctct.emulator.api.account_email_store import AccountEmailStore
 from ctct.emulator.api.activity_runner import DEFAULT_CHUNK_SIZE, ActivityRunner, Job
 from ctct.emulator.api.activity_store import ActivityStore
+from ctct.emulator.api.automation_store import AutomationStore
 from ctct.emulator.api.contact_jobs import (
     EXPORT_TABLES,
     ContactDeleteJob,
@@ -34,10 +41,12 @@ from ctct.emulator.api.contact_jobs import (
 from ctct.emulator.api.contact_store import ContactStore
 from ctct.emulator.api.custom_field_store import CustomFieldStore
 from ctct.emulator.api.email_store import EmailStore
+from ctct.emulator.api.event_store import EventStore
 from ctct.emulator.api.import_job import ImportJob
 from ctct.emulator.api.list_jobs import ListDeleteJob
 from ctct.emulator.api.list_store import ListStore
 from ctct.emulator.api.segment_store import SegmentStore
+from ctct.emulator.api.social_store import SocialStore
 from ctct.emulator.api.tag_store import TagDeleteJob, TagStore
 from ctct.emulator.config import UserConfig
 from ctct.emulator.db import register_schema
@@ -117,6 +126,10 @@ class AccountStore:
         self.emails = EmailStore(emu.db, emu.clock)
         self.activities = ActivityStore(emu.db, emu.clock)
         self.segments = SegmentStore(emu.db, emu.clock)
+        self.account_emails = AccountEmailStore(emu.db, emu.clock)
+        self.events = EventStore(emu.db)
+        self.social = SocialStore(emu.db)
+        self.automations = AutomationStore(emu.db)
         self.runner = ActivityRunner(emu.db, emu.clock, self._jobs())
         self._ensure_configured_accounts()
         self.runner.wake()  # resume activities a previous run left unfinished
@@ -176,6 +189,10 @@ class AccountStore:
                 *segment_store.TABLES,
                 *email_tracking.TABLES,
                 *contact_extras.TABLES,
+                *account_email_store.TABLES,
+                *event_store.TABLES,
+                *social_store.TABLES,
+                *automation_store.TABLES,
             ]
         )
         self._ensure_configured_accounts()
@@ -198,6 +215,45 @@ class AccountStore:
             "SELECT summary FROM accounts WHERE account_id = ?", (account_id,)
         )
         return None if row is None else dict(json.loads(row["summary"]))
+
+    def addresses(self, account_id: str) -> AccountEmailStore:
+        """The account-email store, with the account's initial addresses in place."""
+        summary = self.summary(account_id) or {}
+        logins = [u.username for u in self.emu.config.users if u.account_id == account_id]
+        with self.emu.db.transaction() as conn:
+            self.account_emails.ensure(conn, account_id, summary.get("contact_email"), logins)
+        return self.account_emails
+
+    def set_physical_address(
+        self, account_id: str, address: dict[str, Any] | None, *, exists: bool | None = None
+    ) -> None:
+        """Set (or, with None, remove) the account's physical address. ``exists`` True or
+        False: a 400 or 409 unless the account has, or has not, an address already (the
+        contract declares no 404 here)."""
+        with self.emu.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT summary FROM accounts WHERE account_id = ?", (account_id,)
+            ).fetchone()
+            if row is None:
+                raise UnknownAccount(f"no account {account_id!r}")
+            summary: dict[str, Any] = json.loads(row["summary"])
+            present = bool(summary.get("physical_address"))
+            if exists is True and not present:
+                raise errors.validation(
+                    "account", "The account has no physical address yet: POST one first."
+                )
+            if exists is False and present:
+                raise errors.conflict(
+                    "account", "The account already has a physical address: use PUT to change it."
+                )
+            if address is None:
+                summary.pop("physical_address", None)
+            else:
+                summary["physical_address"] = address
+            conn.execute(
+                "UPDATE accounts SET summary = ? WHERE account_id = ?",
+                (json.dumps(summary), account_id),
+            )
 
     def update_summary(self, account_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply a partial update of ``EDITABLE_FIELDS`` and return the new summary."""

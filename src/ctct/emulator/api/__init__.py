@@ -35,16 +35,19 @@ def routes(emu: Emulator) -> list[BaseRoute]:
     from ctct.emulator.api import (
         account,
         activities,
+        automations,
         bulk_activities,
         contact_extras,
         contacts,
         custom_fields,
         emails,
+        events,
         gateway,
         imports,
         lists,
         segments,
         signup,
+        social,
         tags,
         xrefs,
     )
@@ -66,6 +69,9 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         *bulk_activities.resources(emu),
         *activities.resources(emu),
         *emails.resources(emu),
+        *events.resources(emu),
+        *social.resources(emu),
+        *automations.resources(emu),
     ]
     return gateway.build_routes(emu, resources)
 

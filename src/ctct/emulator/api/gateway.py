@@ -59,6 +59,7 @@ Handler = Callable[[Request, Caller], Awaitable[Response]]
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
+NO_BODY = ""  # an operation that takes its input from the query only: no media type check
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ class Gateway:
             if operation is None:
                 raise errors.method_not_allowed(method, request.url.path, resource.methods)
             authorize(operation, caller)
-            if method in _BODY_METHODS:
+            if method in _BODY_METHODS and operation.content_type != NO_BODY:
                 require_media_type(request, operation.content_type)
             response = await operation.handler(request, caller)
         except errors.ApiError as exc:
