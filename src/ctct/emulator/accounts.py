@@ -48,6 +48,7 @@ from ctct.emulator.api.list_store import ListStore
 from ctct.emulator.api.segment_store import SegmentStore
 from ctct.emulator.api.social_store import SocialStore
 from ctct.emulator.api.tag_store import TagDeleteJob, TagStore
+from ctct.emulator.api.tagging_jobs import CustomFieldDeleteJob, TaggingJob
 from ctct.emulator.config import UserConfig
 from ctct.emulator.db import register_schema
 
@@ -145,6 +146,9 @@ class AccountStore:
             "remove_list_memberships": MembershipJob(add=False),
             "contact_delete": ContactDeleteJob(),
             "contact_exports": ExportJob(),
+            "contacts_taggings_add": TaggingJob(add=True),
+            "contacts_taggings_remove": TaggingJob(add=False),
+            "custom_fields_delete": CustomFieldDeleteJob(),
         }
 
     def close(self) -> None:

@@ -37,6 +37,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         activities,
         automations,
         bulk_activities,
+        bulk_tagging,
         contact_extras,
         contacts,
         custom_fields,
@@ -67,6 +68,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         *tags.resources(emu),
         *imports.resources(emu),
         *bulk_activities.resources(emu),
+        *bulk_tagging.resources(emu),
         *activities.resources(emu),
         *emails.resources(emu),
         *events.resources(emu),
@@ -78,10 +80,11 @@ def routes(emu: Emulator) -> list[BaseRoute]:
 
 def control_routes(emu: Emulator) -> list[BaseRoute]:
     """Routes under /__emulator/ for seeding account data and driving bulk activities."""
-    from ctct.emulator.api import activity_control, contact_extras, seed
+    from ctct.emulator.api import account, activity_control, contact_extras, seed
 
     return [
         *seed.routes(emu),
         *activity_control.routes(emu),
         *contact_extras.control_routes(emu),
+        *account.control_routes(emu),
     ]

@@ -14,15 +14,17 @@ time": two or more are a 400).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
-from ctct.emulator.accounts import EDITABLE_FIELDS
+from ctct.emulator.accounts import EDITABLE_FIELDS, UnknownAccount
 from ctct.emulator.api import errors
-from ctct.emulator.api.account_email_store import ROLES
+from ctct.emulator.api.account_email_store import ROLES, AccountEmailStore
 from ctct.emulator.api.contact_input import is_email
 from ctct.emulator.api.gateway import Caller, Operation, Resource, read_json
 from ctct.emulator.api.privileges import privilege_resources
@@ -137,6 +139,40 @@ def resources(emu: Emulator) -> list[Resource]:
         ),
         Resource("/account/user/privileges", (Operation("GET", get_privileges),)),
     ]
+
+
+def control_routes(emu: Emulator) -> list[BaseRoute]:
+    """``POST /__emulator/account_emails/confirm``: play the owner clicking the link CC
+    emails to a new account address (``{"username"|"account_id", "email_address"}``)."""
+
+    async def confirm(request: Request) -> Response:
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("email_address"), str):
+            return _control_error(
+                400, 'send {"username": "alice@example.com", "email_address": "..."}'
+            )
+        try:
+            account_id = emu.accounts.resolve(
+                username=body.get("username"), account_id=body.get("account_id")
+            )
+        except UnknownAccount as exc:
+            return _control_error(404, f"Name a configured username or account_id ({exc}).")
+        row = emu.accounts.addresses(account_id).confirm(account_id, body["email_address"])
+        if row is None:
+            return _control_error(
+                404, f"{body['email_address']} is not an address of the account: POST it first."
+            )
+        return JSONResponse(AccountEmailStore.resource(row))
+
+    return [Route("/__emulator/account_emails/confirm", confirm, methods=["POST"])]
+
+
+def _control_error(status: int, message: str) -> Response:
+    code = "invalid_request" if status == 400 else "not_found"
+    return JSONResponse({"error": code, "error_description": message}, status_code=status)
 
 
 def validate_address(body: object) -> dict[str, str]:
