@@ -24,6 +24,7 @@ from ctct.emulator.api import (
     errors,
     event_store,
     list_store,
+    partner_store,
     segment_store,
     social_store,
     tag_store,
@@ -45,12 +46,14 @@ from ctct.emulator.api.event_store import EventStore
 from ctct.emulator.api.import_job import ImportJob
 from ctct.emulator.api.list_jobs import ListDeleteJob
 from ctct.emulator.api.list_store import ListStore
+from ctct.emulator.api.partner_store import PartnerStore
 from ctct.emulator.api.segment_store import SegmentStore
 from ctct.emulator.api.social_store import SocialStore
 from ctct.emulator.api.tag_store import TagDeleteJob, TagStore
 from ctct.emulator.api.tagging_jobs import CustomFieldDeleteJob, TaggingJob
 from ctct.emulator.config import UserConfig
 from ctct.emulator.db import register_schema
+from ctct.emulator.webhook_delivery import WebhookOutbox
 
 if TYPE_CHECKING:
     from ctct.emulator.app import Emulator
@@ -131,6 +134,8 @@ class AccountStore:
         self.events = EventStore(emu.db)
         self.social = SocialStore(emu.db)
         self.automations = AutomationStore(emu.db)
+        self.partners = PartnerStore(emu.db)
+        self.webhooks = WebhookOutbox(emu.clock)
         self.runner = ActivityRunner(emu.db, emu.clock, self._jobs())
         self._ensure_configured_accounts()
         self.runner.wake()  # resume activities a previous run left unfinished
@@ -197,8 +202,10 @@ class AccountStore:
                 *event_store.TABLES,
                 *social_store.TABLES,
                 *automation_store.TABLES,
+                *partner_store.TABLES,
             ]
         )
+        self.webhooks.reset()
         self._ensure_configured_accounts()
         self.runner.chunk_size = DEFAULT_CHUNK_SIZE
         self.runner.resume()

@@ -44,6 +44,7 @@ class Tour:
     running: Running
     driven: list[Driven] = field(default_factory=list)
     _tokens: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
+    _partner: dict[str, str] = field(default_factory=dict)
 
     @property
     def emulator(self) -> Any:
@@ -54,6 +55,15 @@ class Tour:
         if key not in self._tokens:
             self._tokens[key] = mint(self.running.emulator, user, scopes)
         return self._tokens[key]
+
+    def partner_headers(self) -> dict[str, str]:
+        """What partner endpoints take: a partner token and the API key."""
+        from ctct.emulator.partner_auth import mint_partner_token
+
+        partner = self.running.emulator.config.partners[0]
+        if "partner" not in self._partner:
+            self._partner["partner"] = mint_partner_token(self.running.emulator, partner)
+        return {"Authorization": f"Bearer {self._partner['partner']}", "x-api-key": partner.api_key}
 
     def call(
         self,

@@ -213,11 +213,15 @@ class _Endpoint:
         await response(scope, receive, send)
 
 
-def build_routes(emu: Emulator, resources: list[Resource]) -> list[BaseRoute]:
-    """Routes for ``resources`` under /v3, then a catch-all answering CC's 404."""
+def build_routes(
+    emu: Emulator, resources: list[Resource], extra: list[BaseRoute] | None = None
+) -> list[BaseRoute]:
+    """Routes for ``resources`` under /v3, then ``extra`` (routes with a gateway of their
+    own: the partner endpoints), then a catch-all answering CC's 404."""
     gateway = Gateway(emu)
     routes: list[BaseRoute] = [
         Route(_cc.API_BASE_PATH + r.path, _Endpoint(gateway, r)) for r in resources
     ]
+    routes.extend(extra or [])
     routes.append(Route(_cc.API_BASE_PATH + "/{rest:path}", _Endpoint(gateway, None)))
     return routes
