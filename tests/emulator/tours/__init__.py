@@ -56,6 +56,13 @@ class Tour:
             self._tokens[key] = mint(self.running.emulator, user, scopes)
         return self._tokens[key]
 
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's clock; tokens minted before are dropped (they may expire)."""
+        response = self.running.client.post("/__emulator/clock/advance", json={"seconds": seconds})
+        assert response.status_code == 200, response.text
+        self._tokens.clear()
+        self._partner.clear()
+
     def partner_headers(self) -> dict[str, str]:
         """What partner endpoints take: a partner token and the API key."""
         from ctct.emulator.partner_auth import mint_partner_token

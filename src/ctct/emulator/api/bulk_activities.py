@@ -67,6 +67,8 @@ def resources(emu: Emulator) -> list[Resource]:
             selection, list_ids, segment_id = _membership_body(await read_json(request, AREA))
             check_exist(caller, (*selection.list_ids, *list_ids), selection.tag_ids)
             if segment_id is not None:
+                if emu.accounts.segments.live(caller.account_id, segment_id) is None:
+                    raise errors.validation(AREA, f"segment {segment_id} does not exist.")
                 sql, args = segment_condition(emu, caller.account_id, segment_id, "c")
                 selection = replace(selection, segment_sql=sql, segment_params=tuple(args))
             payload = {"selection": selection.to_json(), "list_ids": list(list_ids)}

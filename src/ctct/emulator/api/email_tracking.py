@@ -35,6 +35,13 @@ register_schema(
 
 TABLES: Final = ["email_tracking"]
 KINDS: Final = ("send", "open", "click", "bounce", "optout", "forward")
+_IMPLIES: Final = {
+    "open": ("send",),
+    "click": ("send", "open"),
+    "forward": ("send", "open"),
+    "bounce": ("send",),
+    "optout": ("send",),
+}
 
 
 class TrackingSeedError(ValueError):
@@ -43,8 +50,8 @@ class TrackingSeedError(ValueError):
 
 def seed(conn: sqlite3.Connection, account_id: str, entries: object, now: float) -> int:
     """Store seeded events: ``[{"campaign_activity_id", "contact": email or contact id,
-    "kind", "at"?: ISO-8601 (default: now)}]``. A ``kind`` other than ``send`` implies
-    the send (added once if missing), so an open is never recorded without one."""
+    "kind", "at"?: ISO-8601 (default: now)}]``. Events imply those they need, added once
+    if missing at the same time: every kind the send, a click or forward the open."""
     if not isinstance(entries, list):
         raise TrackingSeedError("tracking must be an array of objects.")
     rows: list[tuple[Any, ...]] = []
@@ -67,20 +74,28 @@ def seed(conn: sqlite3.Connection, account_id: str, entries: object, now: float)
         rows.append((account_id, str(activity_id).lower(), contact_id, kind, at))
     added = 0
     for account, activity_id, contact_id, kind, at in rows:
-        if kind != "send" and not _has(conn, activity_id, contact_id, "send"):
-            conn.execute(
-                "INSERT INTO email_tracking(account_id, campaign_activity_id, contact_id, kind, "
-                "occurred_at) VALUES (?, ?, ?, 'send', ?)",
-                (account, activity_id, contact_id, at),
-            )
-            added += 1
-        conn.execute(
-            "INSERT INTO email_tracking(account_id, campaign_activity_id, contact_id, kind, "
-            "occurred_at) VALUES (?, ?, ?, ?, ?)",
-            (account, activity_id, contact_id, kind, at),
-        )
+        for implied in _IMPLIES.get(kind, ()):
+            if not _has(conn, activity_id, contact_id, implied):
+                _insert(conn, account, activity_id, contact_id, implied, at)
+                added += 1
+        _insert(conn, account, activity_id, contact_id, kind, at)
         added += 1
     return added
+
+
+def _insert(
+    conn: sqlite3.Connection,
+    account_id: str,
+    activity_id: str,
+    contact_id: str,
+    kind: str,
+    at: float,
+) -> None:
+    conn.execute(
+        "INSERT INTO email_tracking(account_id, campaign_activity_id, contact_id, kind, "
+        "occurred_at) VALUES (?, ?, ?, ?, ?)",
+        (account_id, activity_id, contact_id, kind, at),
+    )
 
 
 def _has(conn: sqlite3.Connection, activity_id: str, contact_id: str, kind: str) -> bool:

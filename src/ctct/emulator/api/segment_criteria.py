@@ -311,7 +311,7 @@ class _Compiler:
         choice, param = cond["const_value"], cond["param"]
         if choice == "campaign-activities":
             ids = _id_list(param) or []
-            return f"VALUES {','.join('(?)' * len(ids))}", ids
+            return "VALUES " + ",".join(["(?)"] * len(ids)), ids
         sent = (
             "SELECT campaign_activity_id FROM email_tracking WHERE account_id = ? "
             "AND kind = 'send' GROUP BY campaign_activity_id"
