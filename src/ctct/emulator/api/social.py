@@ -163,9 +163,14 @@ def _profile_post(
     ):
         problems.append(f"{where}.images must be objects with an http(s) url.")
         images = []
+    # Network-specific settings, keyed by network (the contract: a map of string maps),
+    # e.g. {"tiktok": {"disable_comment": "true"}}.
     settings = entry.get("settings", {})
-    if not isinstance(settings, dict) or not all(isinstance(v, str) for v in settings.values()):
-        problems.append(f"{where}.settings must map names to strings.")
+    if not isinstance(settings, dict) or not all(
+        isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
+        for v in settings.values()
+    ):
+        problems.append(f"{where}.settings must map each network to a map of strings.")
         settings = {}
     profiles = entry.get("profiles")
     if not isinstance(profiles, list) or not profiles:
