@@ -3,6 +3,7 @@ their triggers)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,23 @@ from tests.emulator.tours import Tour
 
 WORKFLOWS = "/automations/workflows"
 WORKFLOW = "/automations/workflows/{automation_flow_id}"
+OPENED_LAST = json.dumps(
+    {
+        "version": "1.0.0",
+        "criteria": {
+            "type": "and",
+            "group": [
+                {
+                    "source": "tracking",
+                    "field": "opened",
+                    "op": "contains-any",
+                    "const_value": "last-n-campaigns",
+                    "param": "1",
+                }
+            ],
+        },
+    }
+)
 
 
 @pytest.fixture
