@@ -261,10 +261,7 @@ def test_a_segment_join_trigger(t: Tour) -> None:
         "POST",
         "/segments",
         201,
-        json={
-            "name": "Openers",
-            "segment_criteria": '{"version":"1.0.0","criteria":{"type":"and","group":[{"source":"tracking","field":"opened","op":"contains-any","const_value":"last-n-campaigns","param":"1"}]}}',
-        },
+        json={"name": "Openers", "segment_criteria": OPENED_LAST},
     ).json()
     created = t.call(
         "POST",
