@@ -91,7 +91,7 @@ def test_profiles_connections_and_groups(t: Tour) -> None:
 
 def test_posts(t: Tour) -> None:
     profiles = {p["name"]: p["profile_id"] for p in seed_social(t)["profiles"]}
-    scheduled = {
+    scheduled: dict[str, Any] = {
         "name": "Rye day",
         "status": "SCHEDULED",
         "scheduled_time": "2040-03-15T14:30:00.000Z",

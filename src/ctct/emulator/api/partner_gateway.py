@@ -68,6 +68,8 @@ class _Endpoint:
                 "Partner endpoints need the x-api-key header: your application's API key."
             )
         admit(self.emu, partner.api_key)
+        # The partner's configured client accounts exist before its first request acts.
+        self.emu.accounts.partners.ensure(partner, self.emu.clock.now())
         operation = next((o for o in self.resource.operations if o.method == request.method), None)
         if operation is None:
             allowed = [o.method for o in self.resource.operations]

@@ -94,7 +94,6 @@ def resources(emu: Emulator, api_resources: list[Resource]) -> list[PartnerResou
     store = emu.accounts.partners
 
     def client(partner: PartnerConfig, request: Request) -> sqlite3.Row:
-        store.ensure(partner, emu.clock.now())
         return store.client(partner, str(request.path_params["encoded_account_id"]))
 
     def contacts_of(account_id: str) -> int:
@@ -125,7 +124,6 @@ def resources(emu: Emulator, api_resources: list[Resource]) -> list[PartnerResou
         if not offset_raw.isdigit():
             raise errors.validation(AREA, "offset must be a whole number (from _links.next).")
         offset = int(offset_raw)
-        store.ensure(partner, emu.clock.now())
         rows, more = store.clients(partner, account_type, offset, limit)
         now = emu.clock.now()
         owners = []
