@@ -11,6 +11,7 @@ contract's operations are driven in all.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from tests.emulator.api_support import FAST
 from tests.emulator.tours import Driven, Tour, discover
 
 TOTAL_OPERATIONS = 128
+DOC = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
 
 # TODO(coordinator): flip to True once every tag of the contract has a tour (h13a and h13b
 # each own some tags): then every one of the 128 operations must be driven.
@@ -82,3 +84,15 @@ def test_every_operation_of_the_toured_tags_is_driven(
         print(f"\ncontract coverage: {len(covered)} of {len(operations)} operations driven")
     if REQUIRE_ALL_OPERATIONS:
         assert len(covered) == TOTAL_OPERATIONS, sorted(set(operations) - covered)
+
+
+def test_docs_list_every_operation_of_the_toured_tags() -> None:
+    """docs/emulator.md names each operation of the toured tags (``METHOD /v3/path``)."""
+    text = DOC.read_text(encoding="utf-8")
+    owned = {tag for module in discover() for tag in module.TAGS}
+    missing = [
+        f"{method} /v3{template}"
+        for (method, template), op in sorted(contract.operations().items())
+        if _tags(op) & owned and f"`{method} /v3{template}`" not in text
+    ]
+    assert missing == [], missing
