@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import StartEmulator
+from tests.conftest import Running, StartEmulator
 from tests.emulator.api_support import ALICE, CAROL, FAST
 from tests.emulator.area_support import inprocess_tour, seed_alice
 from tests.emulator.tours import Tour
@@ -167,3 +167,24 @@ def test_address_over_loopback(start_emulator: StartEmulator) -> None:
     assert t.call("PUT", ADDRESS, json=foreign).json() == foreign
     t.call("PUT", ADDRESS, 403, json=foreign, user=CAROL)
     assert t.call("POST", EMAILS, 201, json={"email_address": "x@example.com"}).json()
+
+
+def test_the_testing_handle_confirms_addresses_and_resubscribes() -> None:
+    from ctct.testing import EmulatorControlError, inprocess_emulator
+
+    with inprocess_emulator(**FAST) as handle, handle.http_client() as client:
+        t = Tour(Running(handle.emulator, handle.base_url, client, "inprocess"))
+        t.call("POST", EMAILS, 201, json={"email_address": "shop@example.com"})
+        assert handle.confirm_account_email("shop@example.com")["confirm_status"] == "CONFIRMED"
+        lists = [t.call("GET", "/contact_lists").json()["lists"][0]["list_id"]]
+        body = {
+            "email_address": {"address": "gone@example.com", "permission_to_send": "unsubscribed"},
+            "create_source": "Account",
+        }
+        gone = t.call("POST", "/contacts", 201, json=body).json()
+        path = {"contact_id": gone["contact_id"]}
+        t.call("PUT", "/contacts/resubscribe/{contact_id}", path=path, json={"list_ids": lists})
+        assert handle.confirm_resubscribe(gone["contact_id"])["permission_to_send"] == "explicit"
+        with pytest.raises(EmulatorControlError):
+            handle.confirm_resubscribe(gone["contact_id"])
+        assert handle.webhook_deliveries() == []
