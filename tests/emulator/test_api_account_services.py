@@ -172,7 +172,8 @@ def test_address_over_loopback(start_emulator: StartEmulator) -> None:
 def test_the_testing_handle_confirms_addresses_and_resubscribes() -> None:
     from ctct.testing import EmulatorControlError, inprocess_emulator
 
-    with inprocess_emulator(**FAST) as handle, handle.http_client() as client:
+    with inprocess_emulator(api_rate_per_second=10_000.0) as handle, handle.http_client() as client:
+        assert handle.emulator is not None
         t = Tour(Running(handle.emulator, handle.base_url, client, "inprocess"))
         t.call("POST", EMAILS, 201, json={"email_address": "shop@example.com"})
         assert handle.confirm_account_email("shop@example.com")["confirm_status"] == "CONFIRMED"
