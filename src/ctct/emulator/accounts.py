@@ -10,6 +10,8 @@ start with a summary built from their owner's user entry, plus CC's default list
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ctct.emulator.api import (
@@ -241,13 +243,8 @@ class AccountStore:
         """Set (or, with None, remove) the account's physical address. ``exists`` True or
         False: a 400 or 409 unless the account has, or has not, an address already (the
         contract declares no 404 here)."""
-        with self.emu.db.transaction() as conn:
-            row = conn.execute(
-                "SELECT summary FROM accounts WHERE account_id = ?", (account_id,)
-            ).fetchone()
-            if row is None:
-                raise UnknownAccount(f"no account {account_id!r}")
-            summary: dict[str, Any] = json.loads(row["summary"])
+
+        def edit(summary: dict[str, Any]) -> None:
             present = bool(summary.get("physical_address"))
             if exists is True and not present:
                 raise errors.validation(
@@ -257,27 +254,39 @@ class AccountStore:
                 raise errors.conflict(
                     "account", "The account already has a physical address: use PUT to change it."
                 )
-            if address is None:
-                summary.pop("physical_address", None)
-            else:
-                summary["physical_address"] = address
-            conn.execute(
-                "UPDATE accounts SET summary = ? WHERE account_id = ?",
-                (json.dumps(summary), account_id),
-            )
+            place_address(summary, address)
+
+        with self.emu.db.transaction() as conn:
+            self.edit_summary(conn, account_id, edit)
 
     def update_summary(self, account_id: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Apply a partial update of ``EDITABLE_FIELDS`` and return the new summary."""
+        editable = {k: v for k, v in changes.items() if k in EDITABLE_FIELDS}
         with self.emu.db.transaction() as conn:
-            row = conn.execute(
-                "SELECT summary FROM accounts WHERE account_id = ?", (account_id,)
-            ).fetchone()
-            if row is None:
-                raise UnknownAccount(f"no account {account_id!r}")
-            summary: dict[str, Any] = json.loads(row["summary"])
-            summary.update({k: v for k, v in changes.items() if k in EDITABLE_FIELDS})
-            conn.execute(
-                "UPDATE accounts SET summary = ? WHERE account_id = ?",
-                (json.dumps(summary), account_id),
-            )
+            return self.edit_summary(conn, account_id, lambda summary: summary.update(editable))
+
+    @staticmethod
+    def edit_summary(
+        conn: sqlite3.Connection, account_id: str, edit: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
+        """Change an account's summary inside the open transaction; returns the new one."""
+        row = conn.execute(
+            "SELECT summary FROM accounts WHERE account_id = ?", (account_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownAccount(f"no account {account_id!r}")
+        summary: dict[str, Any] = json.loads(row["summary"])
+        edit(summary)
+        conn.execute(
+            "UPDATE accounts SET summary = ? WHERE account_id = ?",
+            (json.dumps(summary), account_id),
+        )
         return summary
+
+
+def place_address(summary: dict[str, Any], address: dict[str, Any] | None) -> None:
+    """Put ``address`` in a summary as its physical address (None: remove it)."""
+    if address is None:
+        summary.pop("physical_address", None)
+    else:
+        summary["physical_address"] = address

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ctct import _cc
-from ctct.emulator.accounts import DEFAULT_LIST_NAME
+from ctct.emulator.accounts import DEFAULT_LIST_NAME, EDITABLE_FIELDS
 from ctct.emulator.api import contact_model, errors
 from ctct.emulator.api.contact_input import is_email
 from ctct.emulator.api.contact_store import encode_document
@@ -155,22 +155,7 @@ def resources(emu: Emulator, api_resources: list[Resource]) -> list[PartnerResou
             if PartnerStore.login_taken(conn, given["login_name"]):
                 raise errors.conflict(AREA, f"The login name {given['login_name']!r} is taken.")
             account_id = PartnerStore.new_account_id(conn)
-            summary = {
-                k: given[k]
-                for k in (
-                    "contact_email",
-                    "contact_phone",
-                    "country_code",
-                    "first_name",
-                    "last_name",
-                    "organization_name",
-                    "organization_phone",
-                    "state_code",
-                    "time_zone_id",
-                    "website",
-                )
-                if given.get(k)
-            }
+            summary = {k: given[k] for k in EDITABLE_FIELDS if given.get(k)}
             summary["encoded_account_id"] = account_id
             summary["encoded_partner_id"] = partner.partner_client_id
             summary.setdefault("time_zone_id", "US/Eastern")

@@ -14,7 +14,6 @@ what the seed response reports under that key. Keys:
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -35,7 +34,9 @@ Seeder = Callable[["Emulator", sqlite3.Connection, str, object, float], Any]
 def _physical_address(
     emu: Emulator, conn: sqlite3.Connection, account_id: str, value: object, now: float
 ) -> Any:
-    from ctct.emulator.api.account import validate_address  # account imports the stores
+    # Imported here: ``account`` and ``accounts`` import this package's stores.
+    from ctct.emulator.accounts import AccountStore, place_address
+    from ctct.emulator.api.account import validate_address
 
     address = None
     if value is not None:
@@ -43,48 +44,34 @@ def _physical_address(
             address = validate_address(value)
         except errors.ApiError as exc:
             raise AreaSeedError(f"physical_address: {exc}") from None
-    row = conn.execute("SELECT summary FROM accounts WHERE account_id = ?", (account_id,))
-    summary = json.loads(row.fetchone()["summary"])
-    if address is None:
-        summary.pop("physical_address", None)
-    else:
-        summary["physical_address"] = address
-    conn.execute(
-        "UPDATE accounts SET summary = ? WHERE account_id = ?", (json.dumps(summary), account_id)
-    )
+    AccountStore.edit_summary(conn, account_id, lambda summary: place_address(summary, address))
     return address
 
 
-def _tracking(
-    emu: Emulator, conn: sqlite3.Connection, account_id: str, value: object, now: float
-) -> Any:
-    try:
-        return {"events": email_tracking.seed(conn, account_id, value, now)}
-    except email_tracking.TrackingSeedError as exc:
-        raise AreaSeedError(str(exc)) from None
+def _refusing(
+    seeder: Callable[[sqlite3.Connection, str, object, float], Any],
+    error: type[ValueError],
+) -> Seeder:
+    """A seeder from an area's ``seed`` function, its own error made an ``AreaSeedError``."""
+
+    def seed(
+        emu: Emulator, conn: sqlite3.Connection, account_id: str, value: object, now: float
+    ) -> Any:
+        try:
+            return seeder(conn, account_id, value, now)
+        except error as exc:
+            raise AreaSeedError(str(exc)) from None
+
+    return seed
 
 
-def _events(
-    emu: Emulator, conn: sqlite3.Connection, account_id: str, value: object, now: float
-) -> Any:
-    try:
-        return event_store.seed(conn, account_id, value, now)
-    except event_store.EventSeedError as exc:
-        raise AreaSeedError(str(exc)) from None
-
-
-def _social(
-    emu: Emulator, conn: sqlite3.Connection, account_id: str, value: object, now: float
-) -> Any:
-    try:
-        return social_store.seed(conn, account_id, value, now)
-    except social_store.SocialSeedError as exc:
-        raise AreaSeedError(str(exc)) from None
+def _tracking_seed(conn: sqlite3.Connection, account_id: str, value: object, now: float) -> Any:
+    return {"events": email_tracking.seed(conn, account_id, value, now)}
 
 
 SEEDERS: Final[dict[str, Seeder]] = {
     "physical_address": _physical_address,
-    "tracking": _tracking,
-    "events": _events,
-    "social": _social,
+    "tracking": _refusing(_tracking_seed, email_tracking.TrackingSeedError),
+    "events": _refusing(event_store.seed, event_store.EventSeedError),
+    "social": _refusing(social_store.seed, social_store.SocialSeedError),
 }

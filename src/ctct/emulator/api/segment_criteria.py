@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from ctct.emulator.api import errors
-from ctct.emulator.api.contact_input import is_uuid
+from ctct.emulator.api.contact_input import SCALAR_FIELDS, is_uuid
 
 AREA: Final = "segments"
 VERSION: Final = "1.0.0"
@@ -68,15 +68,7 @@ TRACKING_FIELDS: Final = {
 }
 TRACKING_OPS: Final = ("contains-any", "contains-all")
 CAMPAIGN_CHOICES: Final = ("last-n-campaigns", "last-n-days", "campaign-activities")
-CONTACT_SCALARS: Final = (
-    "first_name",
-    "last_name",
-    "job_title",
-    "company_name",
-    "birthday_month",
-    "birthday_day",
-    "anniversary",
-)
+CONTACT_SCALARS: Final = SCALAR_FIELDS  # first_name ... anniversary
 ADDRESS_FIELDS: Final = ("city", "state", "postal_code", "country")
 CONTACT_OPS: Final = (
     "eq",

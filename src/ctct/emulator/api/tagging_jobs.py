@@ -61,49 +61,72 @@ class TaggingJob(SelectionJob):
         )
 
 
-class CustomFieldDeleteJob:
-    """Payload ``{"custom_field_ids": [...]}``: remove the fields' values from the
-    account's contacts a chunk at a time, then delete the fields."""
+class DocumentEditJob:
+    """Walks the account's contacts that meet ``condition`` a chunk at a time (by
+    ``seq``), editing each one's document; ``finish`` runs after the last chunk."""
 
-    @staticmethod
-    def _holders(ids: list[str]) -> str:
-        marks = ",".join("?" * len(ids))
-        return (
-            "EXISTS (SELECT 1 FROM json_each(c.data, '$.custom_fields') f "  # noqa: S608
-            f"WHERE f.value ->> 'custom_field_id' IN ({marks}))"
-        )
+    def condition(self, ctx: JobContext) -> tuple[str, list[Any]]:
+        """SQL over ``contacts c`` selecting the contacts to edit, and its parameters."""
+        raise NotImplementedError
+
+    def edit(self, ctx: JobContext, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def finish(self, ctx: JobContext) -> None:
+        """After the last chunk."""
 
     def start(self, ctx: JobContext) -> None:
-        ids: list[str] = ctx.payload["custom_field_ids"]
+        where, params = self.condition(ctx)
         total = ctx.conn.execute(
-            f"SELECT COUNT(*) AS n FROM contacts c WHERE c.account_id = ? AND {self._holders(ids)}",  # noqa: S608
-            (ctx.activity.account_id, *ids),
+            f"SELECT COUNT(*) AS n FROM contacts c WHERE c.account_id = ? AND {where}",  # noqa: S608
+            (ctx.activity.account_id, *params),
         ).fetchone()["n"]
         ctx.activity.status.update(items_total_count=total, items_completed_count=0)
 
     def step(self, ctx: JobContext) -> bool:
         activity = ctx.activity
-        ids: list[str] = ctx.payload["custom_field_ids"]
+        where, params = self.condition(ctx)
         rows = ctx.conn.execute(
             f"SELECT c.seq, c.contact_id, c.data FROM contacts c WHERE c.account_id = ? "  # noqa: S608
-            f"AND c.seq > ? AND {self._holders(ids)} ORDER BY c.seq LIMIT ?",
-            (activity.account_id, activity.position, *ids, ctx.chunk_size),
+            f"AND c.seq > ? AND {where} ORDER BY c.seq LIMIT ?",
+            (activity.account_id, activity.position, *params, ctx.chunk_size),
         ).fetchall()
         updates = []
         for row in rows:
             data = json.loads(row["data"])
-            data["custom_fields"] = [
-                f for f in data.get("custom_fields", []) if f["custom_field_id"] not in ids
-            ]
+            self.edit(ctx, data)
             updates.append((encode_document(data), row["contact_id"]))
         ctx.conn.executemany("UPDATE contacts SET data = ? WHERE contact_id = ?", updates)
         if rows:
             activity.position = rows[-1]["seq"]
             activity.status["items_completed_count"] += len(rows)
         if len(rows) < ctx.chunk_size:
-            ctx.conn.executemany(
-                "DELETE FROM custom_fields WHERE account_id = ? AND custom_field_id = ?",
-                [(activity.account_id, i) for i in ids],
-            )
+            self.finish(ctx)
             return True
         return False
+
+
+class CustomFieldDeleteJob(DocumentEditJob):
+    """Payload ``{"custom_field_ids": [...]}``: remove the fields' values from the
+    account's contacts, then delete the fields."""
+
+    def condition(self, ctx: JobContext) -> tuple[str, list[Any]]:
+        ids: list[str] = ctx.payload["custom_field_ids"]
+        marks = ",".join("?" * len(ids))
+        sql = (
+            "EXISTS (SELECT 1 FROM json_each(c.data, '$.custom_fields') f "  # noqa: S608
+            f"WHERE f.value ->> 'custom_field_id' IN ({marks}))"
+        )
+        return sql, list(ids)
+
+    def edit(self, ctx: JobContext, data: dict[str, Any]) -> None:
+        ids = ctx.payload["custom_field_ids"]
+        data["custom_fields"] = [
+            f for f in data.get("custom_fields", []) if f["custom_field_id"] not in ids
+        ]
+
+    def finish(self, ctx: JobContext) -> None:
+        ctx.conn.executemany(
+            "DELETE FROM custom_fields WHERE account_id = ? AND custom_field_id = ?",
+            [(ctx.activity.account_id, i) for i in ctx.payload["custom_field_ids"]],
+        )
