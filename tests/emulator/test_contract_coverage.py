@@ -96,3 +96,29 @@ def test_docs_list_every_operation_of_the_toured_tags() -> None:
         if _tags(op) & owned and f"`{method} /v3{template}`" not in text
     ]
     assert missing == [], missing
+
+
+def test_scopes_and_privileges_are_the_contracts() -> None:
+    """Every /v3 operation taking a user's token needs the scope and privilege CC's
+    contract names for it (``security``, ``x-authorization-privileges``); the one liberty:
+    account reads also take ``account_update`` (writing implies reading)."""
+    from ctct.emulator import Emulator, api
+
+    emu = Emulator()
+    try:
+        resources = api.resources(emu)
+    finally:
+        emu.close()
+    operations = contract.operations()
+    checked = 0
+    for resource in resources:
+        for op in resource.operations:
+            declared = operations[(op.method, resource.path)]
+            scopes = {s for req in declared.get("security", []) for v in req.values() for s in v}
+            privilege = (declared.get("x-authorization-privileges") or [None])[0]
+            assert op.privilege == privilege, (op.method, resource.path)
+            extra = set(op.scopes) - scopes
+            assert scopes <= set(op.scopes), (op.method, resource.path)
+            assert extra <= ({"account_update"} if scopes == {"account_read"} else set())
+            checked += 1
+    assert checked >= 80  # every account-side operation served so far
