@@ -497,6 +497,14 @@ def test_accounts_of_other_partners_and_unmanaged_ones(t: Tour) -> None:
         ({"account_operation_url": "/partner/accounts", "account_operation_method": "GET"}, 400),
         ({"account_operation_url": "/contacts", "account_operation_method": "TRACE"}, 400),
         ({"account_operation_url": "/contacts/counts", "account_operation_method": "DELETE"}, 405),
+        (
+            {
+                "account_operation_url": "/contacts",
+                "account_operation_method": "GET",
+                "account_operation_headers": [{"header_key": "X-Name", "header_value": "Zoë"}],
+            },
+            400,
+        ),
     ],
 )
 def test_bad_sync_requests(t: Tour, sync: dict[str, str], status: int) -> None:

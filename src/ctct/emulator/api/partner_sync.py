@@ -89,6 +89,8 @@ def _describe(body: object) -> tuple[str, str, list[tuple[str, str]], list[tuple
         "header_value",
         "account_operation_headers",
     )
+    if not all(f"{k}{v}".isascii() and f"{k}{v}".isprintable() for k, v in headers):
+        raise errors.validation(AREA, "account_operation_headers must be printable ASCII.")
     payload = body.get("account_operation_payload") or ""
     if not isinstance(payload, str):
         raise errors.validation(AREA, "account_operation_payload must be a string (JSON text).")
