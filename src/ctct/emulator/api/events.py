@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlencode
 
@@ -163,7 +163,7 @@ def resources(emu: Emulator) -> list[Resource]:
 
     async def list_events(request: Request, caller: Caller) -> Response:
         query = request.query_params
-        state, offset = _cursor_state(query)
+        state, offset = _cursor_state(query, _EVENT_CURSOR)
         if state is None:
             state = _event_filters(query)
         limit = pagination.parse_limit(query.get("limit"), AREA, MAX_EVENTS_PAGE, MAX_EVENTS_PAGE)
@@ -291,7 +291,7 @@ def resources(emu: Emulator) -> list[Resource]:
     async def list_registrations(request: Request, caller: Caller) -> Response:
         event = tracked(request, caller)
         query = request.query_params
-        state, offset = _cursor_state(query)
+        state, offset = _cursor_state(query, _REGISTRATION_CURSOR)
         if state is None:
             state = _registration_filters(query)
         limit = _registration_limit(query)
@@ -478,7 +478,26 @@ def _sort_key(key: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
     return sort_key
 
 
-def _cursor_state(query: Any) -> tuple[dict[str, Any] | None, int]:
+# What each list's cursor carries: its filters and the values each may take (None: any
+# string). A cursor is opaque to clients, but one crafted by hand must get a 400.
+_EVENT_CURSOR: Final = {
+    "status": STATUSES,
+    "search": None,
+    "sort_by": tuple(_SORTS),
+    "order": ("ASC", "DESC"),
+}
+_REGISTRATION_CURSOR: Final = {
+    "registration_status": REGISTRATION_STATUSES,
+    "payment_status": PAYMENT_STATUSES,
+    "search": None,
+    "sort_by": _REGISTRATION_SORTS,
+    "order": ("ASC", "DESC"),
+}
+
+
+def _cursor_state(
+    query: Any, shape: Mapping[str, tuple[str, ...] | None]
+) -> tuple[dict[str, Any] | None, int]:
     """The filters and offset a ``next``/``prev`` cursor carries (None, 0 without one)."""
     forward, backward = query.get("next"), query.get("prev")
     if forward and backward:
@@ -487,7 +506,14 @@ def _cursor_state(query: Any) -> tuple[dict[str, Any] | None, int]:
     if not cursor:
         return None, 0
     state, offset = pagination.decode_cursor(cursor, AREA)
-    if offset < 0 or "order" not in state:
+    valid = set(state) == set(shape) and 0 <= offset < 2**31
+    for key, allowed in shape.items():
+        value = state.get(key)
+        if value is None:
+            valid = valid and key != "order"
+        elif not isinstance(value, str) or (allowed is not None and value not in allowed):
+            valid = False
+    if not valid:
         raise params.cursor_invalid(AREA)
     return state, offset
 

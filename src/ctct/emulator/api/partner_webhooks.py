@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from ctct.emulator.api import errors
 from ctct.emulator.api.gateway import NO_BODY, read_json
+from ctct.emulator.api.params import whole_number
 from ctct.emulator.api.partner_gateway import PartnerOperation, PartnerResource
 from ctct.emulator.api.partner_store import AREA, TOPICS, topic_body
 from ctct.emulator.api.partners import notification
@@ -37,9 +38,10 @@ def resources(emu: Emulator) -> list[PartnerResource]:
 
     def topic_of(request: Request) -> int:
         raw = str(request.path_params["topic_id"])
-        if not raw.isdigit() or int(raw) not in TOPICS:
+        topic_id = whole_number(raw, max(TOPICS))
+        if topic_id not in TOPICS:
             raise errors.not_found(AREA, f"Topic {raw} does not exist: use 1, 2, 3 or 4.")
-        return int(raw)
+        return topic_id
 
     def subscribed(partner: PartnerConfig, topic_id: int) -> str:
         hook = store.subscriptions(partner).get(topic_id)

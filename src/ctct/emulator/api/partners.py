@@ -30,6 +30,7 @@ from ctct.emulator.api.contact_input import is_email
 from ctct.emulator.api.contact_store import encode_document
 from ctct.emulator.api.gateway import NO_BODY, Resource, read_json
 from ctct.emulator.api.isotime import format_datetime, parse_datetime
+from ctct.emulator.api.params import whole_number
 from ctct.emulator.api.partner_gateway import (
     PartnerOperation,
     PartnerResource,
@@ -116,14 +117,11 @@ def resources(emu: Emulator, api_resources: list[Resource]) -> list[PartnerResou
         if account_type not in ("all", "managed", "unmanaged"):
             raise errors.validation(AREA, "account_type must be all, managed or unmanaged.")
         # CC: a limit outside 10-50 is ignored (the default is used).
-        raw = query.get("limit") or ""
-        limit = (
-            int(raw) if raw.isdigit() and MIN_LIMIT <= int(raw) <= DEFAULT_LIMIT else DEFAULT_LIMIT
-        )
-        offset_raw = query.get("offset") or "0"
-        if not offset_raw.isdigit():
+        asked = whole_number(query.get("limit") or "", DEFAULT_LIMIT)
+        limit = asked if asked is not None and asked >= MIN_LIMIT else DEFAULT_LIMIT
+        offset = whole_number(query.get("offset") or "0", 2**31 - 1)
+        if offset is None:
             raise errors.validation(AREA, "offset must be a whole number (from _links.next).")
-        offset = int(offset_raw)
         rows, more = store.clients(partner, account_type, offset, limit)
         now = emu.clock.now()
         owners = []

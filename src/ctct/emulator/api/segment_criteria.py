@@ -46,6 +46,7 @@ from typing import Any, Final
 
 from ctct.emulator.api import errors
 from ctct.emulator.api.contact_input import SCALAR_FIELDS, is_uuid
+from ctct.emulator.api.params import whole_number
 
 AREA: Final = "segments"
 VERSION: Final = "1.0.0"
@@ -256,8 +257,8 @@ def _whole(raw: object) -> int | None:
         return None
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and raw.strip().isdigit():
-        return int(raw)
+    if isinstance(raw, str):
+        return whole_number(raw)
     return None
 
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from ctct.emulator.api import errors, pagination, segment_criteria
 from ctct.emulator.api.gateway import Caller, Operation, Resource, read_json
+from ctct.emulator.api.params import whole_number
 from ctct.emulator.api.segment_criteria import AREA
 from ctct.emulator.api.segment_store import MAX_NAME, segment_not_found
 
@@ -35,10 +36,20 @@ def resources(emu: Emulator) -> list[Resource]:
         limit = pagination.parse_limit(query.get("limit"), AREA, MAX_LIMIT, DEFAULT_LIMIT)
         cursor = query.get("cursor")
         after: list[Any] | None = None
+        sort_by: str
         if cursor:
             state, _ = pagination.decode_cursor(cursor, AREA)
-            sort_by, after = state.get("s"), state.get("k")
-            if sort_by not in SORTS or not isinstance(after, list) or len(after) != 2:
+            sort_by, after = str(state.get("s")), state.get("k")
+            valid = sort_by in SORTS and isinstance(after, list) and len(after) == 2
+            if valid and isinstance(after, list):
+                key, last_id = after
+                valid = (
+                    isinstance(last_id, int)
+                    and abs(last_id) < 2**31
+                    and isinstance(key, str if sort_by == "name" else float | int)
+                )
+                valid = valid and not isinstance(key, bool) and not isinstance(last_id, bool)
+            if not valid:
                 raise errors.validation(AREA, "cursor is not valid: use _links.next.href.")
         else:
             sort_by = query.get("sort_by") or "date"
@@ -109,10 +120,8 @@ def resources(emu: Emulator) -> list[Resource]:
 
 def parse_segment_id(raw: str) -> int | None:
     """A segment id (a positive int32) from text, or None."""
-    text = raw.strip()
-    if not text.isdigit() or not 1 <= int(text) <= INT32_MAX:
-        return None
-    return int(text)
+    value = whole_number(raw, INT32_MAX)
+    return value if value is not None and value >= 1 else None
 
 
 def segment_id_of(request: Request) -> int:

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from ctct.emulator.api import errors
 from ctct.emulator.api.gateway import Caller, Operation, Resource, read_json
 from ctct.emulator.api.isotime import format_datetime, parse_datetime
+from ctct.emulator.api.params import whole_number
 from ctct.emulator.api.social_store import AREA
 
 if TYPE_CHECKING:
@@ -90,9 +91,10 @@ def resources(emu: Emulator) -> list[Resource]:
 def _integer(raw: str | None, name: str, default: int, low: int, high: int) -> int:
     if raw is None or raw == "":
         return default
-    if not raw.strip().isdigit() or not low <= int(raw) <= high:
+    value = whole_number(raw, high)
+    if value is None or value < low:
         raise errors.validation(AREA, f"{name} must be a whole number from {low} to {high}.")
-    return int(raw)
+    return value
 
 
 def _post(body: object, known: dict[str, dict[str, Any]], now: float) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from ctct.emulator.api import errors
 from ctct.emulator.api.gateway import Caller, Operation, Resource
+from ctct.emulator.api.params import whole_number
 
 if TYPE_CHECKING:
     from ctct.emulator.app import Emulator
@@ -67,7 +68,8 @@ def _sequence_ids(raw: str | None, area: str) -> list[int]:
         )
     if len(parts) > MAX_IDS:
         raise errors.validation(area, f"sequence_ids takes at most {MAX_IDS} ids.")
-    bad = [p for p in parts if not p.isdigit()]
+    numbers = [whole_number(p) for p in parts]
+    bad = [p for p, n in zip(parts, numbers, strict=True) if n is None]
     if bad:
         raise errors.validation(area, f"sequence_ids must be V2 ids (digits); got {bad[0]!r}.")
-    return list(dict.fromkeys(int(p) for p in parts))
+    return list(dict.fromkeys(n for n in numbers if n is not None))
