@@ -227,6 +227,8 @@ EXPECTED = (
     '"offset":',
     '"reset": true',
     '"contacts": 2',
+    '[\n  "tia@example.com"\n]',
+    '"site_owner_name": "bob@example.com"',
 )
 
 # What docs/api.md's commands print, somewhere in the run: (text of a block that runs,
