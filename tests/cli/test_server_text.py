@@ -102,7 +102,8 @@ STORE_PASSWORD = "pw-" + uuid.uuid4().hex
 def test_a_store_url_password_is_never_shown(tmp_path: Path) -> None:
     # safety: src/ctct/_redact.py: netloc = f"{user}:{MASK}@{host}"
     # (redis:// and the other URL forms: tests/core/test_redact.py)
-    store = f"postgresql://ctct:{STORE_PASSWORD}@127.0.0.1:1/ctct"
+    # Nothing listens on port 1: each command fails at once (no retrying for long).
+    store = f"postgresql://ctct:{STORE_PASSWORD}@127.0.0.1:1/ctct?connect_timeout=1&retry_for=1"
     env = isolated_env(tmp_path)
     env.update({"CTCT_STORE": store, "CTCT_CLIENT_ID": "client-1"})
     cli = Cli(env, tmp_path)
