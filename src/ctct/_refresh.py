@@ -213,10 +213,11 @@ def refresh_flow(
             received_at=received_at,
             previous=tokens,
         )
-    except ClientRejected:
-        raise  # the app's credentials, not the grant: keep the refresh token
-    except AuthorizationRequired as rejected_error:
-        return (yield from _after_invalid_grant(grant, current, rejected_error, rejected))
+    except AuthorizationRequired as refused:
+        if isinstance(refused, ClientRejected):
+            # invalid_client: the app's credentials, not the grant; keep the refresh token.
+            raise refused
+        return (yield from _after_invalid_grant(grant, current, refused, rejected))
     except CtctError as error:
         if not error.retryable:
             raise  # e.g. invalid_client: the refresh token is kept, the message says why
@@ -248,7 +249,8 @@ def _save(grant: Grant, expected: int, tokens: TokenSet) -> Generator[Operation,
         # losing them would cost a login, so write them over the other record.
         latest = yield Load()
         log.warning("the grant for profile %r changed during a refresh", grant.key.profile)
-        version = yield Save(data, latest.version if latest is not None else None)
+        latest_version = latest.version if latest is not None else None
+        version = yield Save(data, latest_version)
     return Snapshot(tokens, version)
 
 
