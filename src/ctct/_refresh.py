@@ -247,10 +247,10 @@ def _save(grant: Grant, expected: int, tokens: TokenSet) -> Generator[Operation,
         # Only a writer that skipped the lock (a login, an import) can get here. Our
         # tokens are the newest the server issued and the old refresh token is spent:
         # losing them would cost a login, so write them over the other record.
-        latest = yield Load()
+        other = yield Load()
         log.warning("the grant for profile %r changed during a refresh", grant.key.profile)
-        latest_version = latest.version if latest is not None else None
-        version = yield Save(data, latest_version)
+        other_version = other.version if other is not None else None
+        version = yield Save(data, other_version)
     return Snapshot(tokens, version)
 
 

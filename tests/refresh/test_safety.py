@@ -121,7 +121,7 @@ def test_a_conflicting_write_during_a_refresh_keeps_the_new_refresh_token(env: E
     """The refresh succeeds, but a writer that skipped the lock wrote the grant while
     the request was out, so the compare-and-swap save conflicts. The rotated refresh
     token the server just issued is the only live one: it must still be saved."""
-    # safety: src/ctct/_refresh.py: version = yield Save(data, latest_version)
+    # safety: src/ctct/_refresh.py: version = yield Save(data, other_version)
     with env.manager() as setup:
         first = env.login(setup)
         other = LocklessWriter(env, setup.key)
