@@ -127,10 +127,11 @@ def _test_functions(source: str) -> list[tuple[int, int, str]]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.ClassDef) and child.name.startswith("Test"):
                 visit(child, f"{prefix}{child.name}::")
-            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
-                if child.name.startswith("test"):
-                    end = child.end_lineno or child.lineno
-                    found.append((child.lineno, end, prefix + child.name))
+            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef) and (
+                child.name.startswith("test")
+            ):
+                end = child.end_lineno or child.lineno
+                found.append((child.lineno, end, prefix + child.name))
 
     visit(ast.parse(source), "")
     return found

@@ -34,7 +34,7 @@ def test_mutate_replaces_one_line_with_pass_at_its_indentation() -> None:
     assert mutate(source, 3) == "def f(x):\n    if x:\n        pass\n    return 2\n"
 
 
-GUARD = '''
+GUARD = """
 def withdraw(balance: int, amount: int) -> int:
     if amount > balance:
         raise ValueError("insufficient funds")
@@ -42,9 +42,9 @@ def withdraw(balance: int, amount: int) -> int:
     log = []
     log.append(amount)
     return balance
-'''
+"""
 
-TESTS = '''
+TESTS = """
 import pytest
 
 from demo.guard import withdraw
@@ -83,7 +83,7 @@ def test_malformed():
 
 
 # safety: src/demo/guard.py: log.append(amount)
-'''
+"""
 
 
 def _demo_repo(root: Path) -> Path:
