@@ -220,7 +220,7 @@ def refresh_flow(
         return (yield from _after_invalid_grant(grant, current, refused, rejected))
     except CtctError as error:
         if not error.retryable:
-            raise  # e.g. invalid_client: the refresh token is kept, the message says why
+            raise  # e.g. unauthorized_client: the refresh token is kept, the message says why
         return _transient(grant, current, grant.clock(), allow_transient_fallback, error)
 
     new_tokens = new_tokens.with_subject(tokens.subject)

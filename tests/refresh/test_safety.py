@@ -12,12 +12,15 @@ lines whose removal must make it fail (``# safety:`` markers, checked by
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import httpx2
+import pytest
 
 from ctct._cc import TOKEN_PATH
 from ctct._oauth_requests import parse_token_response, refresh_request
 from ctct._tokens import TokenSet
+from ctct.errors import TokenValidationError
 from ctct.stores import GrantKey, open_store
 from tests.refresh.conftest import Env
 
@@ -142,3 +145,31 @@ def test_a_conflicting_write_during_a_refresh_keeps_the_new_refresh_token(env: E
         assert later.token() != token
     counts = env.emu.counters.snapshot()["token_requests"]["refresh_token"]
     assert counts == {"success": 2}
+
+
+def test_a_refreshed_access_token_that_fails_verification_is_dropped_not_the_grant(
+    env: Env,
+) -> None:
+    """The refresh succeeds but the new access token fails verification (here: the
+    profile expects another audience). The old refresh token is spent, so the new one
+    must be kept; the unverified access token must not be, so nothing serves it."""
+    # safety: src/ctct/_refresh.py: saved = yield from _save(grant, current.version, new_tokens)
+    # safety: src/ctct/_refresh.py: yield from _save(grant, saved.version, replace(new_tokens, access_token=None))  # noqa: E501
+    with env.manager() as setup:
+        first = env.login(setup)
+    right = env.provider
+    env.provider = replace(right, audience="https://api.elsewhere.example/v3")
+    env.clock.advance(DAY + 1)
+    with env.manager() as manager:
+        with pytest.raises(TokenValidationError) as caught:
+            manager.token()
+        assert caught.value.check == "audience"
+        stored = manager.tokens()
+        assert stored is not None and stored.access_token is None
+        assert stored.refresh_token not in (None, first.refresh_token)
+    # With the right profile, the kept refresh token is the grant's live one.
+    env.provider = right
+    env.clock.advance(1.1)
+    with env.manager() as later:
+        assert later.token()
+    assert env.refreshes() == 2
