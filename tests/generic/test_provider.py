@@ -19,7 +19,7 @@ from ctct import _cc
 from ctct._oauth_http import discover
 from ctct._oauth_requests import revoke_request
 from ctct.emulator import Emulator, EmulatorConfig, generic_tokens
-from ctct.testing import start_emulator
+from ctct.testing import inprocess_emulator, start_emulator
 from tests.generic.conftest import Generic, api
 
 DAY = 86_400
@@ -178,3 +178,14 @@ def test_an_id_token_is_not_an_access_token(generic: Generic) -> None:
             headers = {"Authorization": f"Bearer {bearer}"}
             assert http.get("/v3/account/summary", headers=headers).status_code == expected
     assert generic_tokens.verify(generic.emu, id_token) is None
+
+
+def test_the_in_process_emulator_has_the_generic_mode_too() -> None:
+    with inprocess_emulator(provider="generic", access_token_format="opaque") as emu:
+        with emu.http_client() as http:
+            document = http.get("/.well-known/oauth-authorization-server").json()
+            provider = discover(http, emu.base_url)
+        assert document["issuer"] == emu.issuer == emu.base_url
+        assert provider.token_endpoint == emu.token_url == f"{emu.base_url}/oauth2/token"
+        assert emu.env()["CTCT_ISSUER"] == emu.base_url
+        assert "CTCT_AUDIENCE" not in emu.env()  # opaque tokens have no audience to check
