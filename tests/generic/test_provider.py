@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -18,7 +20,9 @@ from joserfc.jwk import KeySet
 from ctct import _cc
 from ctct._oauth_http import discover
 from ctct._oauth_requests import revoke_request
+from ctct._settings import Settings
 from ctct.emulator import Emulator, EmulatorConfig, generic_tokens
+from ctct.flows import AuthorizationUrlReady, Login
 from ctct.testing import inprocess_emulator, start_emulator
 from tests.generic.conftest import Generic, api
 
@@ -189,3 +193,42 @@ def test_the_in_process_emulator_has_the_generic_mode_too() -> None:
         assert provider.token_endpoint == emu.token_url == f"{emu.base_url}/oauth2/token"
         assert emu.env()["CTCT_ISSUER"] == emu.base_url
         assert "CTCT_AUDIENCE" not in emu.env()  # opaque tokens have no audience to check
+
+
+def test_code_flow_through_the_sign_in_page_at_the_generic_paths(tmp_path: Path) -> None:
+    """The paste flow (authorization code + PKCE) against the generic mode, with the
+    person's sign-in done on the emulator's own page (its form posts back to this mode's
+    authorize path)."""
+    with start_emulator(provider="generic") as emu:
+        env = {**emu.env(), "CTCT_STORE": f"sqlite:///{tmp_path}/tokens.db"}
+        (tmp_path / "config.toml").touch()
+        settings = Settings.load(env=env, config_path=tmp_path / "config.toml")
+        urls: list[str] = []
+
+        def on_event(event: object) -> None:
+            if isinstance(event, AuthorizationUrlReady):
+                urls.append(event.url)
+
+        def person(prompt: str) -> str:
+            with httpx2.Client() as browser:
+                page = browser.get(urls[-1])
+                action = re.search(r"action='([^']+)'", page.text)
+                request_id = re.search(r"name='request_id' value='([^']+)'", page.text)
+                assert action and request_id and action[1] == "/oauth2/authorize"
+                answer = browser.post(
+                    emu.base_url + action[1],
+                    data={
+                        "request_id": request_id[1],
+                        "username": "bob@example.com",
+                        "password": "bob-password",
+                        "decision": "approve",
+                    },
+                )
+            assert answer.status_code == 303
+            return answer.headers["location"]
+
+        with Login.from_settings(settings, scopes=["account_read"], on_event=on_event) as login:
+            result = login.paste(person)
+    assert urls[0].startswith(f"{emu.base_url}/oauth2/authorize?")
+    assert result.flow == "paste" and result.subject == "bob@example.com"
+    assert result.tokens.refresh_token is not None
