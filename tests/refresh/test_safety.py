@@ -90,7 +90,7 @@ def test_invalid_grant_after_a_lockless_writer_rotated_adopts_its_tokens(env: En
     the lock refreshes first (the emulator then rejects the old token as reused) and
     saves. The in-flight refresh must end with the other writer's tokens, not log the
     account out."""
-    # safety: src/ctct/_refresh.py: latest = yield Load()
+    # safety: src/ctct/_refresh.py: reread = yield Load()
     # safety: src/ctct/_refresh.py: return Outcome(newer, refreshed=False)
     with env.manager() as setup:
         first = env.login(setup)
@@ -124,7 +124,7 @@ def test_a_conflicting_write_during_a_refresh_keeps_the_new_refresh_token(env: E
     """The refresh succeeds, but a writer that skipped the lock wrote the grant while
     the request was out, so the compare-and-swap save conflicts. The rotated refresh
     token the server just issued is the only live one: it must still be saved."""
-    # safety: src/ctct/_refresh.py: version = yield Save(data, other_version)
+    # safety: src/ctct/_refresh.py: version = yield Save(data, latest.version)
     with env.manager() as setup:
         first = env.login(setup)
         other = LocklessWriter(env, setup.key)
