@@ -13,15 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import httpx2
 import pytest
 
 from ctct._cc import TOKEN_PATH
-from ctct._oauth_requests import parse_token_response, refresh_request
+from ctct._oauth_requests import ClientCredentials, parse_token_response, refresh_request
+from ctct._provider import Provider
+from ctct._refresh import Grant, Load, Save, Snapshot, _after_invalid_grant
+from ctct._sansio import drive
+from ctct._secret import Secret
 from ctct._tokens import TokenSet
-from ctct.errors import TokenValidationError
-from ctct.stores import GrantKey, open_store
+from ctct.errors import AuthorizationRequired, TokenValidationError
+from ctct.stores import GrantKey, MemoryStore, open_store
 from tests.refresh.conftest import Env
 
 DAY = 86_400
@@ -89,9 +94,12 @@ def test_invalid_grant_after_a_lockless_writer_rotated_adopts_its_tokens(env: En
     """A refresh with the old refresh token is in flight; a writer that does not take
     the lock refreshes first (the emulator then rejects the old token as reused) and
     saves. The in-flight refresh must end with the other writer's tokens, not log the
-    account out."""
-    # safety: src/ctct/_refresh.py: reread = yield Load()
-    # safety: src/ctct/_refresh.py: return Outcome(newer, refreshed=False)
+    account out.
+
+    Two layers guard this: the re-read after invalid_grant (``_after_invalid_grant``,
+    proven alone by the next test) and the lineage check when the spent marker's save
+    then loses its compare-and-swap (``_save``). Removing either keeps this test green;
+    removing both fails it (checked by hand), so it carries no single-line marker."""
     with env.manager() as setup:
         first = env.login(setup)
         other = LocklessWriter(env, setup.key)
@@ -173,3 +181,46 @@ def test_a_refreshed_access_token_that_fails_verification_is_dropped_not_the_gra
     with env.manager() as later:
         assert later.token()
     assert env.refreshes() == 2
+
+
+def test_after_invalid_grant_a_record_that_moved_on_is_adopted_without_a_write() -> None:
+    """The re-read on its own, driven without I/O: the server refused our refresh token
+    (invalid_grant) but the store now holds another one (a writer that skipped the lock
+    rotated it). Trust the store: adopt that record, and write nothing over it."""
+    # safety: src/ctct/_refresh.py: reread = yield Load()
+    # safety: src/ctct/_refresh.py: return Outcome(newer, refreshed=False)
+    key = GrantKey("default", "https://issuer.example", "client-1")
+    ours = TokenSet.imported(
+        issuer=key.issuer,
+        client_id=key.client_id,
+        now=1_000.0,
+        refresh_token="rt-0",
+        access_token="at-0",
+        expires_at=1_400.0,
+    )
+    theirs = replace(ours, refresh_token=Secret("rt-1"), access_token=Secret("at-1"))
+    store = MemoryStore()
+    first = store.save(key, ours.to_json(), expected_version=None)
+    second = store.save(key, theirs.to_json(), expected_version=first)
+    grant = Grant(
+        key,
+        Provider.constant_contact("http://127.0.0.1:1"),
+        ClientCredentials(key.client_id, None),
+        clock=lambda: 1_500.0,  # our access token has expired too
+    )
+    writes: list[Save] = []
+
+    def execute(operation: object) -> Any:
+        if isinstance(operation, Load):
+            return store.load(key)
+        if isinstance(operation, Save):
+            writes.append(operation)
+            return store.save(key, operation.data, expected_version=operation.expected_version)
+        return None  # account states, marks: nothing to carry out here
+
+    refused = AuthorizationRequired("refused", code="invalid_grant")
+    flow = _after_invalid_grant(grant, Snapshot(ours, first), refused, None)
+    outcome = drive(flow, execute)
+    assert outcome.snapshot.version == second
+    assert outcome.snapshot.tokens.refresh_token == theirs.refresh_token
+    assert writes == []
