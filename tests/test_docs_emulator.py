@@ -142,7 +142,9 @@ def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
         del env[name]
     with ExitStack() as stack:
         origins = {e.doc_port: stack.enter_context(start(tmp_path, e)) for e in emulators}
-        script = ["set -euo pipefail"]
+        # Background jobs a block starts (a broker, say) never outlive the run, even
+        # when a block fails.
+        script = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
         in_use: list[str] = []  # emulators a block has named so far: only their clocks move
         for number, block in enumerate(blocks, 1):
             body = block.body
@@ -234,6 +236,8 @@ EXPECTED = (
     '"typ": "at+jwt"',
     '"aud": "http://127.0.0.1:',
     "43 characters, JWS: 0",
+    '[\n  "tia@example.com"\n]',
+    '"site_owner_name": "bob@example.com"',
 )
 
 # What docs/api.md's commands print, somewhere in the run: (text of a block that runs,
@@ -247,6 +251,7 @@ API_EXPECTED = (
     ("--paginate", '[\n  "ann@example.com",\n  "bea@example.com",\n  "cal@example.com"'),
     ("ctct api GET /contacts/0000", "exit 14\n"),
     ("ctct api GET https://example.com", "exit 2\n"),
+    ("ctct api GET /contacts --profile read-only", "exit 16\n"),
     ("ctct lists create VIP", "Created list 'VIP' ("),
     ("ctct lists rename", "Renamed 'VIP' to 'VIP customers'."),
     ("ctct lists show", "favorite:         True"),

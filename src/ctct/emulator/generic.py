@@ -117,6 +117,7 @@ def paths(config: EmulatorConfig) -> dict[str, str]:
             "device_authorize": _cc.DEVICE_AUTHORIZE_PATH,
             "revoke": _cc.REVOKE_PATH,
             "jwks": _cc.JWKS_PATH,
+            "partner_token": _cc.PARTNER_TOKEN_PATH,
             "api": _cc.API_BASE_PATH,
         }
     return {

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ctct import _cc
-from ctct.emulator import generic
+from ctct.emulator import generic, partner_auth
 from ctct.emulator import oauth_control as control
 from ctct.emulator.oauth_authorize import authorize_get, authorize_post
 from ctct.emulator.oauth_device import (
@@ -41,8 +41,9 @@ def _bind(emu: Emulator, handler: Handler) -> Callable[[Request], Awaitable[Resp
 
 
 def routes(emu: Emulator) -> list[BaseRoute]:
-    """CC's authorization-server paths plus the device verification page (in the
-    generic provider mode: that mode's paths and discovery instead)."""
+    """CC's authorization-server paths plus the device verification page and the
+    technology partners' token endpoint (in the generic provider mode: that mode's
+    paths and discovery instead)."""
     if generic.enabled(emu.config):
         return generic.routes(emu)
 
@@ -59,6 +60,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         Route(_cc.JWKS_PATH, jwks, methods=["GET"]),
         Route(ACTIVATE_PATH, _bind(emu, activate_get), methods=["GET"]),
         Route(ACTIVATE_PATH, _bind(emu, activate_post), methods=["POST"]),
+        *partner_auth.routes(emu),
     ]
 
 
