@@ -170,8 +170,9 @@ def test_shedding_keeps_a_stable_prefix_and_reserves_every_keep_alive() -> None:
     assert "p0000" in decision.kept and "p0149" in decision.shed
     # A newer connection never displaces a kept one.
     more = decide([*everyone, Candidate("aaa-new", 10_000.0, 100.0, 10_000.0)], capacity=1.0)
-    assert decision.kept <= more.kept | decision.kept and "aaa-new" in more.shed
-    assert more.kept == decision.kept or more.kept < decision.kept
+    # (its keep-alive reservation may at most push out the last kept account)
+    assert "aaa-new" in more.shed
+    assert more.kept <= decision.kept and len(decision.kept - more.kept) <= 1
 
 
 def test_weight_goes_first() -> None:
