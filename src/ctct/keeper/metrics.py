@@ -131,9 +131,7 @@ class KeeperMetrics:
             ["result"],
             registry=r,
         )
-        self.ticks = Counter(
-            "ctct_keeper_ticks", "Scheduling ticks this replica ran.", registry=r
-        )
+        self.ticks = Counter("ctct_keeper_ticks", "Scheduling ticks this replica ran.", registry=r)
         self.tick_duration = Histogram(
             "ctct_keeper_tick_duration_seconds",
             "Time one scheduling tick took (claim, plan, dispatch).",
