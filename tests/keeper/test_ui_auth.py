@@ -79,7 +79,7 @@ def test_host_allow_list_ignores_ports_and_refuses_others() -> None:
 
 def test_plan_chart_marks_bins_over_capacity() -> None:
     counts = bins([0, 1, 2, 5, 5, 5, 5, 9, 100], start=0, span=10, count=5)
-    assert counts == [3, 0, 4, 0, 1]  # 100 is past the span
+    assert counts == [2, 1, 4, 0, 1]  # bins of 2 s; 100 is past the span
     assert bins([-50.0], start=0, span=10, count=5) == [1, 0, 0, 0, 0]
     svg = plan_svg(counts, capacity_per_bin=3, title="plan <x>", span_hours=24)
     assert svg.startswith("<svg") and svg.endswith("</svg>")
