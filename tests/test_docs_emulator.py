@@ -146,7 +146,9 @@ def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
             """-d '{"seconds": 5}';"""
             for origin in origins.values()
         )
-        script = ["set -euo pipefail"]
+        # Background jobs a block starts (a broker, say) never outlive the run, even
+        # when a block fails.
+        script = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
         for number, block in enumerate(blocks, 1):
             body = block.body
             for doc_port, origin in origins.items():
