@@ -11,7 +11,7 @@ putting the new secret in place is enough).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx2
 
@@ -40,7 +40,7 @@ class App:
 
     @property
     def token_rate(self) -> float | None:
-        return self.config.token_rate or self.provider.token_rate_per_second
+        return self.provider.token_rate_per_second
 
 
 @dataclass
@@ -69,6 +69,9 @@ class AppRegistry:
                 timeout=config.http_timeout,
             )
             provider = resolve_provider(settings, http)
+            if app_config.token_rate is not None:
+                # Every refresh (the engine's shared bucket too) paces on the app's limit.
+                provider = replace(provider, token_rate_per_second=app_config.token_rate)
             key = (provider.storage_issuer, app_config.client_id)
             with self.lock:
                 old = self.apps.get(key)

@@ -58,6 +58,7 @@ _TOP = {
     "replan_interval",
     "count_token_calls_in_quota",
     "http_timeout",
+    "max_rate_wait",
     "apps",
     "policies",
     "webhooks",
@@ -113,6 +114,8 @@ class KeeperConfig:
     replan_interval: float = 60.0
     count_token_calls_in_quota: bool = False
     http_timeout: float = 10.0
+    max_rate_wait: float = 30.0
+    """The longest a refresh waits for the token endpoint's shared limit."""
     apps: Mapping[str, AppConfig] = field(default_factory=dict)
     policies: tuple[PolicyRule, ...] = ()
     webhooks: WebhookConfig | None = None
@@ -230,6 +233,7 @@ def load_config(path: Path | None, env: Mapping[str, str] | None = None) -> Keep
         "idle_margin",
         "replan_interval",
         "http_timeout",
+        "max_rate_wait",
     ):
         if key in data:
             values[key] = _number(f"{where}: {key}", data[key])

@@ -86,7 +86,7 @@ class Refresher:
     def timing(self) -> Timing:
         cfg = self.config()
         worker = RefreshPolicy()
-        guard = worker.max_rate_wait + cfg.http_timeout + cfg.tick
+        guard = cfg.max_rate_wait + cfg.http_timeout + cfg.tick
         return Timing(
             guard=guard,
             worker_margin=worker.margin,
@@ -212,7 +212,9 @@ class Refresher:
             clock=self.clock,
             sleep=self.sleep,
             timeout=cfg.http_timeout,
-            policy=RefreshPolicy(backoff_initial=0.0, backoff_max=0.0),
+            policy=RefreshPolicy(
+                backoff_initial=0.0, backoff_max=0.0, max_rate_wait=cfg.max_rate_wait
+            ),
             process_cache=False,
         )
 
