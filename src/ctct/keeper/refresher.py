@@ -132,7 +132,11 @@ class Refresher:
             self._set_state(key, State.APP_ERROR, "unconfigured", now)
             return Result("unconfigured", now + UNCONFIGURED_RETRY, "now")
         state = self.store.load_state(key)
-        if state is not None and State(state.code) in (State.PAUSED, State.NEEDS_LOGIN):
+        if state is not None and State.parse(state.code) in (
+            State.PAUSED,
+            State.NEEDS_LOGIN,
+            State.DISCONNECTED,
+        ):
             return Result("stopped", None, "now")
         record = self.store.load(key)
         if record is None:
@@ -179,10 +183,11 @@ class Refresher:
         after = self.clock()
         if fresh.expires_at is not None and fresh.received_at != tokens.received_at:
             self.metrics.refresh_lead.observe(max(0.0, (tokens.expires_at or after) - after))
-        previous = State(state.code) if state is not None else None
+        previous = State.parse(state.code) if state is not None else None
         wanted = State.SHED if self.is_shed(key) else State.OK
         if previous is not wanted:
-            self._set_state(key, wanted, "shed: over capacity" if wanted is State.SHED else "", now)
+            reason = "shed: over capacity" if wanted is State.SHED else ""
+            self._set_state(key, wanted, reason, now)
             if previous in (State.APP_ERROR, State.AT_RISK, State.NEEDS_LOGIN):
                 events.emit(self.store, "recovered", key, now, {"previous": previous.value})
         replanned = self.plan(key, fresh, app, after)

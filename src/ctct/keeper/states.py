@@ -22,6 +22,18 @@ class State(enum.Enum):
     PAUSED = "paused"
     SHED = "shed"
     """Kept alive only: more keep-fresh accounts than the token endpoint allows."""
+    DISCONNECTED = "disconnected"
+    """An operator disconnected it (revoked and forgot the grant)."""
+
+    @classmethod
+    def parse(cls, code: str | None) -> State | None:
+        """The state for a stored code (None for none or one this version does not know)."""
+        if code is None:
+            return None
+        try:
+            return cls(code)
+        except ValueError:
+            return None
 
 
 class LoginReason(enum.Enum):
