@@ -186,8 +186,8 @@ class Refresher:
         previous = State.parse(state.code) if state is not None else None
         wanted = State.SHED if self.is_shed(key) else State.OK
         if previous is not wanted:
-            reason = "shed: over capacity" if wanted is State.SHED else ""
-            self._set_state(key, wanted, reason, now)
+            shed_reason = "shed: over capacity" if wanted is State.SHED else ""
+            self._set_state(key, wanted, shed_reason, now)
             if previous in (State.APP_ERROR, State.AT_RISK, State.NEEDS_LOGIN):
                 events.emit(self.store, "recovered", key, now, {"previous": previous.value})
         replanned = self.plan(key, fresh, app, after)
