@@ -43,10 +43,14 @@ STATES: dict[str, tuple[str, bytes]] = {
 }
 
 
-def operator_check() -> OperatorCheck:
+def operator_hash() -> str:
     if not _HASH:
         _HASH.append(hash_password(PASSWORD, salt=b"0123456789abcdef"))
-    return OperatorCheck(_HASH[0])
+    return _HASH[0]
+
+
+def operator_check() -> OperatorCheck:
+    return OperatorCheck(operator_hash())
 
 
 @dataclass
@@ -57,6 +61,7 @@ class UiEnv:
     keys: dict[str, GrantKey]
     """One grant per state, by state."""
     public_url: str
+    db_path: Path
 
     def tokens_of(self, key: GrantKey) -> list[str]:
         record = self.store.load(key)
@@ -94,15 +99,14 @@ class UiEnv:
 
 @contextmanager
 def ui_env(emu: EmulatorHandle, tmp_path: Path, public_url: str) -> Iterator[UiEnv]:
-    store = open_store(
-        f"sqlite:///{tmp_path}/tokens.db", key_provider=static_keys(generate_key())
-    )
+    db_path = tmp_path / "tokens.db"
+    store = open_store(f"sqlite:///{db_path}", key_provider=static_keys(generate_key()))
     minted = store_minted(emu, store, len(STATES), prefix=f"acct{time.time_ns() % 10**6}")
     keys = dict(zip(STATES, minted, strict=True))
     config = write_config(tmp_path / "keeper.toml", emu.base_url, token_rate=10)
     keeper = Keeper(ConfigWatcher(config), store)
     keeper.planner.scan()  # the plan picture; states are set after (a scan un-sheds)
-    env = UiEnv(emu, store, keeper, keys, public_url)
+    env = UiEnv(emu, store, keeper, keys, public_url, db_path)
     env.set_states()
     try:
         yield env

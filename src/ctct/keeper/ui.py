@@ -64,6 +64,7 @@ from ctct.keeper.ui_pages import (
     AppChoice,
     Chrome,
     PlanPicture,
+    continue_page,
     disconnect_page,
     link_page,
     login_page,
@@ -123,26 +124,6 @@ async def _refuse_host(scope: Scope, receive: Receive, send: Send) -> None:
         status_code=421,
     )
     await response(scope, receive, send)
-
-
-def security_headers(form_targets: Iterable[str]) -> dict[str, str]:
-    """The UI's headers: ``SECURITY_HEADERS`` with ``form-action`` also allowing the
-    providers' authorization pages (a Connect form redirects there; Chromium applies
-    ``form-action`` to the redirect too)."""
-    headers = dict(SECURITY_HEADERS)
-    origins = sorted({_origin(t) for t in form_targets if t})
-    directives = [d.strip() for d in headers["content-security-policy"].split(";")]
-    directives = [
-        " ".join(["form-action", "'self'", *origins]) if d.startswith("form-action") else d
-        for d in directives
-    ]
-    headers["content-security-policy"] = "; ".join(directives)
-    return headers
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 # -- the app -----------------------------------------------------------------------------
@@ -439,7 +420,10 @@ class StatusUi:
         return self._to_provider(ctx, started.location, started.set_cookie)
 
     def _to_provider(self, ctx: _Ctx, location: str, set_cookie: str) -> Response:
-        response = self._redirect(ctx, location)
+        # A page that moves on by itself, not a redirect: the CSP's form-action 'self'
+        # also covers every redirect after a form POST, and the provider's own login
+        # may hop across its hosts.
+        response = self._html(ctx, continue_page(location))
         response.headers.append("set-cookie", set_cookie)
         return response
 
@@ -617,9 +601,8 @@ def ui_app(
         Route("/r/{link:str}", anyone(ui.link_use), methods=["POST"]),
         Route(CALLBACK_PATH, anyone(ui.callback), methods=["GET"]),
     ]
-    endpoints = [a.provider.authorization_endpoint or "" for a in keeper.apps.all()]
     app = Starlette(routes=routes)
-    app.add_middleware(Guard, hosts=hosts, headers=security_headers(endpoints))
+    app.add_middleware(Guard, hosts=hosts, headers=dict(SECURITY_HEADERS))
     return app
 
 

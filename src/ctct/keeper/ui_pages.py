@@ -74,7 +74,7 @@ class Chrome:
     login_needed: bool
 
 
-def document(title: str, body: str, chrome: Chrome | None = None) -> str:
+def document(title: str, body: str, chrome: Chrome | None = None, *, head: str = "") -> str:
     nav = ""
     if chrome is not None and chrome.operator and chrome.login_needed:
         nav = (
@@ -84,7 +84,7 @@ def document(title: str, body: str, chrome: Chrome | None = None) -> str:
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        "<meta name='referrer' content='no-referrer'>"
+        f"<meta name='referrer' content='no-referrer'>{head}"
         f"<title>{escape(title)}</title>"
         f"<link rel='stylesheet' href='{STYLESHEET_PATH}'></head><body>"
         f"<header><h1>ctct keeper</h1>{nav}</header><main>{body}</main></body></html>"
@@ -351,6 +351,19 @@ def _connect_section(chrome: Chrome, apps: Sequence[AppChoice], can_connect: str
         "<p class='muted'>The account owner signs in at Constant Contact and approves; the "
         "grant is stored under this profile.</p></section>"
     )
+
+
+def continue_page(location: str) -> str:
+    """Sends the browser on to the provider's authorization page (no script: a meta
+    refresh, and a link for a browser that ignores it)."""
+    url = escape(location)
+    body = (
+        "<section class='card'><h2>On to Constant Contact</h2>"
+        f"<p>Sign in at Constant Contact and approve. <a id='continue' href='{url}'>"
+        "Continue</a> if nothing happens.</p></section>"
+    )
+    refresh = f"<meta http-equiv='refresh' content='0; url={url}'>"
+    return document("Connecting - ctct keeper", body, None, head=refresh)
 
 
 def link_page(chrome: Chrome, link_id: str) -> str:
