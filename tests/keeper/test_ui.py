@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
+import os
 import re
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -234,6 +238,25 @@ def test_connect_a_new_account_stores_it_with_its_name_sealed(env: UiEnv) -> Non
     files = [p for p in env.db_path.parent.glob("tokens.db*") if p.is_file()]
     db = b"".join(p.read_bytes() for p in files)
     assert b"Alice's Bakery" not in db and b"a07e1alice001" not in db
+    # `ctct auth list` lists grants only, not the bookkeeping record.
+    listed = subprocess.run(
+        [str(Path(sys.executable).with_name("ctct")), "auth", "list", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(env.db_path.parent),
+            "CTCT_STORE": f"sqlite:///{env.db_path}",
+            "CTCT_STORE_KEY": env.store_key,
+            "CTCT_CLIENT_ID": key.client_id,
+            "CTCT_BASE_URL": env.emu.base_url,
+        },
+    )
+    assert listed.returncode == 0, listed.stderr
+    grants = json.loads(listed.stdout)["grants"]
+    assert [g["issuer"] for g in grants if g["profile"] == "bakery"] == [key.issuer]
+    assert all(g["state"] != "unreadable" for g in grants)
     # A second connect under the same profile is refused (Reconnect is for that).
     again = browser.post(
         "/connect", data={"csrf": csrf(browser), "profile": "bakery", "app": _app_ref(browser)}

@@ -62,6 +62,7 @@ class UiEnv:
     """One grant per state, by state."""
     public_url: str
     db_path: Path
+    store_key: str
 
     def tokens_of(self, key: GrantKey) -> list[str]:
         record = self.store.load(key)
@@ -100,13 +101,14 @@ class UiEnv:
 @contextmanager
 def ui_env(emu: EmulatorHandle, tmp_path: Path, public_url: str) -> Iterator[UiEnv]:
     db_path = tmp_path / "tokens.db"
-    store = open_store(f"sqlite:///{db_path}", key_provider=static_keys(generate_key()))
+    store_key = generate_key()
+    store = open_store(f"sqlite:///{db_path}", key_provider=static_keys(store_key))
     minted = store_minted(emu, store, len(STATES), prefix=f"acct{time.time_ns() % 10**6}")
     keys = dict(zip(STATES, minted, strict=True))
     config = write_config(tmp_path / "keeper.toml", emu.base_url, token_rate=10)
     keeper = Keeper(ConfigWatcher(config), store)
     keeper.planner.scan()  # the plan picture; states are set after (a scan un-sheds)
-    env = UiEnv(emu, store, keeper, keys, public_url, db_path)
+    env = UiEnv(emu, store, keeper, keys, public_url, db_path, store_key)
     env.set_states()
     try:
         yield env
