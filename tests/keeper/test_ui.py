@@ -431,3 +431,13 @@ def test_tcp_listener_needs_an_operator_unless_no_auth(env: UiEnv, tmp_path: Pat
             assert http.get("/").status_code == 200
     finally:
         server.stop()
+
+
+def test_connecting_from_another_address_than_the_public_url_is_explained(env: UiEnv) -> None:
+    browser = client(env.app(hosts=("localhost",)), "http://localhost:7720")
+    page = browser.get("/")
+    assert page.status_code == 200
+    response = browser.post(
+        "/connect", data={"csrf": csrf_of(page.text), "profile": "x", "app": _app_ref(browser)}
+    )
+    assert response.status_code == 409 and PUBLIC in response.text

@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ctct.errors import AuthorizationDenied, ConfigError, CtctError
 from ctct.keeper import actions
 from ctct.keeper.states import State
-from ctct.keeper.ui_accounts import account_page, find_ref, forget_info
+from ctct.keeper.ui_accounts import account_page, account_row, find_ref, forget_info
 from ctct.keeper.ui_auth import (
     SECURITY_HEADERS,
     SESSION_COOKIE,
@@ -159,6 +159,7 @@ class StatusUi:
         self.secure = secure
         self.clock = clock
         self.cookie_name = ("__Host-" if secure else "") + SESSION_COOKIE
+        self.public_url = public_url
         self.connector: Connector | None = None
         if public_url is not None:
             self.connector = Connector(
@@ -364,7 +365,7 @@ class StatusUi:
             return self._message(ctx, 404, "No such account", "That account is not in the store.")
         try:
             if verb == "reconnect":
-                return await self._reconnect(ctx, key, form.get("override") == "yes")
+                return await self._reconnect(request, ctx, key, form.get("override") == "yes")
             await run_in_threadpool(self._act, verb, key)
         except CtctError as error:
             return self._message(ctx, 409, "Not done", error.message)
@@ -395,16 +396,17 @@ class StatusUi:
         key = await run_in_threadpool(find_ref, store, ref)
         if key is None:
             return self._message(ctx, 404, "No such account", "That account is not in the store.")
-        page = await run_in_threadpool(
-            account_page, store, self.keeper.apps, self.keeper.config, per_page=10**9
-        )
-        row = next(r for r in page.rows if r.key == key)
+        row = await run_in_threadpool(account_row, store, self.keeper.apps, self.keeper.config, key)
         return self._html(ctx, disconnect_page(self._chrome(ctx), row))
 
-    async def _reconnect(self, ctx: _Ctx, key: GrantKey, override: bool) -> Response:
+    async def _reconnect(
+        self, request: Request, ctx: _Ctx, key: GrantKey, override: bool
+    ) -> Response:
         connector = self.connector
         if connector is None:
             return self._message(ctx, 409, "Not available", _NO_PUBLIC_URL)
+        if (elsewhere := self._elsewhere(request, ctx)) is not None:
+            return elsewhere
         state = await run_in_threadpool(self.keeper.store.load_state, key)
         if state is None or state.code != State.NEEDS_LOGIN.value:
             return self._message(
@@ -418,6 +420,21 @@ class StatusUi:
             lambda: connector.start(key, mode="reconnect", override=override, via="page")
         )
         return self._to_provider(ctx, started.location, started.set_cookie)
+
+    def _elsewhere(self, request: Request, ctx: _Ctx) -> Response | None:
+        """Connecting works only from the public URL: the provider sends the browser
+        back there, and the cookie that binds the login to it is set here."""
+        # Host names only: behind a TLS proxy the scheme and port seen here differ.
+        public = urlsplit(self.public_url or "").hostname
+        if public is not None and request.url.hostname == public:
+            return None
+        return self._message(
+            ctx,
+            409,
+            "Use the public address",
+            f"Connecting accounts works from this page's public address: open "
+            f"{self.public_url} and try there (the provider sends the browser back to it).",
+        )
 
     def _to_provider(self, ctx: _Ctx, location: str, set_cookie: str) -> Response:
         # A page that moves on by itself, not a redirect: the CSP's form-action 'self'
@@ -434,6 +451,8 @@ class StatusUi:
         connector = self.connector
         if connector is None:
             return self._message(ctx, 409, "Not available", _NO_PUBLIC_URL)
+        if (elsewhere := self._elsewhere(request, ctx)) is not None:
+            return elsewhere
         profile = form.get("profile", "").strip()
         if not _PROFILE.fullmatch(profile):
             return self._message(
@@ -475,6 +494,8 @@ class StatusUi:
         connector = self.connector
         if connector is None:
             return self._message(ctx, 409, "Not available", _NO_PUBLIC_URL)
+        if (elsewhere := self._elsewhere(request, ctx)) is not None:
+            return elsewhere
         link_id = request.path_params["link"]
         try:
             key = await run_in_threadpool(take_reconnect_link, self.keeper.store, link_id)

@@ -232,6 +232,12 @@ def account_page(
     return AccountPage(rows, dict(counts), len(chosen), page, pages)
 
 
+def account_row(store: Store, apps: AppRegistry, config: KeeperConfig, key: GrantKey) -> AccountRow:
+    """The row of one account."""
+    due = dict(store.due(limit=len(store.keys()) + 16))
+    return _row(store, apps, config, key, store.load_state(key), due.get(key))
+
+
 def _row(
     store: Store,
     apps: AppRegistry,
