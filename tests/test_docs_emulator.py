@@ -227,6 +227,8 @@ EXPECTED = (
     '"offset":',
     '"reset": true',
     '"contacts": 2',
+    '[\n  "tia@example.com"\n]',
+    '"site_owner_name": "bob@example.com"',
 )
 
 # What docs/api.md's commands print, somewhere in the run: (text of a block that runs,
@@ -240,6 +242,7 @@ API_EXPECTED = (
     ("--paginate", '[\n  "ann@example.com",\n  "bea@example.com",\n  "cal@example.com"'),
     ("ctct api GET /contacts/0000", "exit 14\n"),
     ("ctct api GET https://example.com", "exit 2\n"),
+    ("ctct api GET /contacts --profile read-only", "exit 16\n"),
     ("ctct lists create VIP", "Created list 'VIP' ("),
     ("ctct lists rename", "Renamed 'VIP' to 'VIP customers'."),
     ("ctct lists show", "favorite:         True"),

@@ -395,6 +395,7 @@ class TokenManager:
             verifier.verify(
                 operation.token,
                 lambda: _oauth_http.fetch_jwks(http, jwks_uri, timeout=self.timeout),
+                skew=operation.skew,
             )
             return None
         if isinstance(operation, Mark):
@@ -467,7 +468,7 @@ class TokenManager:
             async def fetch() -> bytes:
                 return await _oauth_http.afetch_jwks(client, jwks_uri, timeout=timeout)
 
-            await verifier.averify(operation.token, fetch)
+            await verifier.averify(operation.token, fetch, skew=operation.skew)
             return None
         return self._execute(operation, lease)  # Mark: no I/O
 

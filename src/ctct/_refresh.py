@@ -334,7 +334,7 @@ def refresh_flow(
     access = new_tokens.access_token.reveal() if new_tokens.access_token is not None else ""
     if access and grant.verifies_jwts(access):
         try:
-            yield Verify(access)
+            yield Verify(access, new_tokens.clock_skew)
         except TokenValidationError:
             # Keep the new refresh token (the old one is spent), drop the access token
             # that failed verification so nobody uses it.

@@ -130,3 +130,77 @@ def replicas(config: Path, store_url: str, count: int) -> Iterator[list[Keeper]]
             keeper.stop()
         for keeper in keepers:
             keeper.store.close()
+
+
+def ctct_binary() -> str:
+    import sys
+
+    return str(Path(sys.executable).with_name("ctct"))
+
+
+@dataclass
+class Replica:
+    """One ``ctct keeper run`` process."""
+
+    name: str
+    process: Any
+    log: Path
+
+    def kill(self) -> None:
+        import signal
+
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> int:
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except Exception:
+                self.process.kill()
+                self.process.wait(10)
+        return int(self.process.returncode)
+
+
+@contextmanager
+def replica_processes(
+    config: Path, count: int, root: Path, *, env: dict[str, str] | None = None
+) -> Iterator[list[Replica]]:
+    """``count`` keeper processes on ``config`` (each its own log file)."""
+    import os
+    import subprocess
+
+    base = {**os.environ, "CTCT_KEYRING": "0", "CTCT_STORE_KEYRING": "0", **(env or {})}
+    started: list[Replica] = []
+    try:
+        for i in range(count):
+            log = root / f"replica-{i}.log"
+            process = subprocess.Popen(
+                [
+                    ctct_binary(),
+                    "keeper",
+                    "run",
+                    "--config",
+                    str(config),
+                    "--worker-name",
+                    f"replica-{i}",
+                ],
+                env=base,
+                stdout=subprocess.DEVNULL,
+                stderr=log.open("w"),
+            )
+            started.append(Replica(f"replica-{i}", process, log))
+        yield started
+    finally:
+        for replica in started:
+            replica.stop()
+
+
+def states_of(store: Store, keys: list[GrantKey]) -> dict[str, tuple[str, str]]:
+    states = store.states()
+    return {
+        k.profile: (states[k].code, states[k].reason) if k in states else ("ok", "") for k in keys
+    }

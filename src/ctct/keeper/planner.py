@@ -62,8 +62,9 @@ class Planner:
         self.view = PlanView()
         self._overloaded: set[str] = set()
 
-    def scan(self) -> PlanView:
-        """Read every grant, decide shedding, schedule what nobody has."""
+    def scan(self, *, apply: bool = True) -> PlanView:
+        """Read every grant, decide shedding, schedule what nobody has (with ``apply``;
+        without, only compute: ``ctct keeper plan``)."""
         now = self.clock()
         cfg = self.refresher.config()
         timing = self.refresher.timing()
@@ -141,9 +142,12 @@ class Planner:
             for name in decision.shed:
                 profile, _, issuer = name.partition("\x00")
                 shed.add(GrantKey(profile, issuer, client_id))
-            self._report_overload(client_id, needed, len(decision.shed), now)
-        self.view.shed = frozenset(shed)
-        # Apply: shed/unshed states, schedule unscheduled grants.
+            if apply:
+                self._report_overload(client_id, needed, len(decision.shed), now)
+            elif needed.overloaded:
+                self._overloaded.add(client_id)
+        if apply:
+            self.view.shed = frozenset(shed)  # refreshers plan shed accounts as keep-alive
         horizon = now + CHART_SPAN
         upcoming: list[float] = []
         for key, fresh_every, alive_every in rows:
@@ -151,19 +155,14 @@ class Planner:
             code = state.code if state else None
             if code in STOPPED_STATES:
                 continue
-            if key in shed and code != State.SHED.value:
-                self.store.set_state(key, AccountState(State.SHED.value, SHED_REASON))
-                events.emit(self.store, "shed", key, now, {"reason": SHED_REASON})
-            elif key not in shed and code == State.SHED.value:
-                self.store.set_state(key, AccountState(State.OK.value, ""))
-            if key not in scheduled:
-                self.store.schedule(key, now)  # the refresher plans it at its first claim
+            if apply:
+                self._apply(key, code, key in shed, key in scheduled, now)
             every = alive_every if key in shed else fresh_every
             at = scheduled.get(key, now)
             while at < horizon and len(upcoming) < CHART_POINTS:
                 upcoming.append(at)
                 at += max(every, 1.0)
-        self.view = PlanView(
+        view = PlanView(
             utilization=utilization,
             shed=frozenset(shed),
             upcoming=sorted(upcoming),
@@ -176,7 +175,22 @@ class Planner:
             ),
             scanned_at=now,
         )
-        return self.view
+        if apply:
+            self.view = view
+        return view
+
+    def _apply(
+        self, key: GrantKey, code: str | None, shed: bool, scheduled: bool, now: float
+    ) -> None:
+        """Shed or unshed ``key``; schedule it if nobody has (the refresher plans it at
+        its first claim)."""
+        if shed and code != State.SHED.value:
+            self.store.set_state(key, AccountState(State.SHED.value, SHED_REASON))
+            events.emit(self.store, "shed", key, now, {"reason": SHED_REASON})
+        elif not shed and code == State.SHED.value:
+            self.store.set_state(key, AccountState(State.OK.value, ""))
+        if not scheduled:
+            self.store.schedule(key, now)
 
     def _report_overload(self, client_id: str, needed: Utilization, shed: int, now: float) -> None:
         if needed.overloaded:

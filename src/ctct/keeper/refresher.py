@@ -153,7 +153,8 @@ class Refresher:
             self._set_state(key, State.APP_ERROR, "invalid_client", now, quiet=True)
             return Result("app_error", max(app.blocked_until, now + 1.0), trigger)
         self._pace(app)
-        manager = self._manager(key, app)
+        marks: list[str] = []
+        manager = self._manager(key, app, marks)
         try:
             fresh = self._refresh(manager, tokens, planned)
         except ClientRejected:
@@ -181,7 +182,7 @@ class Refresher:
             events.emit(self.store, "recovered", None, now, {"client_id": key.client_id})
         self._retry.pop(key, None)
         after = self.clock()
-        if fresh.expires_at is not None and fresh.received_at != tokens.received_at:
+        if "saved" in marks:
             self.metrics.refresh_lead.observe(max(0.0, (tokens.expires_at or after) - after))
         previous = State.parse(state.code) if state is not None else None
         wanted = State.SHED if self.is_shed(key) else State.OK
@@ -196,7 +197,9 @@ class Refresher:
         if replanned.at <= after + EARLY:
             # Nothing newer could be had (the engine is backing off): try again later.
             return Result("transient", after + self._backoff(key), trigger)
-        return Result("ok", replanned.at, trigger)
+        # "ok" only when this replica's refresh was answered and saved ("saved" mark);
+        # otherwise another holder's refresh satisfied it.
+        return Result("ok" if "saved" in marks else "skipped", replanned.at, trigger)
 
     def _refresh(self, manager: TokenManager, tokens: TokenSet, planned: Planned) -> TokenSet:
         now = self.clock()
@@ -206,7 +209,7 @@ class Refresher:
         # made since that read already satisfies it, and nothing is sent.
         return manager.refresh(force=False, min_valid=max(0.0, tokens.expires_at - now) + EARLY)
 
-    def _manager(self, key: GrantKey, app: App) -> TokenManager:
+    def _manager(self, key: GrantKey, app: App, marks: list[str]) -> TokenManager:
         cfg = self.config()
         return TokenManager(
             provider=app.provider,
@@ -221,6 +224,7 @@ class Refresher:
                 backoff_initial=0.0, backoff_max=0.0, max_rate_wait=cfg.max_rate_wait
             ),
             process_cache=False,
+            on_mark=lambda name, at: marks.append(name),
         )
 
     def _pace(self, app: App) -> None:

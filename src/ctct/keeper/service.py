@@ -209,6 +209,10 @@ class Keeper:
         self._thread.start()
         return self
 
+    def stop_soon(self) -> None:
+        """Ask the loop to stop after its tick (safe from a signal handler)."""
+        self._stop.set()
+
     def stop(self) -> None:
         self._stop.set()
         thread = getattr(self, "_thread", None)
