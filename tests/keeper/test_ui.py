@@ -29,7 +29,7 @@ from ctct.keeper.ui_accounts import (
     same_account,
 )
 from ctct.keeper.ui_connect import make_reconnect_link
-from ctct.keeper.ui_serve import load_session_secret, serve_ui, write_session_secret
+from ctct.keeper.ui_serve import load_session_secret, serve_ui
 from ctct.stores import AccountState, GrantKey
 from ctct.testing import EmulatorHandle, start_emulator
 from tests.keeper.ui_support import (
@@ -40,6 +40,7 @@ from tests.keeper.ui_support import (
     operator_check,
     path_of,
     ui_env,
+    write_secret,
 )
 
 PUBLIC = "http://127.0.0.1:7720"
@@ -395,7 +396,7 @@ def test_disconnect_asks_then_revokes_and_forgets(env: UiEnv) -> None:
 
 def test_unix_socket_listener_is_private_and_needs_no_login(env: UiEnv, tmp_path: Path) -> None:
     secret = tmp_path / "ui-secret"
-    write_session_secret(secret)
+    write_secret(secret)
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600 and len(load_session_secret(secret)) >= 32
     path = Path("/tmp") / f"ctct-ui-{tmp_path.name[-12:]}.sock"
     server = serve_ui(env.keeper, socket_path=path, session_secret_file=secret, environ={})

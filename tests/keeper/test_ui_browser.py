@@ -18,11 +18,11 @@ import pytest
 
 from ctct.keeper.ui_accounts import load_info
 from ctct.keeper.ui_connect import make_reconnect_link
-from ctct.keeper.ui_serve import UiServer, serve_ui, write_session_secret
+from ctct.keeper.ui_serve import UiServer, serve_ui
 from ctct.stores import AccountState, GrantKey
 from ctct.testing import EmulatorHandle, start_emulator
 from tests.keeper.test_ui import revoke_at_emulator
-from tests.keeper.ui_support import PASSWORD, UiEnv, operator_hash, ui_env
+from tests.keeper.ui_support import PASSWORD, UiEnv, operator_hash, ui_env, write_secret
 
 pytestmark = pytest.mark.browser
 
@@ -98,7 +98,7 @@ def serving(env: UiEnv, tmp_path: Path) -> Iterator[UiServer]:
     operator.write_text(operator_hash())
     operator.chmod(0o600)
     secret = tmp_path / "ui-secret"
-    write_session_secret(secret)
+    write_secret(secret)
     server = serve_ui(
         env.keeper, listen="127.0.0.1:0", operator_file=operator, session_secret_file=secret
     )

@@ -5,6 +5,7 @@ them), the UI app, and the emulator's consent answered through its control API."
 from __future__ import annotations
 
 import re
+import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,12 @@ STATES: dict[str, tuple[str, bytes]] = {
     "paused": ("operator", b""),
     "shed": ("shed: over capacity", b""),
 }
+
+
+def write_secret(path: Path) -> None:
+    """A session secret file, as `ctct keeper new-ui-secret` writes one."""
+    path.write_text(secrets.token_urlsafe(32) + "\n")
+    path.chmod(0o600)
 
 
 def operator_hash() -> str:

@@ -120,7 +120,7 @@ class Guard:
 async def _refuse_host(scope: Scope, receive: Receive, send: Send) -> None:
     log.warning("refused a request with a Host header not on the UI's allow-list")
     response = PlainTextResponse(
-        "This host name is not on the keeper UI's allow-list (--ui-allowed-host).",
+        "This host name is not on the keeper UI's allow-list (--allowed-host).",
         status_code=421,
     )
     await response(scope, receive, send)
@@ -279,7 +279,7 @@ class StatusUi:
         can_connect = None
         if self.connector is None:
             can_connect = (
-                "Connecting needs the page's public URL (--ui-public-url), registered as the "
+                "Connecting needs the page's public URL (--public-url), registered as the "
                 "app's redirect URI with /callback."
             )
         return status_page(
@@ -554,7 +554,7 @@ _NOTICES: Final = {
     "disconnect": "Disconnected: revoked at the provider and forgotten.",
 }
 _NO_PUBLIC_URL: Final = (
-    "Connecting and reconnecting need the page's public URL (--ui-public-url), registered "
+    "Connecting and reconnecting need the page's public URL (--public-url), registered "
     "as the app's redirect URI with /callback."
 )
 

@@ -1,30 +1,26 @@
 """Serving the status page: its secrets from files, its listener, uvicorn in a thread.
 
 ``serve_ui(keeper, ...)`` is what ``ctct keeper run --ui-listen HOST:PORT | --ui-socket
-PATH [--no-auth]`` calls. A unix socket is created mode 0600 by us (uvicorn's own
+PATH [--no-auth]`` calls. We bind the unix socket ourselves, mode 0600 (uvicorn's own
 ``uds`` option makes it 0666): on a socket no operator login is asked, so the socket's
 permissions are the boundary.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import secrets
 import socket
-import stat
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 
+from ctct._serve import SocketServer
 from ctct.errors import ConfigError
 from ctct.keeper.ui import ui_app
 from ctct.keeper.ui_auth import OperatorCheck
@@ -57,16 +53,6 @@ def load_session_secret(path: Path) -> bytes:
     return data
 
 
-def write_session_secret(path: Path) -> None:
-    """Create a new random session secret file (mode 0600); refuses to overwrite."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise ConfigError(f"{path} exists: remove it first to make a new secret.") from None
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(48) + "\n")
-
-
 def load_operator_check(
     path: Path | None = None, *, environ: dict[str, str] | None = None
 ) -> OperatorCheck:
@@ -84,7 +70,7 @@ def load_operator_check(
     value = env.get(OPERATOR_ENV, "")
     if not value.strip():
         raise ConfigError(
-            "The status page needs an operator login: give --ui-operator-file FILE (a hash "
+            "The status page needs an operator login: give --operator-secret-file FILE (a hash "
             f"from `ctct keeper hash-password`, or a long token) or set {OPERATOR_ENV}; or "
             "listen on a unix socket (--ui-socket), or pass --no-auth."
         )
@@ -125,10 +111,13 @@ class UiListen:
 
 def bind_listener(listen: UiListen) -> tuple[socket.socket, str]:
     """The listening socket and its address (``http://HOST:PORT`` or the socket path)."""
+    from ctct.broker.server import bind_unix
     from ctct.emulator.server import bind
 
     if listen.socket_path is not None:
-        return bind_private_socket(listen.socket_path), str(listen.socket_path)
+        # Mode 0600: no login is asked on a socket, so its permissions are the boundary.
+        sock = bind_unix(listen.socket_path, 0o600, what="keeper UI", flag="--ui-socket")
+        return sock, str(listen.socket_path)
     sock = bind(listen.host, listen.port)
     sock.listen(128)
     port = sock.getsockname()[1]
@@ -136,93 +125,16 @@ def bind_listener(listen: UiListen) -> tuple[socket.socket, str]:
     return sock, f"http://{host}:{port}"
 
 
-class UiServer:
+class UiServer(SocketServer):
     """The status page on its listener, served by uvicorn in a background thread."""
 
-    def __init__(
-        self, app: Starlette, listen: UiListen, bound: tuple[socket.socket, str] | None = None
-    ) -> None:
-        import uvicorn
-
-        self.listen = listen
-        self._socket, self.address = bound if bound is not None else bind_listener(listen)
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            access_log=False,  # the callback's query string carries an authorization code
-            server_header=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-        )
-        self._server: uvicorn.Server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
+    def __init__(self, app: Starlette, listen: UiListen, bound: tuple[socket.socket, str]) -> None:
+        sock, self.address = bound
+        super().__init__(app, sock, unlink=listen.socket_path)
 
     def start(self, timeout: float = 10.0) -> UiServer:
-        self._thread = threading.Thread(
-            target=self._server.run,
-            kwargs={"sockets": [self._socket]},
-            name="ctct-keeper-ui",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the keeper UI did not start")
-            time.sleep(0.005)
+        super().start(timeout)
         return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        with contextlib.suppress(OSError):
-            self._socket.close()
-        if self.listen.socket_path is not None:
-            with contextlib.suppress(OSError):
-                self.listen.socket_path.unlink()
-
-    def __enter__(self) -> UiServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
-def bind_private_socket(path: Path) -> socket.socket:
-    """A unix socket only its owner can connect to (0600; uvicorn's own ``uds`` makes
-    it 0666, which would let every local user past the missing login)."""
-    try:
-        info = os.lstat(path)
-    except FileNotFoundError:
-        pass
-    else:
-        if not stat.S_ISSOCK(info.st_mode):
-            raise ConfigError(f"{path} exists and is not a socket; choose another --ui-socket.")
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.connect(str(path))
-        except OSError:
-            path.unlink()  # nobody listens: a keeper that died left it
-        else:
-            raise ConfigError(f"Something already listens on {path}.")
-        finally:
-            probe.close()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old_umask = os.umask(0o177)  # never connectable by others, even for a moment
-    try:
-        sock.bind(str(path))
-    finally:
-        os.umask(old_umask)
-    os.chmod(path, 0o600)
-    sock.listen(128)
-    sock.set_inheritable(True)
-    return sock
 
 
 def serve_ui(
@@ -257,7 +169,7 @@ def serve_ui(
     else:
         log.warning(
             "no UI session secret file: sessions work on this replica only (give every "
-            "replica the same --ui-session-secret-file)"
+            "replica the same --ui-secret-file)"
         )
         secret = secrets.token_bytes(32)
     # Bound first: the default public URL needs the port (HOST:0 picks one).
