@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ctct.errors import AuthorizationDenied, ConfigError, CtctError
 from ctct.keeper import actions
 from ctct.keeper.states import State
-from ctct.keeper.ui_accounts import account_page, account_row, find_ref, forget_info
+from ctct.keeper.ui_accounts import account_page, account_row, find_ref
 from ctct.keeper.ui_auth import (
     SECURITY_HEADERS,
     SESSION_COOKIE,
@@ -386,7 +386,6 @@ class StatusUi:
                     "`ctct keeper disconnect --force`.",
                     code="revoke_failed",
                 )
-            forget_info(keeper.store, key)
         else:
             raise Refused(f"Unknown action {verb!r}.", code="unknown_action")
 
