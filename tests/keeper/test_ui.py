@@ -188,6 +188,18 @@ def test_every_account_and_state_shown_filtered_and_no_token(env: UiEnv) -> None
     assert "No accounts." in browser.get("/?state=refreshing").text
 
 
+def test_overload_is_said_loudly_with_the_numbers(emu: EmulatorHandle, tmp_path: Path) -> None:
+    # Six accounts with 24-hour tokens need about 6 refreshes a day; allow about 1.
+    with ui_env(emu, tmp_path, PUBLIC, token_rate=1 / 80_000) as env:
+        page = client(env.app()).get("/").text
+        banner = re.search(r"<section class='notice error' id='overload'>.*?</section>", page)
+        assert banner is not None
+        assert "6 keep-fresh account(s) shed to keep-alive" in banner.group(0)
+        assert "refreshes/day of the 1 the keeper may make" in banner.group(0)
+    with ui_env(emu, tmp_path / "fits", PUBLIC) as env:
+        assert "OVERLOAD" not in client(env.app()).get("/").text
+
+
 def _row(page: str, profile: str) -> str:
     match = re.search(rf"<tr class='account' data-profile='{re.escape(profile)}'>.*?</tr>", page)
     assert match is not None, profile

@@ -106,13 +106,15 @@ class UiEnv:
 
 
 @contextmanager
-def ui_env(emu: EmulatorHandle, tmp_path: Path, public_url: str) -> Iterator[UiEnv]:
+def ui_env(
+    emu: EmulatorHandle, tmp_path: Path, public_url: str, *, token_rate: float = 10
+) -> Iterator[UiEnv]:
     db_path = tmp_path / "tokens.db"
     store_key = generate_key()
     store = open_store(f"sqlite:///{db_path}", key_provider=static_keys(store_key))
     minted = store_minted(emu, store, len(STATES), prefix=f"acct{time.time_ns() % 10**6}")
     keys = dict(zip(STATES, minted, strict=True))
-    config = write_config(tmp_path / "keeper.toml", emu.base_url, token_rate=10)
+    config = write_config(tmp_path / "keeper.toml", emu.base_url, token_rate=token_rate)
     keeper = Keeper(ConfigWatcher(config), store)
     keeper.planner.scan()  # the plan picture; states are set after (a scan un-sheds)
     env = UiEnv(emu, store, keeper, keys, public_url, db_path, store_key)

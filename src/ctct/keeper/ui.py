@@ -311,7 +311,17 @@ class StatusUi:
         else:
             store = keeper.store
             upcoming = [due - offset for _, due in store.due(limit=len(store.keys()) + 16)]
-        return PlanPicture(upcoming, dict(view.utilization), view.scanned_at, capacity)
+        shed: dict[str, int] = {}
+        for key in view.shed:
+            shed[key.client_id] = shed.get(key.client_id, 0) + 1
+        return PlanPicture(
+            upcoming,
+            dict(view.utilization),
+            view.scanned_at,
+            capacity,
+            overloaded=dict(view.snapshot.overloaded),
+            shed_by_client=shed,
+        )
 
     def _app_choices(self) -> list[AppChoice]:
         return [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 from typing import Final
@@ -129,6 +129,8 @@ class PlanPicture:
     scanned_at: float
     """When the plan was computed (0: this replica has not computed one)."""
     capacity_per_second: float
+    overloaded: dict[str, bool] = field(default_factory=dict)
+    shed_by_client: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,10 +155,40 @@ def status_page(
     parts = []
     if notice:
         parts.append(f"<p class='notice' id='notice'>{escape(notice)}</p>")
+    parts.append(_overload_banner(plan, accounts.counts.get(State.SHED.value, 0)))
     parts.append(_plan_section(plan, now))
-    parts.append(_accounts_section(chrome, accounts, state, now, server_offset))
+    parts.append(_accounts_section(chrome, accounts, state, now, server_offset, len(apps) > 1))
     parts.append(_connect_section(chrome, apps, can_connect))
     return document("Status - ctct keeper", "".join(parts), chrome)
+
+
+def _overload_banner(plan: PlanPicture, shed: int) -> str:
+    """Over capacity is said loudly, with the numbers."""
+    over = sorted(c for c, flag in plan.overloaded.items() if flag)
+    if not over and not (shed and not plan.scanned_at):
+        return ""
+    lines = []
+    for client_id in over:
+        use = plan.utilization.get(client_id)
+        kept = (
+            f"; the kept plan makes {use.demand * 86_400:,.0f} refreshes/day of the "
+            f"{use.capacity * 86_400:,.0f} the keeper may make ({use.ratio:.0%})"
+            if use is not None
+            else ""
+        )
+        count = plan.shed_by_client.get(client_id, 0)
+        lines.append(
+            f"<li>client {escape(client_id)}: {count} keep-fresh account(s) shed to "
+            f"keep-alive{kept}</li>"
+        )
+    return (
+        "<section class='notice error' id='overload'><h2>OVERLOAD: more keep-fresh accounts "
+        "than the token endpoint allows</h2>"
+        f"<ul>{''.join(lines)}</ul><p>Every refresh-token idle deadline is kept; {shed} "
+        "account(s) are shed to keep-alive (state shed: their access tokens are not kept "
+        "fresh), the same ones every time. Add applications, lower the headroom, or move "
+        "rarely used accounts to keep-alive.</p></section>"
+    )
 
 
 def _plan_section(plan: PlanPicture, now: float) -> str:
@@ -199,11 +231,15 @@ def _plan_section(plan: PlanPicture, now: float) -> str:
         if over
         else ""
     )
+    peak = max(counts, default=0)
+    busiest = f"busiest bin: {peak:,} planned" + (
+        f" ({peak / per_bin:.0%} of capacity)" if per_bin > 0 else ""
+    )
     return (
         "<section id='plan'><h2>Plan</h2>"
         f"{svg}<p class='muted'>Bars: refreshes planned per bin; dashed line: what the "
-        f"keeper's share of the token endpoint can make per bin. Plan {escape(age)}.</p>"
-        f"{warning}{table}</section>"
+        f"keeper's share of the token endpoint can make per bin; {escape(busiest)}. "
+        f"Plan {escape(age)}.</p>{warning}{table}</section>"
     )
 
 
@@ -224,14 +260,19 @@ def _filter_link(code: str | None, label: str, current: bool) -> str:
 
 
 def _accounts_section(
-    chrome: Chrome, accounts: AccountPage, state: str | None, now: float, offset: float
+    chrome: Chrome,
+    accounts: AccountPage,
+    state: str | None,
+    now: float,
+    offset: float,
+    show_client: bool,
 ) -> str:
     head = (
         "<tr><th>Profile</th><th>Account</th><th>State</th><th>Reason</th><th>Policy</th>"
         "<th>Access token expires</th><th>Refresh token idle deadline</th>"
         "<th>Last refresh</th><th>Next refresh</th><th>Last error</th><th>Actions</th></tr>"
     )
-    rows = "".join(_account_row(chrome, row, now, offset) for row in accounts.rows)
+    rows = "".join(_account_row(chrome, row, now, offset, show_client) for row in accounts.rows)
     if not accounts.rows:
         rows = "<tr><td colspan='11' class='muted' id='empty'>No accounts.</td></tr>"
     pager = ""
@@ -251,15 +292,18 @@ def _accounts_section(
     )
 
 
-def _account_row(chrome: Chrome, row: AccountRow, now: float, offset: float) -> str:
+def _account_row(
+    chrome: Chrome, row: AccountRow, now: float, offset: float, show_client: bool
+) -> str:
     reason = row.reason
     if row.state == State.NEEDS_LOGIN.value and reason:
         reason += " (inferred)"
     next_local = None if row.next_refresh_at is None else row.next_refresh_at - offset
     since = f" title='since {escape(_iso(row.since))}'" if row.since else ""
+    client = f"<div class='muted'>{escape(row.key.client_id)}</div>" if show_client else ""
     cells = [
-        f"<td class='profile'>{escape(row.key.profile)}"
-        f"<div class='muted'>{escape(row.key.client_id)}</div></td>",
+        f"<td class='profile' title='client {escape(row.key.client_id)}'>"
+        f"{escape(row.key.profile)}{client}</td>",
         f"<td class='name'>{escape(row.name or '')}</td>",
         f"<td><span class='state state-{escape(row.state)}'{since}>{escape(row.state)}</span></td>",
         f"<td class='reason'>{escape(reason)}</td>",
