@@ -454,3 +454,19 @@ def test_connecting_from_another_address_than_the_public_url_is_explained(env: U
         "/connect", data={"csrf": csrf_of(page.text), "profile": "x", "app": _app_ref(browser)}
     )
     assert response.status_code == 409 and PUBLIC in response.text
+
+
+def test_two_connections_racing_for_one_profile_keep_the_first(env: UiEnv) -> None:
+    browser, other = logged_in(env), logged_in(env)
+    ref = _app_ref(browser)
+    first = _start(browser, "/connect", profile="bakery", app=ref)
+    second = _start(other, "/connect", profile="bakery", app=ref)
+    assert browser.get(path_of(consent(env.emu, first, "alice@example.com"))).status_code == 200
+    key = GrantKey("bakery", env.keys["ok"].issuer, env.keys["ok"].client_id)
+    kept = env.store.load(key)
+    grants_before = {g["grant_id"] for g in env.emu.grants()["grants"]}
+    late = other.get(path_of(consent(env.emu, second, "bob@example.com")))
+    assert late.status_code == 400 and "already connected" in late.text
+    assert env.store.load(key) == kept
+    (bobs,) = [g for g in env.emu.grants()["grants"] if g["grant_id"] not in grants_before]
+    assert bobs["revoked"]

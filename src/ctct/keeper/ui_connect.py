@@ -312,7 +312,11 @@ class Connector:
             state = self.store.load_state(key)
             previous = state.code if state is not None else None
         else:
-            self._check_free(key)
+            try:
+                self._check_free(key)  # again: another connection may have won meanwhile
+            except Refused:
+                self._revoke(app, tokens)
+                raise
         manager.save(tokens)
         save_info(self.store, key, info)
         now = self.clock()
@@ -418,9 +422,7 @@ class Connector:
         new: Identity,
         match: Match,
     ) -> AccountMismatch:
-        failure = revoke_grant(
-            app.provider, app.client, self.keeper.http, tokens, self.keeper.config.http_timeout
-        )
+        failure = self._revoke(app, tokens)
         revoked = (
             "The new authorization was revoked at the provider."
             if failure is None
@@ -440,6 +442,11 @@ class Connector:
             "explicitly on the status page.",
             code="account_mismatch",
         )
+
+    def _revoke(self, app: App, tokens: TokenSet) -> CtctError | None:
+        """Revoke a grant we will not keep (so no orphan stays authorized at CC)."""
+        http, timeout = self.keeper.http, self.keeper.config.http_timeout
+        return revoke_grant(app.provider, app.client, http, tokens, timeout)
 
     # -- cookies ----------------------------------------------------------------------------
 
