@@ -21,22 +21,15 @@ from ctct.keeper.ui_connect import make_reconnect_link
 from ctct.keeper.ui_serve import UiServer, serve_ui
 from ctct.stores import AccountState, GrantKey
 from ctct.testing import EmulatorHandle, start_emulator
+from tests.flows.conftest import CHROMIUM_ARGS as BROWSER_ARGS
 from tests.keeper.test_ui import revoke_at_emulator
 from tests.keeper.ui_support import PASSWORD, UiEnv, operator_hash, ui_env, write_secret
 
 pytestmark = pytest.mark.browser
 
 REBOUND = "rebound.example"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    # DNS rebinding, simulated: an attacker's name that resolves to the keeper's address.
-    f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1",
-]
+# DNS rebinding, simulated: an attacker's name that resolves to the keeper's address.
+CHROMIUM_ARGS = [*BROWSER_ARGS, f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1"]
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ctct.errors import AuthorizationDenied, ConfigError, CtctError
+from ctct.flows._web_state import set_cookie_header
 from ctct.keeper import actions
 from ctct.keeper.states import State
 from ctct.keeper.ui_accounts import account_page, account_row, find_ref
@@ -180,18 +181,11 @@ class StatusUi:
         return _Ctx(session, self._cookie(session))
 
     def _cookie(self, session: Session) -> str:
-        parts = [
-            f"{self.cookie_name}={self.sessions.cookie(session)}",
-            "Path=/",
-            f"Max-Age={int(self.sessions.ttl)}",
-            "HttpOnly",
-            # Lax: the provider's redirect back (a top-level GET) keeps the operator
-            # logged in; cross-site POSTs never carry it (and need the CSRF token anyway).
-            "SameSite=Lax",
-        ]
-        if self.secure:
-            parts.append("Secure")
-        return "; ".join(parts)
+        # Lax: the provider's redirect back (a top-level GET) keeps the operator logged
+        # in; cross-site POSTs never carry it (and need the CSRF token anyway).
+        value = self.sessions.cookie(session)
+        ttl = self.sessions.ttl
+        return set_cookie_header(self.cookie_name, value, max_age=ttl, path="/", secure=self.secure)
 
     def _chrome(self, ctx: _Ctx) -> Chrome:
         return Chrome(self.sessions.csrf_token(ctx.session), ctx.operator, self.auth is not None)
@@ -411,11 +405,9 @@ class StatusUi:
     async def _reconnect(
         self, request: Request, ctx: _Ctx, key: GrantKey, override: bool
     ) -> Response:
-        connector = self.connector
-        if connector is None:
-            return self._message(ctx, 409, "Not available", _NO_PUBLIC_URL)
-        if (elsewhere := self._elsewhere(request, ctx)) is not None:
-            return elsewhere
+        connector = self._connector(request, ctx)
+        if isinstance(connector, Response):
+            return connector
         state = await run_in_threadpool(self.keeper.store.load_state, key)
         if state is None or state.code != State.NEEDS_LOGIN.value:
             return self._message(
@@ -429,6 +421,13 @@ class StatusUi:
             lambda: connector.start(key, mode="reconnect", override=override, via="page")
         )
         return self._to_provider(ctx, started.location, started.set_cookie)
+
+    def _connector(self, request: Request, ctx: _Ctx) -> Connector | Response:
+        """The connector, or why connecting cannot start from this request."""
+        if self.connector is None:
+            return self._message(ctx, 409, "Not available", _NO_PUBLIC_URL)
+        elsewhere = self._elsewhere(request, ctx)
+        return self.connector if elsewhere is None else elsewhere
 
     def _elsewhere(self, request: Request, ctx: _Ctx) -> Response | None:
         """Connecting works only from the public URL: the provider sends the browser
@@ -457,11 +456,9 @@ class StatusUi:
         form = await self._form(request, ctx)
         if isinstance(form, Response):
             return form
-        connector = self.connector
-        if connector is None:
-            return self._message(ctx, 409, "Not available", _NO_PUBLIC_URL)
-        if (elsewhere := self._elsewhere(request, ctx)) is not None:
-            return elsewhere
+        connector = self._connector(request, ctx)
+        if isinstance(connector, Response):
+            return connector
         profile = form.get("profile", "").strip()
         if not _PROFILE.fullmatch(profile):
             return self._message(
@@ -500,11 +497,9 @@ class StatusUi:
         form = await self._form(request, ctx)
         if isinstance(form, Response):
             return form
-        connector = self.connector
-        if connector is None:
-            return self._message(ctx, 409, "Not available", _NO_PUBLIC_URL)
-        if (elsewhere := self._elsewhere(request, ctx)) is not None:
-            return elsewhere
+        connector = self._connector(request, ctx)
+        if isinstance(connector, Response):
+            return connector
         link_id = request.path_params["link"]
         try:
             key = await run_in_threadpool(take_reconnect_link, self.keeper.store, link_id)

@@ -37,7 +37,12 @@ from ctct.flows._code import authorization_request, code_from_query, exchange, u
 from ctct.flows._common import FlowContext
 from ctct.flows._events import requested_scopes
 from ctct.flows._run import Flow, Io, Verify, run
-from ctct.flows._web_state import CookieSigner, PendingWebLogin, cookie_value
+from ctct.flows._web_state import (
+    CookieSigner,
+    PendingWebLogin,
+    cookie_value,
+    set_cookie_header,
+)
 from ctct.keeper import events
 from ctct.keeper.apps import App
 from ctct.keeper.states import State
@@ -451,17 +456,9 @@ class Connector:
     # -- cookies ----------------------------------------------------------------------------
 
     def _cookie(self, value: str, max_age: float) -> str:
-        parts = [
-            f"{LOGIN_COOKIE}={value}",
-            f"Max-Age={int(max_age)}",
-            f"Path={CALLBACK_PATH}",
-            "HttpOnly",
-            # Lax: sent on the provider's top-level redirect back, not on cross-site posts.
-            "SameSite=Lax",
-        ]
-        if self.secure:
-            parts.append("Secure")
-        return "; ".join(parts)
+        return set_cookie_header(
+            LOGIN_COOKIE, value, max_age=max_age, path=CALLBACK_PATH, secure=self.secure
+        )
 
     @property
     def clear_cookie(self) -> str:
