@@ -205,3 +205,19 @@ def test_a_malformed_secret_is_refused_without_echoing_it() -> None:
     assert bad not in str(info.value) and "short" not in str(info.value)
     with pytest.raises(ConfigError):
         Signer([])
+
+
+def test_the_boundary_account_does_not_flap_when_lifetimes_jitter() -> None:
+    # Measured lifetimes move by the Date header's rounding; without hysteresis the last
+    # kept account would be shed and re-kept on alternate scans.
+    def people(interval: float) -> list[Candidate]:
+        return [Candidate(f"p{i:03d}", float(i), interval, 10_000.0) for i in range(20)]
+
+    first = decide(people(100.0), capacity=0.1)
+    assert len(first.kept) == 9  # 9 x 0.0099 fits in 0.1, 10 would not
+    jitter = decide(people(97.0), capacity=0.1, kept_before=first.kept)
+    assert jitter.kept == first.kept  # 3% shorter intervals: still the same 9
+    much = decide(people(80.0), capacity=0.1, kept_before=first.kept)
+    assert much.kept < first.kept  # a real change still sheds
+    # A newcomer is only kept if it fits under capacity itself.
+    assert decide(people(100.0), capacity=0.1, kept_before=frozenset()).kept == first.kept

@@ -21,6 +21,7 @@ from ctct.keeper import events
 from ctct.keeper.apps import AppRegistry
 from ctct.keeper.capacity import Budget, Utilization
 from ctct.keeper.metrics import FleetSnapshot
+from ctct.keeper.presence import PLANNER_KEY as PLANNER_KEY
 from ctct.keeper.refresher import Refresher
 from ctct.keeper.schedule import Policy, plan, steady_interval
 from ctct.keeper.shedding import SHED_REASON, Candidate, decide
@@ -29,7 +30,6 @@ from ctct.stores import AccountState, GrantKey, Store
 
 log = logging.getLogger("ctct.keeper")
 
-PLANNER_KEY = GrantKey("keeper", "ctct:keeper", "planner")
 STOPPED_STATES = frozenset({State.PAUSED.value, State.NEEDS_LOGIN.value})
 CHART_SPAN = 86_400.0
 CHART_POINTS = 500_000
@@ -61,6 +61,7 @@ class Planner:
         self.clock = clock
         self.view = PlanView()
         self._overloaded: set[str] = set()
+        self._kept: dict[str, frozenset[str]] = {}
 
     def scan(self, *, apply: bool = True) -> PlanView:
         """Read every grant, decide shedding, schedule what nobody has (with ``apply``;
@@ -134,9 +135,15 @@ class Planner:
             if rate is None:
                 continue
             budget = Budget(rate=rate, margin=cfg.margin, headroom=cfg.headroom)
+            candidates = per_app.get(client_id, [])
             decision = decide(
-                per_app.get(client_id, []), budget.keeper_rate, base.get(client_id, 0.0)
+                candidates,
+                budget.keeper_rate,
+                base.get(client_id, 0.0),
+                self._kept_before(client_id, candidates, states),
             )
+            if apply:
+                self._kept[client_id] = decision.kept
             utilization[client_id] = Utilization(client_id, decision.demand, budget.keeper_rate)
             needed = Utilization(client_id, decision.needed, budget.keeper_rate)
             for name in decision.shed:
@@ -191,6 +198,23 @@ class Planner:
             self.store.set_state(key, AccountState(State.OK.value, ""))
         if not scheduled:
             self.store.schedule(key, now)
+
+    def _kept_before(
+        self, client_id: str, candidates: list[Candidate], states: dict[GrantKey, AccountState]
+    ) -> frozenset[str] | None:
+        """The kept set of the previous decision: ours, or (when the planner lease moved
+        here) the one the store's ``shed`` states record; None on a first decision."""
+        if client_id in self._kept:
+            return self._kept[client_id]
+        shed = set()
+        for candidate in candidates:
+            profile, _, issuer = candidate.profile.partition("\x00")
+            state = states.get(GrantKey(profile, issuer, client_id))
+            if state is not None and state.code == State.SHED.value:
+                shed.add(candidate.profile)
+        if not shed:
+            return None
+        return frozenset(c.profile for c in candidates) - shed
 
     def _report_overload(self, client_id: str, needed: Utilization, shed: int, now: float) -> None:
         if needed.overloaded:

@@ -15,6 +15,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 SHED_REASON = "shed: over capacity"
+HYSTERESIS = 0.05
+"""A kept account stays kept until demand exceeds capacity by this fraction, so jitter
+in measured token lifetimes cannot make the boundary account come and go."""
 
 
 @dataclass(frozen=True)
@@ -44,12 +47,18 @@ def order(candidates: Iterable[Candidate]) -> list[Candidate]:
     return sorted(candidates, key=lambda c: (-c.weight, c.obtained_at, c.profile))
 
 
-def decide(candidates: Iterable[Candidate], capacity: float, base_demand: float = 0.0) -> Decision:
+def decide(
+    candidates: Iterable[Candidate],
+    capacity: float,
+    base_demand: float = 0.0,
+    kept_before: frozenset[str] | None = None,
+) -> Decision:
     """Keep the longest prefix of ``order(candidates)`` that fits in ``capacity``.
 
     ``base_demand`` is what other accounts (keep-alive by policy) already need. Every
     candidate's keep-alive demand is reserved first; keeping one fresh adds the
-    difference.
+    difference. An account in ``kept_before`` stays kept up to ``HYSTERESIS`` over
+    capacity (a newcomer must fit under it).
     """
     ranked = order(candidates)
     demand = base_demand + sum(1.0 / c.alive_interval for c in ranked)
@@ -58,7 +67,10 @@ def decide(candidates: Iterable[Candidate], capacity: float, base_demand: float 
     shed: list[str] = []
     for candidate in ranked:
         extra = 1.0 / candidate.fresh_interval - 1.0 / candidate.alive_interval
-        if not shed and demand + extra <= capacity:
+        room = capacity
+        if kept_before is not None and candidate.profile in kept_before:
+            room = capacity * (1.0 + HYSTERESIS)
+        if not shed and demand + extra <= room:
             demand += extra
             kept.append(candidate.profile)
         else:
