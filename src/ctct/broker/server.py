@@ -56,22 +56,25 @@ def refuse_clear_text(host: str) -> ConfigError:
     )
 
 
-def bind_unix(path: Path, mode: int) -> socket.socket:
-    """Listen on ``path``, replacing only a stale socket (never another kind of file)."""
+def bind_unix(
+    path: Path, mode: int, *, what: str = "broker", flag: str = "--socket"
+) -> socket.socket:
+    """Listen on ``path``, replacing only a stale socket (never another kind of file).
+    ``what`` and ``flag`` name the server and its option in errors."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
         pass
     else:
         if not stat.S_ISSOCK(info.st_mode):
-            raise ConfigError(f"{path} exists and is not a socket; choose another --socket path.")
+            raise ConfigError(f"{path} exists and is not a socket; choose another {flag} path.")
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             probe.connect(str(path))
         except OSError:
-            path.unlink()  # nobody listens: a broker that died left it
+            path.unlink()  # nobody listens: a server that died left it
         else:
-            raise ConfigError(f"Another broker already listens on {path}.")
+            raise ConfigError(f"Another {what} already listens on {path}.")
         finally:
             probe.close()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

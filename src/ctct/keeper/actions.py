@@ -2,8 +2,9 @@
 
 - ``pause``: the keeper stops refreshing it (state ``paused``); workers still can.
 - ``resume``: back to normal, planned at once.
-- ``disconnect``: revoke the grant at the provider, then forget it (record, state,
-  schedule). If the provider cannot be told, nothing is forgotten unless ``force``.
+- ``disconnect``: revoke the grant at the provider, then forget it (record, account
+  details, schedule; the state says ``disconnected``). If the provider cannot be told,
+  nothing is forgotten unless ``force``.
 
 Nothing is ever deleted automatically: only ``disconnect`` removes a grant.
 """
@@ -78,6 +79,9 @@ def disconnect(
         if failure is not None and not force:
             return failure
         store.delete(key)
+    from ctct.keeper.ui_accounts import forget_info
+
+    forget_info(store, key)  # the account's name and identity (status page), if any
     store.schedule(key, None)
     store.set_state(key, AccountState(State.DISCONNECTED.value, "operator"))
     events.emit(store, "disconnected", key, clock(), {"revoked": failure is None})
