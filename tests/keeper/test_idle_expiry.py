@@ -64,8 +64,9 @@ def test_179_days_later_keep_alive_accounts_are_refreshed_and_a_revoked_one_flag
         store = open_store(url)
         keys = store_minted(emu, store, 5, prefix="rare")
         extra = (
-            '\n[[policies]]\nprofiles = ["rare-*"]\npolicy = "keep-alive"\n'
-            f'\n[webhooks]\nurl = "http://127.0.0.1:{hook_port}/hooks"\nsecret_files = ["{secret}"]\n'
+            '\n[[policies]]\nprofiles = ["rare-*"]\npolicy = "keep-alive"\n\n'
+            f'[webhooks]\nurl = "http://127.0.0.1:{hook_port}/hooks"\n'
+            f'secret_files = ["{secret}"]\n'
         )
         config = write_config(
             tmp_path / "keeper.toml", emu.base_url, token_rate=50, store=url, extra=extra

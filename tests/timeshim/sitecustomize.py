@@ -27,6 +27,7 @@ import datetime as _datetime
 import functools
 import os
 import time as _time
+from collections.abc import Callable
 from typing import Any
 
 OFFSET_VAR = "CTCT_TEST_CLOCK_OFFSET"
@@ -112,7 +113,7 @@ def _install(offset: _Offset) -> None:
     # As functools.partial objects, not plain functions: partials are no descriptors,
     # so code that keeps one as a class attribute (logging.Formatter.converter =
     # time.localtime) calls it unbound, as it does the builtin.
-    replacements = {
+    replacements: dict[str, Callable[..., Any]] = {
         "time": time,
         "time_ns": time_ns,
         "gmtime": gmtime,

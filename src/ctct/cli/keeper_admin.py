@@ -193,6 +193,24 @@ def act(
             _console.out().print(f"Disconnected {profile}{note}.")
 
 
+def reconnect_link(
+    config_path: Path | None,
+    store: str | None,
+    profile: str,
+    client_id: str | None,
+    ttl: float,
+    public_url: str,
+) -> None:
+    from ctct.keeper.actions import find_key
+    from ctct.keeper.ui_connect import make_reconnect_link
+
+    with _opened(config_path, store) as (_, opened):
+        key = find_key(opened, profile, client_id)
+        link = make_reconnect_link(opened, key, ttl, public_url=public_url)
+    sys.stdout.write(link + "\n")
+    _console.note(f"The link works once, for {_console.duration(ttl)}.")
+
+
 def hash_password() -> None:
     from ctct.keeper.ui_auth import hash_password as make
 

@@ -166,6 +166,37 @@ def disconnect(**options: Any) -> None:
     act("disconnect", **options)
 
 
+@keeper.command("reconnect-link")
+@_CONFIG
+@_STORE
+@_PROFILE
+@_CLIENT
+@click.option(
+    "--ttl",
+    type=click.FloatRange(60, 30 * 86_400),
+    default=72 * 3_600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the link works (it works once).",
+)
+@click.option(
+    "--public-url",
+    metavar="URL",
+    required=True,
+    envvar="CTCT_KEEPER_PUBLIC_URL",
+    help="The status page's public URL.  [env: CTCT_KEEPER_PUBLIC_URL]",
+)
+def reconnect_link(**options: Any) -> None:
+    """A single-use, expiring link the account's owner opens to connect PROFILE again.
+
+    The link is printed on stdout; it lets whoever opens it reconnect that account (the
+    same Constant Contact account only), so send it to its owner privately.
+    """
+    from ctct.cli.keeper_admin import reconnect_link as make
+
+    make(**options)
+
+
 @keeper.command("hash-password")
 def hash_password() -> None:
     """Read an operator password (prompt or stdin) and print its hash for a secret file."""

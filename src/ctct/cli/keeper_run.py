@@ -63,6 +63,21 @@ def run_keeper(**options: Any) -> None:
         )
         servers.append(ops.start())
         _console.note(f"ops listener on http://{host}:{port} (/livez /readyz /metrics)")
+    ui = None
+    if options["ui_listen"] or options["ui_socket"] or options["public_url"]:
+        from ctct.keeper.ui_serve import serve_ui
+
+        ui = serve_ui(
+            keeper,
+            listen=options["ui_listen"],
+            socket_path=options["ui_socket"],
+            no_auth=options["no_auth"],
+            operator_file=options["operator_secret_file"],
+            session_secret_file=options["ui_secret_file"],
+            public_url=options["public_url"],
+            allowed_hosts=options["allowed_hosts"],
+        )
+        _console.note(f"status page on {ui.address}")
     broker = _broker(keeper, options)
     if broker is not None:
         broker.start()
@@ -80,6 +95,8 @@ def run_keeper(**options: Any) -> None:
     finally:
         if broker is not None:
             broker.stop()
+        if ui is not None:
+            ui.stop()
         for server in servers:
             server.stop()
         store.close()
