@@ -79,10 +79,17 @@ class Watch:
     samples: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
 
+    store_errors: int = 0
+
     def run(self) -> None:
         while not self._stop.is_set():
             for key in self.keys:
-                record = self.store.load(key)
+                try:
+                    record = self.store.load(key)
+                except Exception:  # the store restarting: that is not an expiry
+                    self.store_errors += 1
+                    self._stop.wait(0.2)
+                    continue
                 assert record is not None
                 tokens = decode(record).tokens
                 now = self.clock()
@@ -140,11 +147,44 @@ def ctct_binary() -> str:
 
 @dataclass
 class Replica:
-    """One ``ctct keeper run`` process."""
+    """One ``ctct keeper run`` process, with its ops listener."""
 
     name: str
     process: Any
     log: Path
+    ops_url: str
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        import httpx2
+        from prometheus_client.parser import text_string_to_metric_families
+
+        found = {}
+        for family in text_string_to_metric_families(httpx2.get(f"{self.ops_url}/metrics").text):
+            for sample in family.samples:
+                found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        return found
+
+    def refreshed(self) -> float:
+        """Refreshes this replica made that the token endpoint answered (its counter)."""
+        return sum(
+            value
+            for (name, labels), value in self.metrics().items()
+            if name == "ctct_refresh_attempts_total" and ("result", "ok") in labels
+        )
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        import httpx2
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx2.get(f"{self.ops_url}/readyz", timeout=2).status_code == 200:
+                    return
+            except httpx2.HTTPError:
+                pass
+            assert self.process.poll() is None, self.log.read_text()[-2000:]
+            assert time.monotonic() < deadline, f"{self.name} never became ready"
+            time.sleep(0.1)
 
     def kill(self) -> None:
         import signal
@@ -175,9 +215,12 @@ def replica_processes(
 
     base = {**os.environ, "CTCT_KEYRING": "0", "CTCT_STORE_KEYRING": "0", **(env or {})}
     started: list[Replica] = []
+    from tests.servers import free_port
+
     try:
         for i in range(count):
             log = root / f"replica-{i}.log"
+            port = free_port()
             process = subprocess.Popen(
                 [
                     ctct_binary(),
@@ -187,12 +230,16 @@ def replica_processes(
                     str(config),
                     "--worker-name",
                     f"replica-{i}",
+                    "--ops-listen",
+                    f"127.0.0.1:{port}",
                 ],
                 env=base,
                 stdout=subprocess.DEVNULL,
                 stderr=log.open("w"),
             )
-            started.append(Replica(f"replica-{i}", process, log))
+            started.append(Replica(f"replica-{i}", process, log, f"http://127.0.0.1:{port}"))
+        for replica in started:
+            replica.wait_ready()
         yield started
     finally:
         for replica in started:
