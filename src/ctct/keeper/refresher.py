@@ -173,10 +173,12 @@ class Refresher:
             self._needs_login(key, state, reason, now)
             return Result("rejected", None, trigger)
         except (TransientProviderError, NetworkError) as error:
+            self._count(error, marks)
             return self._transient(key, tokens, state, error, trigger)
         except CtctError as error:  # e.g. a token that fails verification
             log.warning("keeping %s failed: %s", key.profile, error.message)
             return self._transient(key, tokens, state, error, trigger)
+        self._count(None, marks)
         if self.apps.unblock(app):
             log.info("client %s works again", app.config.client_id)
             events.emit(self.store, "recovered", None, now, {"client_id": key.client_id})
@@ -200,6 +202,15 @@ class Refresher:
         # "ok" only when this replica's refresh was answered and saved ("saved" mark);
         # otherwise another holder's refresh satisfied it.
         return Result("ok" if "saved" in marks else "skipped", replanned.at, trigger)
+
+    def _count(self, error: CtctError | None, marks: list[str]) -> None:
+        if "conflict" in marks:
+            self.metrics.cas_conflicts.inc()
+        code = error.code if error is not None else None
+        if code in ("rate_limited", "too_many_requests"):
+            self.metrics.throttled.inc()
+        elif code == "lease_expired":
+            self.metrics.lease_expired.inc()
 
     def _refresh(self, manager: TokenManager, tokens: TokenSet, planned: Planned) -> TokenSet:
         now = self.clock()
