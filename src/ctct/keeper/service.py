@@ -82,6 +82,9 @@ class Keeper:
         self._in_flight: dict[GrantKey, Future[Result]] = {}
         self._lock = threading.Lock()
         self._planner_lease: Lease | None = None
+        self._scanning: threading.Thread | None = None
+        self._room = threading.Event()
+        self._last_free = 0
         self._last_scan = float("-inf")
         self._offset = 0.0  # store server clock minus ours
         self._stop = threading.Event()
@@ -134,15 +137,33 @@ class Keeper:
             self.apps.reload(self.config, self.http)
 
     def _plan_if_due(self) -> None:
+        """Hold the planner lease (renewed every tick) and start a scan when one is due.
+
+        The scan runs in a thread of its own: reading 50,000 grants takes seconds, and
+        the loop must go on claiming and beating meanwhile."""
         if not self._hold_planner():
             self.metrics.fleet.publish(None)
             return
         now = time.monotonic()
         if now - self._last_scan < self.config.replan_interval:
             return
+        scanning = self._scanning
+        if scanning is not None and scanning.is_alive():
+            return
         self._last_scan = now
-        view = self.planner.scan()
-        self.metrics.fleet.publish(view.snapshot)
+        self._scanning = threading.Thread(
+            target=self._scan, name="ctct-keeper-planner", daemon=True
+        )
+        self._scanning.start()
+
+    def _scan(self) -> None:
+        try:
+            view = self.planner.scan()
+        except Exception as error:  # the next interval tries again
+            log.warning("the planner's scan failed: %s", type(error).__name__)
+            return
+        if self._planner_lease is not None:
+            self.metrics.fleet.publish(view.snapshot)
 
     def _hold_planner(self) -> bool:
         duration = max(30.0, 3 * self.config.tick)
@@ -160,9 +181,19 @@ class Keeper:
         except StoreLockTimeout:
             return False
 
+    def _wait_for_room(self) -> None:
+        deadline = time.monotonic() + self.config.tick
+        while time.monotonic() < deadline and not self._stop.is_set():
+            with self._lock:
+                if len(self._in_flight) < self.config.concurrency:
+                    return
+            self._room.wait(0.05)
+            self._room.clear()
+
     def _claim_and_dispatch(self) -> int:
         with self._lock:
             free = self.config.concurrency * 2 - len(self._in_flight)
+        self._last_free = free
         if free <= 0:
             return 0
         claim_for = self.refresher.timing().guard + CLAIM_SLACK
@@ -179,6 +210,7 @@ class Keeper:
     def _done(self, key: GrantKey, future: Future[Result]) -> None:
         with self._lock:
             self._in_flight.pop(key, None)
+        self._room.set()
         try:
             result = future.result()
         except Exception as error:
@@ -199,7 +231,12 @@ class Keeper:
         try:
             while not self._stop.is_set():
                 began = time.monotonic()
-                self.tick()
+                claimed = self.tick()
+                while claimed and claimed == self._last_free and not self._stop.is_set():
+                    # A full batch: more may be due. Claim again as soon as there is room
+                    # instead of waiting out the tick (still beating the heartbeat).
+                    self._wait_for_room()
+                    claimed = self.tick()
                 self._stop.wait(max(0.0, self.config.tick - (time.monotonic() - began)))
         finally:
             self.close()
