@@ -29,6 +29,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
@@ -66,7 +67,7 @@ def _seed(store: PostgresStore, emu: EmulatorHandle, provider: Provider) -> list
     now = time.time()
     rows = []
     keys = []
-    minted = []
+    minted: list[dict[str, Any]] = []
     while len(minted) < DUE:
         minted += emu.mint_grants(min(2_000, DUE - len(minted)))
     issuer = provider.storage_issuer
