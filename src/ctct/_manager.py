@@ -148,7 +148,11 @@ class TokenManager:
         leeway: float = 60.0,
         on_mark: MarkHook | None = None,
         owns_store: bool = False,
+        process_cache: bool = True,
     ) -> None:
+        """``process_cache=False``: keep this manager's in-memory copy to itself instead
+        of sharing it with every manager of the grant in the process (for a service
+        that refreshes thousands of grants once each and must not keep them all)."""
         self.provider = provider
         self.client = client
         self.store = store
@@ -164,7 +168,7 @@ class TokenManager:
         self._owns_async_http = async_http is None
         self._owns_store = owns_store
         self._on_mark = on_mark
-        self._shared = _shared_for(store, self.key)
+        self._shared = _shared_for(store, self.key) if process_cache else _Shared()
         self._grant = Grant(self.key, provider, client, clock, self.policy, http_timeout=timeout)
         self._verifier: JwtVerifier | None = None
         if provider.jwks_uri is not None and provider.access_token_format != "opaque":
@@ -254,16 +258,18 @@ class TokenManager:
 
     # -- explicit operations ---------------------------------------------------------------
 
-    def refresh(self, *, force: bool = True) -> TokenSet:
-        """Refresh now (``force``) or only if due; return the tokens in use afterwards.
+    def refresh(self, *, force: bool = True, min_valid: float = 0.0) -> TokenSet:
+        """Refresh now (``force``) or only if due (or expiring within ``min_valid``
+        seconds); return the tokens in use afterwards.
 
         Unlike ``token()``, which quietly keeps serving a still-valid token when the
         provider fails for a moment, an explicit refresh that failed raises that error
         (``TransientProviderError`` or ``NetworkError``); the old tokens stay in use."""
-        return self._ensure(force=force, raise_transient=True).snapshot.tokens
+        return self._ensure(force=force, raise_transient=True, min_valid=min_valid).snapshot.tokens
 
-    async def arefresh(self, *, force: bool = True) -> TokenSet:
-        return (await self._aensure(force=force, raise_transient=True)).snapshot.tokens
+    async def arefresh(self, *, force: bool = True, min_valid: float = 0.0) -> TokenSet:
+        cached = await self._aensure(force=force, raise_transient=True, min_valid=min_valid)
+        return cached.snapshot.tokens
 
     def unauthorized(self, rejected_token: str) -> str | None:
         """The API refused ``rejected_token`` (HTTP 401): refresh once if it is still the

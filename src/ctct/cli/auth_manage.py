@@ -288,6 +288,8 @@ def _rows(store: SealedStore) -> list[_Row]:
 
     rows = []
     for key in store.keys():  # noqa: SIM118 - a store, not a dict
+        if key.issuer.startswith("ctct:"):
+            continue  # bookkeeping records (the keeper's account details), not grants
         try:
             record = store.load(key)
             tokens = None if record is None else TokenSet.from_json(record.data)
