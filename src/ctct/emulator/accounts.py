@@ -19,6 +19,7 @@ from ctct.emulator.api import (
     email_store,
     list_store,
     tag_store,
+    tracking,
 )
 from ctct.emulator.api.activity_runner import DEFAULT_CHUNK_SIZE, ActivityRunner, Job
 from ctct.emulator.api.activity_store import ActivityStore
@@ -112,6 +113,7 @@ class AccountStore:
         self.tags = TagStore(emu.db, emu.clock)
         self.emails = EmailStore(emu.db, emu.clock)
         self.activities = ActivityStore(emu.db, emu.clock)
+        self.tracking = tracking.Tracking(emu.db, emu.clock)
         self.runner = ActivityRunner(emu.db, emu.clock, self._jobs())
         self._ensure_configured_accounts()
         self.runner.wake()  # resume activities a previous run left unfinished
@@ -168,11 +170,19 @@ class AccountStore:
                 *email_store.TABLES,
                 *activity_store.TABLES,
                 *EXPORT_TABLES,
+                *tracking.TABLES,
             ]
         )
+        self.tracking.reset()
         self._ensure_configured_accounts()
         self.runner.chunk_size = DEFAULT_CHUNK_SIZE
         self.runner.resume()
+
+    def settle(self) -> None:
+        """Apply what is due on the emulator's clock: campaign sends and their simulated
+        tracking (the gateway calls this before every API request)."""
+        self.emails.settle()
+        self.tracking.settle()
 
     def resolve(self, *, username: str | None = None, account_id: str | None = None) -> str:
         """The account id for a configured username, or a known account id."""

@@ -24,7 +24,7 @@ from ctct.emulator.api.email_input import (
     parse_campaign,
     parse_schedule,
 )
-from ctct.emulator.api.email_store import activity_not_found, campaign_not_found
+from ctct.emulator.api.email_store import EmailStore, activity_not_found, campaign_not_found
 from ctct.emulator.api.gateway import Caller, Operation, Resource, read_json
 from ctct.emulator.api.isotime import format_datetime, parse_datetime
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ctct.emulator.app import Emulator
 
 MAX_LIMIT: Final = 500
+MAX_XREFS: Final = 50
 INCLUDES: Final = (
     "physical_address_in_footer",
     "permalink_url",
@@ -61,20 +62,7 @@ def resources(emu: Emulator) -> list[Resource]:
         return store.campaign_resource(row, with_activities=True)
 
     def primary(request: Request, caller: Caller, statuses: tuple[str, ...]) -> sqlite3.Row:
-        activity_id = params.path_uuid(request, "campaign_activity_id", AREA)
-        row = store.activity(caller.account_id, activity_id)
-        if row is None:
-            raise activity_not_found(activity_id)
-        if row["role"] != "primary_email":
-            raise errors.validation(
-                AREA, f"Only the primary_email activity can be changed; this is the {row['role']}."
-            )
-        if row["status"] not in statuses:
-            raise errors.validation(
-                AREA,
-                f"The activity is {row['status']}; this needs it to be {' or '.join(statuses)}.",
-            )
-        return row
+        return primary_activity(store, request, caller, statuses)
 
     async def list_campaigns(request: Request, caller: Caller) -> Response:
         query = request.query_params
@@ -98,6 +86,21 @@ def resources(emu: Emulator) -> list[Resource]:
         name, fields = parse_campaign(await read_json(request, AREA), senders(caller.account_id))
         campaign_id = store.create(caller.account_id, name, fields)
         return errors.json_response(campaign_body(caller.account_id, campaign_id))
+
+    async def xrefs(request: Request, caller: Caller) -> Response:
+        ids = params.csv_values(request.query_params.get("v2_email_campaign_ids"))
+        problems = []
+        if not ids:
+            problems.append("v2_email_campaign_ids is required: comma-separated V2 campaign ids.")
+        if len(ids) > MAX_XREFS:
+            problems.append(f"v2_email_campaign_ids: at most {MAX_XREFS} ids; got {len(ids)}.")
+        bad = [i for i in ids if not i.isdigit() or len(i) > 19]
+        if bad:
+            problems.append(f"v2_email_campaign_ids must be numbers; not valid: {', '.join(bad)}.")
+        if problems:
+            raise errors.validation(AREA, *problems)
+        found = store.by_v2_ids(caller.account_id, [int(i) for i in dict.fromkeys(ids)])
+        return errors.json_response({"xrefs": found})
 
     async def get_campaign(request: Request, caller: Caller) -> Response:
         campaign_id = params.path_uuid(request, "campaign_id", AREA)
@@ -190,7 +193,8 @@ def resources(emu: Emulator) -> list[Resource]:
                 Operation("POST", create_campaign, _SCOPE, "campaign:write"),
             ),
         ),
-        # Before /emails/{campaign_id}, which would otherwise take "activities".
+        # Fixed paths before /emails/{campaign_id}, which would otherwise take them.
+        Resource("/emails/campaign_id_xrefs", (Operation("GET", xrefs, _SCOPE, "campaign:read"),)),
         Resource(
             "/emails/activities/{campaign_activity_id}",
             (
@@ -215,6 +219,27 @@ def resources(emu: Emulator) -> list[Resource]:
             ),
         ),
     ]
+
+
+def primary_activity(
+    store: EmailStore, request: Request, caller: Caller, statuses: tuple[str, ...] | None = None
+) -> sqlite3.Row:
+    """The path's ``primary_email`` activity, in one of ``statuses`` (None: any); CC's
+    404 or 400 otherwise."""
+    activity_id = params.path_uuid(request, "campaign_activity_id", AREA)
+    row = store.activity(caller.account_id, activity_id)
+    if row is None:
+        raise activity_not_found(activity_id)
+    if row["role"] != "primary_email":
+        raise errors.validation(
+            AREA, f"Only the primary_email activity can be changed; this is the {row['role']}."
+        )
+    if statuses is not None and row["status"] not in statuses:
+        raise errors.validation(
+            AREA,
+            f"The activity is {row['status']}; this needs it to be {' or '.join(statuses)}.",
+        )
+    return row
 
 
 def _dates(before: str | None, after: str | None) -> tuple[float | None, float | None]:
