@@ -180,7 +180,7 @@ class AccountStore:
 
     def settle(self) -> None:
         """Apply what is due on the emulator's clock: campaign sends and their simulated
-        tracking (the gateway calls this before every API request)."""
+        tracking (``SettleMiddleware`` calls this around every request)."""
         self.emails.settle()
         self.tracking.settle()
 

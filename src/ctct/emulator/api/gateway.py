@@ -192,7 +192,6 @@ class Gateway:
             authorize(operation, caller)
             if method in _BODY_METHODS:
                 require_media_type(request, operation.content_type)
-            self.emu.accounts.settle()  # scheduled sends and their tracking, when due
             response = await operation.handler(request, caller)
         except errors.ApiError as exc:
             response = exc.response()

@@ -27,8 +27,6 @@ from typing import Final
 
 from ctct.emulator.api.tracking_config import TrackingConfig
 
-# Sends of one campaign land over this many seconds (CC's sending takes a while too).
-SEND_SPREAD: Final = 1.0
 DEVICES: Final = ("computer", "mobile", "tablet", "other")
 _DEVICE_WEIGHTS: Final = (40, 45, 10, 5)
 BOUNCE_CODES: Final = ("B", "D", "F", "S", "V", "X", "Z")
@@ -118,8 +116,9 @@ def plan_email(
     rng = _rng(config, key)
     people = _sorted(recipients)
     window = config.window_seconds
-    step = SEND_SPREAD / max(len(people), 1)
-    sent = {r: start + i * step for i, r in enumerate(people)}
+    # Every send lands at the send time, so the send history and the sends report agree
+    # at every moment.
+    sent = dict.fromkeys(people, start)
     events = [Event(r, "em_sends", at) for r, at in sent.items()]
     shuffled = list(people)
     rng.shuffle(shuffled)
