@@ -3,7 +3,7 @@
 ``.../activity_summary`` (per email activity sent to the contact from ``start`` to
 ``end``: how many sends, opens, clicks... the most recent 200) and
 ``.../open_and_click_rates`` (over the same activities: the share the contact opened,
-and the share it clicked; ``start`` to ``end`` at most 5 years). Scope
+and the share it clicked; there ``start`` to ``end`` is at most 5 years, CC's limit). Scope
 ``contact_data``, privilege ``ui:campaign:metrics``. Deleted contacts keep their
 reports; an id that is no contact of the account is a 404.
 """
@@ -50,14 +50,14 @@ def resources(emu: Emulator) -> list[Resource]:
             raise report_common.not_found("contact_id", f"Contact {contact_id} was not found.")
         return contact_id
 
-    def date_range(request: Request) -> tuple[float, float]:
+    def date_range(request: Request, capped: bool) -> tuple[float, float]:
         problems: list[str] = []
         start = report_common.moment(request.query_params, "start", problems, required=True)
         end = report_common.moment(request.query_params, "end", problems, required=True)
         if start is not None and end is not None:
             if end < start:
                 problems.append("end must not be before start.")
-            elif end - start > MAX_RANGE:
+            elif capped and end - start > MAX_RANGE:
                 problems.append("The range from start to end cannot exceed 5 years.")
         if problems or start is None or end is None:
             raise report_common.bad_request(*problems)
@@ -90,14 +90,14 @@ def resources(emu: Emulator) -> list[Resource]:
             body["_links"] = {"next": {"href": href}}
         return errors.json_response(body)
 
-    def activities(request: Request, caller: Caller) -> tuple[str, list[Any]]:
+    def activities(request: Request, caller: Caller, capped: bool) -> tuple[str, list[Any]]:
         contact_id = contact(request, caller)
-        start, end = date_range(request)
+        start, end = date_range(request, capped)
         now = emu.clock.now()
         return contact_id, reports.contact_activities(contact_id, start, end, now, MAX_SUMMARIES)
 
     async def summary(request: Request, caller: Caller) -> Response:
-        contact_id, rows = activities(request, caller)
+        contact_id, rows = activities(request, caller, capped=False)
         keys = ("em_bounces", "em_clicks", "em_forwards", "em_opens", "em_sends", "em_unsubscribes")
         items = [
             {
@@ -110,7 +110,7 @@ def resources(emu: Emulator) -> list[Resource]:
         return errors.json_response({"contact_id": contact_id, "campaign_activities": items})
 
     async def rates(request: Request, caller: Caller) -> Response:
-        contact_id, rows = activities(request, caller)
+        contact_id, rows = activities(request, caller, capped=True)
         included = len(rows)
         opened = sum(1 for row in rows if row["em_opens"])
         clicked = sum(1 for row in rows if row["em_clicks"])
