@@ -76,7 +76,7 @@ class Driver:
         response = self.client.post("/__emulator/clock/advance", json={"seconds": seconds})
         assert response.status_code == 200, response.text
 
-    def control(self, method: str, path: str, status: int = 200, **body: Any) -> Any:
+    def control(self, method: str, path: str, status: int = 200, /, **body: Any) -> Any:
         response = self.client.request(method, "/__emulator" + path, json=body or None)
         assert response.status_code == status, response.text
         return response.json()

@@ -51,6 +51,7 @@ LANDING = [
     )
 ]
 SMS = "/reports/summary_reports/sms_campaign_summaries"
+LANDING_URL = "/v3/reports/landing_pages/campaign_details/{}/{}"
 TAGS = ("Email Reporting", "Contacts Reporting", "Landing Pages Reporting", "SMS Reporting")
 DRIVEN = {
     ("GET", t)
@@ -235,7 +236,7 @@ def test_landing_page_report_filters_and_last_page(d: Driver) -> None:
         "POST", "/landing_pages", username=ALICE, name="Join", contact_list_ids=[list_id]
     )
     d.advance(700)
-    url = f"/v3/reports/landing_pages/campaign_details/{page['campaign_activity_id']}/p_unique_contact_opens"
+    url = LANDING_URL.format(page["campaign_activity_id"], "p_unique_contact_opens")
     everyone = walk(d, url, limit=7)
     assert len(everyone) == 30
     last = get(d, url, limit=500)

@@ -6,6 +6,7 @@ contacts). Plus the control API's switches, determinism and persistence."""
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -264,7 +265,7 @@ def test_reports_add_up_at_every_moment(drivers: Drivers) -> None:
         assert _unsubscribed_by_contact(d) == totals["optouts"]
         series.append(totals["stats"])
     # A time series: counts only grow, and the activity arrived over time.
-    for earlier, later in zip(series, series[1:], strict=False):
+    for earlier, later in itertools.pairwise(series):
         assert all(later[k] >= earlier[k] for k in earlier if k != "em_not_opened")
     assert series[0]["em_opens"] < series[2]["em_opens"]
     # Exact counts from the rates: 6 of 120 bounce (5%), half of the 114 delivered open,
