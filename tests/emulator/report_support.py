@@ -2,8 +2,9 @@
 of CC's contract by their path template, checks every answer against the contract and
 records what it drove, plus a seeded account with a campaign ready to send.
 
-``Driver.call`` has the same signature as the contract tours' ``Tour.call``
-(``tests/emulator/tours``), so the functions that drive these areas run under either.
+The helpers take any ``Drives``: this module's ``Driver``, or the contract tours'
+``Tour`` (``tests/emulator/tours``), whose ``call`` has the same signature; so the
+functions of ``email_tours`` run under either.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx2
 
@@ -46,6 +47,47 @@ def tagged(*tags: str) -> set[tuple[str, str]]:
     return {key for key, op in operations().items() if set(op.get("tags", [])) & set(tags)}
 
 
+class Drives(Protocol):
+    """What the drive functions need of a driver (``Driver`` or a tour's ``Tour``)."""
+
+    running: Running
+
+    def token(self, user: str = ALICE, scopes: tuple[str, ...] = _cc.DEFAULT_SCOPES) -> str: ...
+
+    def advance(self, seconds: float) -> None: ...
+
+    def call(
+        self,
+        method: str,
+        template: str,
+        status: int = 200,
+        *,
+        path: Mapping[str, object] | None = None,
+        params: Any = None,
+        json: Any = None,
+        content: bytes | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        user: str = ALICE,
+        scopes: tuple[str, ...] = _cc.DEFAULT_SCOPES,
+        auth: bool = True,
+    ) -> httpx2.Response: ...
+
+
+def client(d: Drives) -> httpx2.Client:
+    return d.running.client
+
+
+def headers(d: Drives, user: str = ALICE) -> dict[str, str]:
+    return {"Authorization": f"Bearer {d.token(user)}"}
+
+
+def control(d: Drives, method: str, path: str, status: int = 200, /, **body: Any) -> Any:
+    """A control-API request (``/__emulator`` + ``path``) and its JSON answer."""
+    response = client(d).request(method, "/__emulator" + path, json=body or None)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
 @dataclass(frozen=True)
 class Driven:
     method: str
@@ -70,16 +112,14 @@ class Driver:
         return self._tokens[key]
 
     def headers(self, user: str = ALICE) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(user)}"}
+        return headers(self, user)
 
     def advance(self, seconds: float) -> None:
         response = self.client.post("/__emulator/clock/advance", json={"seconds": seconds})
         assert response.status_code == 200, response.text
 
     def control(self, method: str, path: str, status: int = 200, /, **body: Any) -> Any:
-        response = self.client.request(method, "/__emulator" + path, json=body or None)
-        assert response.status_code == status, response.text
-        return response.json()
+        return control(self, method, path, status, **body)
 
     def call(
         self,
@@ -146,9 +186,9 @@ def check_error(template: str, status: int, body: Any) -> None:
         validate_error_array(body)
 
 
-def seed_news(d: Driver, count: int = 40, name: str = "News") -> str:
+def seed_news(d: Drives, count: int = 40, name: str = "News") -> str:
     """``count`` subscribed contacts on a new list; the list's id."""
-    response = d.client.post(
+    response = client(d).post(
         "/__emulator/seed",
         json={
             "username": ALICE,
@@ -161,7 +201,7 @@ def seed_news(d: Driver, count: int = 40, name: str = "News") -> str:
     return str(response.json()["lists"][0]["list_id"])
 
 
-def campaign(d: Driver, name: str, list_id: str | None, html: str = HTML) -> tuple[str, str]:
+def campaign(d: Drives, name: str, list_id: str | None, html: str = HTML) -> tuple[str, str]:
     """A draft campaign (sent to ``list_id`` when scheduled); its campaign and primary
     activity ids."""
     activity = {
@@ -173,37 +213,37 @@ def campaign(d: Driver, name: str, list_id: str | None, html: str = HTML) -> tup
         "html_content": html,
     }
     body = {"name": name, "email_campaign_activities": [activity]}
-    created = d.client.post("/v3/emails", headers=d.headers(), json=body)
+    created = client(d).post("/v3/emails", headers=headers(d), json=body)
     assert created.status_code == 200, created.text
     campaign_id = created.json()["campaign_id"]
     roles = {a["role"]: a["campaign_activity_id"] for a in created.json()["campaign_activities"]}
     if list_id is not None:
         put = {k: v for k, v in activity.items() if k not in ("format_type", "html_content")}
-        response = d.client.put(
+        response = client(d).put(
             f"/v3/emails/activities/{roles['primary_email']}",
-            headers=d.headers(),
+            headers=headers(d),
             json={**put, "contact_list_ids": [list_id]},
         )
         assert response.status_code == 200, response.text
     return str(campaign_id), str(roles["primary_email"])
 
 
-def send_now(d: Driver, activity_id: str) -> None:
-    response = d.client.post(
+def send_now(d: Drives, activity_id: str) -> None:
+    response = client(d).post(
         f"/v3/emails/activities/{activity_id}/schedules",
-        headers=d.headers(),
+        headers=headers(d),
         json={"scheduled_date": "0"},
     )
     assert response.status_code == 201, response.text
 
 
-def get(d: Driver, url: str, **params: Any) -> Any:
-    response = d.client.get(url, headers=d.headers(), params=params or None)
+def get(d: Drives, url: str, **params: Any) -> Any:
+    response = client(d).get(url, headers=headers(d), params=params or None)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def walk(d: Driver, url: str, key: str = "tracking_activities", **params: Any) -> list[Any]:
+def walk(d: Drives, url: str, key: str = "tracking_activities", **params: Any) -> list[Any]:
     """Every item of a paginated report, following ``_links.next.href``."""
     items: list[Any] = []
     page = get(d, url, **params)

@@ -268,12 +268,12 @@ class EmailStore:
         """Apply the send transitions that are due on the emulator's clock."""
         now = self.clock.now()
         # A read first: this runs around every request, and usually nothing is due.
-        due = self.db.query_one(
+        pending = self.db.query_one(
             "SELECT 1 FROM email_activities WHERE role = 'primary_email' AND status IN "
             "('SCHEDULED', 'EXECUTING') AND scheduled_at <= ? LIMIT 1",
             (now,),
         )
-        if due is None:
+        if pending is None:
             return
         with self.db.transaction() as conn:
             for status, due in (("EXECUTING", 0.0), ("DONE", SENDING_SECONDS)):
