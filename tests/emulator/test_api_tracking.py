@@ -415,3 +415,25 @@ def test_tracking_survives_a_restart(drivers: Drivers, tmp_path: Path) -> None:
     listed = get(again, f"/v3/emails/activities/{activity_id}/non_opener_resends")
     assert listed[0]["resend_status"] == "DONE"
     assert get(again, f"/v3/reports/stats/email_campaigns/{campaign_id}")["results"]
+
+
+def test_the_testing_handle_drives_tracking() -> None:
+    from ctct.testing import EmulatorControlError, inprocess_emulator
+
+    with inprocess_emulator() as emu:
+        assert emu.tracking()["open"] == 0.4
+        assert emu.set_tracking(seed=3, open=1.0, window_seconds=0)["open"] == 1.0
+        seeded = emu.seed(
+            username=ALICE,
+            lists=[{"name": "Visitors"}],
+            contacts_count=4,
+            generated_list_memberships=["Visitors"],
+        )
+        page = emu.publish_landing_page(
+            "Visit us", contact_list_ids=[seeded["lists"][0]["list_id"]], new_contacts=2
+        )
+        assert (page["audience"], page["new_contacts"]) == (4, 2)
+        assert emu.send_sms_campaign("Texts")["recipients"] == 0
+        with pytest.raises(EmulatorControlError, match="fraction"):
+            emu.set_tracking(open=2)
+        assert emu.reset_tracking()["open"] == 0.4
