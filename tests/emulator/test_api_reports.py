@@ -57,6 +57,12 @@ def test_tracking_filters_and_pages(d: Driver) -> None:
     assert filtered and {b["bounce_code"] for b in filtered} == {some}
     # The last page of opt-outs and bounces still carries _links (their contract needs it).
     assert get(d, base + "/tracking/optouts")["_links"] == {}
+    # Rows show the contact as it is now: a deleted contact has its deletion date.
+    gone = bounces[0]["contact_id"]
+    assert d.client.delete(f"/v3/contacts/{gone}", headers=d.headers()).status_code == 204
+    sends = {s["contact_id"]: s for s in walk(d, base + "/tracking/sends")}
+    assert "deleted_at" in sends[gone] and len(sends) == 60
+    assert sum("deleted_at" in s for s in sends.values()) == 1
     # A cursor from elsewhere is refused in the reporting service's shape.
     bad = d.client.get(base + "/tracking/sends", params={"cursor": "xyz"}, headers=d.headers())
     assert bad.status_code == 400 and bad.json()["error_key"] == "reportingsvc.validation.error"

@@ -232,7 +232,7 @@ def primary_activity(
         raise activity_not_found(activity_id)
     if row["role"] != "primary_email":
         raise errors.validation(
-            AREA, f"Only the primary_email activity can be changed; this is the {row['role']}."
+            AREA, f"This needs the primary_email activity; this is the {row['role']}."
         )
     if statuses is not None and row["status"] not in statuses:
         raise errors.validation(
