@@ -59,19 +59,17 @@ EMAIL_DRIVEN = {
 
 
 EMAIL = "/reports/email_reports/{campaign_activity_id}"
-TRACKING = [
-    EMAIL + f"/tracking/{name}"
-    for name in (
-        "sends",
-        "opens",
-        "unique_opens",
-        "didnotopens",
-        "clicks",
-        "forwards",
-        "optouts",
-        "bounces",
-    )
-]
+TRACKING_REPORTS = (
+    "sends",
+    "opens",
+    "unique_opens",
+    "didnotopens",
+    "clicks",
+    "forwards",
+    "optouts",
+    "bounces",
+)
+TRACKING = [EMAIL + f"/tracking/{name}" for name in TRACKING_REPORTS]
 LINKS = EMAIL + "/links"
 SUMMARIES = "/reports/summary_reports/email_campaign_summaries"
 CAMPAIGN_STATS = "/reports/stats/email_campaigns/{campaign_ids}"

@@ -20,6 +20,7 @@ from ctct.emulator.clock import Clock
 from ctct.emulator.inprocess import SyncASGITransport
 from tests.conftest import Running
 from tests.emulator.api_support import ALICE, FAST
+from tests.emulator.email_tours import TRACKING_REPORTS
 from tests.emulator.report_support import Driver, campaign, get, seed_news, send_now, walk
 
 SEED = {
@@ -70,18 +71,22 @@ def drivers() -> Iterator[Drivers]:
         emu.close()
 
 
-def _scenario(d: Driver, contacts: int = 120) -> tuple[str, str, str, str]:
-    """A seeded campaign with a resend to non-openers, sent now."""
-    d.control("POST", "/tracking", **SEED)
-    list_id = seed_news(d, contacts)
-    campaign_id, activity_id = campaign(d, "Spring news", list_id)
+def resend_after_12_hours(d: Driver, activity_id: str, subject: str) -> None:
     d.call(
         "POST",
         "/emails/activities/{campaign_activity_id}/non_opener_resends",
         201,
         path={"campaign_activity_id": activity_id},
-        json={"resend_subject": "Did you see?", "delay_minutes": 720},
+        json={"resend_subject": subject, "delay_minutes": 720},
     )
+
+
+def _scenario(d: Driver, contacts: int = 120) -> tuple[str, str, str, str]:
+    """A seeded campaign with a resend to non-openers, sent now."""
+    d.control("POST", "/tracking", **SEED)
+    list_id = seed_news(d, contacts)
+    campaign_id, activity_id = campaign(d, "Spring news", list_id)
+    resend_after_12_hours(d, activity_id, "Did you see?")
     send_now(d, activity_id)
     resend_id = next(
         a["campaign_activity_id"]
@@ -93,17 +98,7 @@ def _scenario(d: Driver, contacts: int = 120) -> tuple[str, str, str, str]:
 
 def _lists(d: Driver, activity_id: str) -> dict[str, list[Any]]:
     base = f"/v3/reports/email_reports/{activity_id}/tracking/"
-    names = (
-        "sends",
-        "opens",
-        "unique_opens",
-        "didnotopens",
-        "clicks",
-        "forwards",
-        "optouts",
-        "bounces",
-    )
-    return {name: walk(d, base + name, limit=37) for name in names}
+    return {name: walk(d, base + name, limit=37) for name in TRACKING_REPORTS}
 
 
 def _people(items: list[Any]) -> set[str]:
@@ -394,13 +389,7 @@ def test_tracking_survives_a_restart(drivers: Drivers, tmp_path: Path) -> None:
     d.control("POST", "/tracking", seed=9, window_seconds=600)
     list_id = seed_news(d, 10)
     campaign_id, activity_id = campaign(d, "Kept", list_id)
-    d.call(
-        "POST",
-        "/emails/activities/{campaign_activity_id}/non_opener_resends",
-        201,
-        path={"campaign_activity_id": activity_id},
-        json={"resend_subject": "Again", "delay_minutes": 720},
-    )
+    resend_after_12_hours(d, activity_id, "Again")
     send_now(d, activity_id)
     before = get(d, f"/v3/reports/stats/email_campaign_activities/{activity_id}")
     again = drivers.new(data)

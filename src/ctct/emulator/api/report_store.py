@@ -23,15 +23,6 @@ from typing import Any, Final
 
 from ctct.emulator.db import Database
 
-EMAIL_KINDS: Final = (
-    "em_sends",
-    "em_opens",
-    "em_clicks",
-    "em_bounces",
-    "em_optouts",
-    "em_forwards",
-    "em_abuse",
-)
 BOUNCE_KEYS: Final = {
     "Z": "em_bounces_blocked",
     "F": "em_bounces_mailbox_full",
