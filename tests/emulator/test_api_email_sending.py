@@ -50,6 +50,13 @@ def test_xrefs_route_is_no_longer_taken_for_a_campaign_id(d: Driver) -> None:
         headers=d.headers(),
     )
     assert response.status_code == 200 and response.json() == {"xrefs": []}
+    for bad in ("\u00b2", "99999999999999999999", "-1"):  # a 400, never a 500
+        refused = d.client.get(
+            "/v3/emails/campaign_id_xrefs",
+            params={"v2_email_campaign_ids": bad},
+            headers=d.headers(),
+        )
+        assert refused.status_code == 400, refused.text
 
 
 def test_test_sends_are_recorded_and_limited_to_50_a_day(d: Driver) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from ctct.emulator.api.pagination import encode_cursor
 from tests.conftest import StartEmulator
 from tests.emulator.api_support import ALICE, FAST
 from tests.emulator.email_tours import (
@@ -64,8 +65,17 @@ def test_tracking_filters_and_pages(d: Driver) -> None:
     assert "deleted_at" in sends[gone] and len(sends) == 60
     assert sum("deleted_at" in s for s in sends.values()) == 1
     # A cursor from elsewhere is refused in the reporting service's shape.
-    bad = d.client.get(base + "/tracking/sends", params={"cursor": "xyz"}, headers=d.headers())
-    assert bad.status_code == 400 and bad.json()["error_key"] == "reportingsvc.validation.error"
+    forged = [
+        "xyz",
+        encode_cursor({"t": "soon", "f": {}}, 1),
+        encode_cursor({"t": 1.0, "f": {}}, 2**70),
+        encode_cursor({"t": 1.0, "f": {"url_id": {"x": 1}}}, 1),
+    ]
+    for cursor in forged:
+        for report in ("/tracking/sends", "/tracking/clicks"):
+            bad = d.client.get(base + report, params={"cursor": cursor}, headers=d.headers())
+            assert bad.status_code == 400, bad.text
+            assert bad.json()["error_key"] == "reportingsvc.validation.error"
 
 
 def test_landing_page_report_filters_and_last_page(d: Driver) -> None:

@@ -71,6 +71,8 @@ def resources(emu: Emulator) -> list[Resource]:
         if not query.get("cursor"):
             filters = {"types": _types(request), "names": _names(request)}
         types: list[str] = filters.get("types") or list(ACTIVITY_TYPES)
+        if not set(types) <= set(ACTIVITY_TYPES):
+            raise report_common.bad_request("cursor is not valid: start again without it.")
         clause = f"e.contact_id = ? AND e.kind IN ({','.join('?' * len(types))})"
         rows, more = reports.events(where, size, clause, [contact_id, *types])
         items = []

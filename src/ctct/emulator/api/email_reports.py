@@ -151,7 +151,7 @@ def _filters(name: str, request: Request) -> dict[str, Any]:
     query = request.query_params
     if name == "clicks" and query.get("url_id"):
         raw = query["url_id"]
-        if not raw.isdigit() or int(raw) >= 2**63:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) >= 2**63:
             raise report_common.bad_request(f"url_id must be a link's numeric id; got {raw!r}.")
         return {"url_id": str(int(raw))}
     if name == "bounces":

@@ -94,7 +94,7 @@ def resources(emu: Emulator) -> list[Resource]:
             problems.append("v2_email_campaign_ids is required: comma-separated V2 campaign ids.")
         if len(ids) > MAX_XREFS:
             problems.append(f"v2_email_campaign_ids: at most {MAX_XREFS} ids; got {len(ids)}.")
-        bad = [i for i in ids if not i.isdigit() or len(i) > 19]
+        bad = [i for i in ids if not (i.isascii() and i.isdigit()) or int(i) >= 2**63]
         if bad:
             problems.append(f"v2_email_campaign_ids must be numbers; not valid: {', '.join(bad)}.")
         if problems:

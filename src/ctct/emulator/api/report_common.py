@@ -9,6 +9,7 @@ their usual shapes. Every problem of a request is named in the one message.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from typing import Any, Final
 
@@ -74,15 +75,39 @@ def position(query: QueryParams, now: float) -> tuple[Position, dict[str, Any]]:
         return Position(now), {}
     try:
         state, seq = pagination.decode_cursor(raw, "reports")
-        as_of, at = float(state["t"]), state.get("a")
+        as_of, at = _finite(state["t"]), state.get("a")
         filters = state.get("f", {})
-        if not isinstance(filters, dict):
-            raise TypeError("filters")
-        return Position(as_of, None if at is None else float(at), seq), filters
+        if not isinstance(filters, dict) or not 0 <= seq < 2**63:
+            raise ValueError("not one of ours")
+        if not all(map(_plain, filters.values())):
+            raise ValueError("filters of the wrong kind")
+        return Position(as_of, None if at is None else _finite(at), seq), filters
     except (errors.ApiError, KeyError, TypeError, ValueError):
         raise bad_request(
             "cursor is not valid: use the cursor from the previous page's _links.next.href."
         ) from None
+
+
+def _plain(value: object) -> bool:
+    """A filter value as the reports put them in cursors: text, a flag, a number or a
+    list of text (so SQL gets nothing else from a hand-made cursor)."""
+    if isinstance(value, list):
+        return all(isinstance(item, str) for item in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str | bool | int) and not (
+        isinstance(value, int) and abs(value) >= 2**63
+    )
+
+
+def _finite(value: object) -> float:
+    """A number from a cursor (a hand-made one may hold anything)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not finite")
+    return number
 
 
 def next_href(

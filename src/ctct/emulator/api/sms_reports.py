@@ -43,7 +43,10 @@ def resources(emu: Emulator) -> list[Resource]:
         if query.get("cursor"):
             where, filters = report_common.position(query, now)
             try:
-                start, end, after = float(filters["s"]), float(filters["e"]), where.seq
+                start, end, after = filters["s"], filters["e"], where.seq
+                if not all(isinstance(v, int | float) for v in (start, end)):
+                    raise TypeError("not numbers")
+                start, end = float(start), float(end)
             except (KeyError, TypeError, ValueError):
                 raise report_common.bad_request(
                     "cursor is not valid: use the cursor from the previous page's _links.next.href."
