@@ -114,6 +114,10 @@ class Driver:
     def headers(self, user: str = ALICE) -> dict[str, str]:
         return headers(self, user)
 
+    def forget_tokens(self) -> None:
+        """After the emulator's reset, which revokes every token."""
+        self._tokens.clear()
+
     def advance(self, seconds: float) -> None:
         response = self.client.post("/__emulator/clock/advance", json={"seconds": seconds})
         assert response.status_code == 200, response.text

@@ -377,6 +377,14 @@ def test_tracking_switches(drivers: Drivers) -> None:
     ):
         answer = d.client.post("/__emulator/tracking", json=bad)
         assert answer.status_code == 400 and answer.json()["error"] == "invalid_request", bad
+    # Reset forgets what was tracked (account data) and keeps the switches (settings).
+    page = d.control("POST", "/landing_pages", username=ALICE, name="Before the reset")
+    report = f"/v3/reports/landing_pages/campaign_details/{page['campaign_activity_id']}"
+    assert d.client.get(report + "/p_contact_opens", headers=d.headers()).status_code == 200
+    d.control("POST", "/reset")
+    d.forget_tokens()
+    assert d.client.get(report + "/p_contact_opens", headers=d.headers()).status_code == 404
+    assert d.control("GET", "/tracking") == changed
     assert d.control("DELETE", "/tracking") == defaults
     d.control("POST", "/landing_pages", 404, username="nobody@example.com", name="x")
     d.control("POST", "/landing_pages", 400, username=ALICE, name="x", contact_list_ids=["nope"])
