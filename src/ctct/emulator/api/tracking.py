@@ -179,7 +179,8 @@ class Tracking:
             events = plan_email(config, key + "|test", group, start, links)
             events += plan_email(config, key + "|winner", rest, later, links)
             tracking_store.record_send(conn, owner, start, start, len(group), list_ids, links)
-            tracking_store.record_send(conn, owner, start, later, len(rest), list_ids, links)
+            if rest:  # a 50% test leaves nobody for the winner
+                tracking_store.record_send(conn, owner, start, later, len(rest), list_ids, links)
         else:
             events = plan_email(config, key, recipients, start, links)
             tracking_store.record_send(conn, owner, start, start, len(recipients), list_ids, links)
