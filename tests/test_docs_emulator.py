@@ -146,7 +146,9 @@ def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
             """-d '{"seconds": 5}';"""
             for origin in origins.values()
         )
-        script = ["set -euo pipefail"]
+        # Background jobs a block starts (a broker, say) never outlive the run, even
+        # when a block fails.
+        script = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
         for number, block in enumerate(blocks, 1):
             body = block.body
             for doc_port, origin in origins.items():
@@ -230,6 +232,8 @@ EXPECTED = (
     '"offset":',
     '"reset": true',
     '"contacts": 2',
+    '[\n  "tia@example.com"\n]',
+    '"site_owner_name": "bob@example.com"',
 )
 
 # What docs/api.md's commands print, somewhere in the run: (text of a block that runs,
@@ -243,6 +247,7 @@ API_EXPECTED = (
     ("--paginate", '[\n  "ann@example.com",\n  "bea@example.com",\n  "cal@example.com"'),
     ("ctct api GET /contacts/0000", "exit 14\n"),
     ("ctct api GET https://example.com", "exit 2\n"),
+    ("ctct api GET /contacts --profile read-only", "exit 16\n"),
     ("ctct lists create VIP", "Created list 'VIP' ("),
     ("ctct lists rename", "Renamed 'VIP' to 'VIP customers'."),
     ("ctct lists show", "favorite:         True"),

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ctct import _cc
-from ctct._urls import origin_of, require_safe_url
+from ctct._urls import is_loopback_host, origin_of, require_safe_url
 from ctct.errors import ConfigError
 
 AccessTokenFormat = Literal["jwt", "opaque", "auto"]
@@ -102,6 +102,11 @@ class Provider:
     @property
     def is_constant_contact(self) -> bool:
         return self.name == "constant-contact"
+
+    @property
+    def is_local(self) -> bool:
+        """The token endpoint is on loopback: an emulator (whose clock can be advanced)."""
+        return is_loopback_host(urlsplit(self.token_endpoint).hostname or "")
 
     @classmethod
     def constant_contact(cls, base_url: str | None = None) -> Provider:

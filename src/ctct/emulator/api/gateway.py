@@ -59,6 +59,7 @@ Handler = Callable[[Request, Caller], Awaitable[Response]]
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
+NO_BODY = ""  # an operation that takes its input from the query only: no media type check
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ class Gateway:
             if operation is None:
                 raise errors.method_not_allowed(method, request.url.path, resource.methods)
             authorize(operation, caller)
-            if method in _BODY_METHODS:
+            if method in _BODY_METHODS and operation.content_type != NO_BODY:
                 require_media_type(request, operation.content_type)
             response = await operation.handler(request, caller)
         except errors.ApiError as exc:
@@ -212,11 +213,15 @@ class _Endpoint:
         await response(scope, receive, send)
 
 
-def build_routes(emu: Emulator, resources: list[Resource]) -> list[BaseRoute]:
-    """Routes for ``resources`` under /v3, then a catch-all answering CC's 404."""
+def build_routes(
+    emu: Emulator, resources: list[Resource], extra: list[BaseRoute] | None = None
+) -> list[BaseRoute]:
+    """Routes for ``resources`` under /v3, then ``extra`` (routes with a gateway of their
+    own: the partner endpoints), then a catch-all answering CC's 404."""
     gateway = Gateway(emu)
     routes: list[BaseRoute] = [
         Route(_cc.API_BASE_PATH + r.path, _Endpoint(gateway, r)) for r in resources
     ]
+    routes.extend(extra or [])
     routes.append(Route(_cc.API_BASE_PATH + "/{rest:path}", _Endpoint(gateway, None)))
     return routes
