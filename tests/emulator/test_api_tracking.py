@@ -7,6 +7,7 @@ contacts). Plus the control API's switches, determinism and persistence."""
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,15 @@ SEED = {
     "abuse": 0.02,
     "window_seconds": 6 * 3_600,
 }
+# Segment tracking fields and the report listing the same contacts.
+SEGMENT_FIELDS = (
+    ("sent", "sends"),
+    ("opened", "opens"),
+    ("clicked", "clicks"),
+    ("bounced", "bounces"),
+    ("opted_out", "optouts"),
+    ("forwarded", "forwards"),
+)
 FROZEN = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 
 
@@ -238,6 +248,25 @@ def _check_campaign(
     return {"stats": s, "optouts": people["optouts"]}
 
 
+def _segment(d: Driver, field: str, activity_id: str) -> int:
+    """A segment of the contacts with ``field`` (opened, clicked...) for the activity."""
+    condition = {
+        "source": "tracking",
+        "field": field,
+        "op": "contains-any",
+        "const_value": "campaign-activities",
+        "param": activity_id,
+    }
+    criteria = {"version": "1.0.0", "criteria": {"type": "and", "group": [condition]}}
+    body = {"name": f"{field} {activity_id}", "segment_criteria": json.dumps(criteria)}
+    return int(d.call("POST", "/segments", 201, json=body).json()["segment_id"])
+
+
+def _segment_members(d: Driver, segment_id: int) -> set[str]:
+    found = walk(d, "/v3/contacts", "contacts", segment_id=segment_id, limit=500)
+    return {c["contact_id"] for c in found}
+
+
 def _unsubscribed_by_contact(d: Driver) -> set[str]:
     contacts = walk(d, "/v3/contacts", "contacts", status="unsubscribed", limit=500)
     return {
@@ -249,6 +278,11 @@ def test_reports_add_up_at_every_moment(drivers: Drivers) -> None:
     d = drivers.new()
     _, campaign_id, activity_id, resend_id = _scenario(d)
     contact_ids = [c["contact_id"] for c in walk(d, "/v3/contacts", "contacts", limit=500)]
+    segments = {
+        (activity, field): _segment(d, field, activity)
+        for activity in (activity_id, resend_id)
+        for field, _ in SEGMENT_FIELDS
+    }
     series: list[dict[str, Any]] = []
     # Right after the send, as the activity arrives, once it is in; then the resend.
     for step in (0, 1_800, 6 * 3_600, 12 * 3_600, 6 * 3_600):
@@ -256,8 +290,13 @@ def test_reports_add_up_at_every_moment(drivers: Drivers) -> None:
         reports = {a: _check_activity(d, a) for a in (activity_id, resend_id)}
         _check_contacts(d, reports, contact_ids)
         totals = _check_campaign(d, campaign_id, reports)
-        # Contacts agree: exactly the opted-out recipients are unsubscribed, by themselves.
+        # Contacts agree: exactly the opted-out recipients are unsubscribed, by themselves;
+        # segments of who opened, clicked... each activity are the reports' contacts.
         assert _unsubscribed_by_contact(d) == totals["optouts"]
+        for (activity, field), segment_id in segments.items():
+            report = dict(SEGMENT_FIELDS)[field]
+            listed = _people(reports[activity]["lists"][report]) if reports[activity] else set()
+            assert _segment_members(d, segment_id) == listed, (activity, field)
         series.append(totals["stats"])
     # A time series: counts only grow, and the activity arrived over time.
     for earlier, later in itertools.pairwise(series):

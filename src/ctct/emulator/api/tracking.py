@@ -101,8 +101,8 @@ class Tracking:
         self.sms = SmsStore(db)
         self.config = tracking_config.load(db)
         self._lock = threading.Lock()
-        self._next_effect: float | None = None
-        self._effects_known = False
+        self._next_due: float | None = None
+        self._due_known = False
 
     def configure(self, config: TrackingConfig) -> None:
         """New switches for sends from now on (what was sent keeps its plan)."""
@@ -112,7 +112,7 @@ class Tracking:
     def reset(self) -> None:
         """After the account data was wiped (the switches stay, as settings do)."""
         with self._lock:
-            self._effects_known = False
+            self._due_known = False
 
     # -- what is due -----------------------------------------------------------------------
 
@@ -136,11 +136,11 @@ class Tracking:
                 work.append((due, partial(self._resend, row, due)))
             elif (row["status"], row["scheduled_at"]) != (status, at):
                 fixes.append((status, at, row["resend_activity_id"]))
-        if not self._effects_known:
-            first = self.db.query_one("SELECT MIN(at) FROM tracking_events WHERE pending = 1")
-            self._next_effect = None if first is None or first[0] is None else float(first[0])
-            self._effects_known = True
-        effects_due = self._next_effect is not None and self._next_effect <= now
+        if not self._due_known:
+            first = self.db.query_one(tracking_store.NEXT_DUE)
+            self._next_due = None if first is None or first[0] is None else float(first[0])
+            self._due_known = True
+        effects_due = self._next_due is not None and self._next_due <= now
         if not work and not fixes and not effects_due:
             return False
         config = self.config
@@ -149,12 +149,13 @@ class Tracking:
                 tracking_store.apply_due(conn, at)  # effects before the send, in time order
                 job(conn, config)
             tracking_store.apply_due(conn, now)
+            tracking_store.mirror_due(conn, now)
             conn.executemany(
                 "UPDATE email_activities SET status = ?, scheduled_at = ? "
                 "WHERE campaign_activity_id = ?",
                 fixes,
             )
-            self._next_effect = tracking_store.next_effect(conn)
+            self._next_due = tracking_store.next_due(conn)
         return bool(work)
 
     def _send(self, row: sqlite3.Row, conn: sqlite3.Connection, config: TrackingConfig) -> None:
@@ -245,7 +246,7 @@ class Tracking:
             key = f"landing page {number}|{name}"
             events = plan_landing_page(self.config, key, audience, visitors, now, links)
             tracking_store.insert_events(conn, Campaign(*ids), events)
-            self._effects_known = False
+            self._due_known = False
         return {
             "campaign_id": campaign_id,
             "campaign_activity_id": activity_id,
@@ -265,7 +266,7 @@ class Tracking:
             number = SmsStore.insert(conn, ids, name, now)
             events = plan_sms(self.config, f"sms {number}|{name}", recipients, now)
             tracking_store.insert_events(conn, Campaign(*ids), events)
-            self._effects_known = False
+            self._due_known = False
         return {
             "campaign_id": campaign_id,
             "campaign_activity_id": activity_id,

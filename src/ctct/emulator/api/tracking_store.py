@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ctct.emulator.api import tracking_effects
+from ctct.emulator.api import email_tracking, tracking_effects
 from ctct.emulator.api.isotime import format_datetime
 from ctct.emulator.api.tracking_plan import Event, Link
 from ctct.emulator.db import Database, register_schema
@@ -39,8 +39,10 @@ register_schema(
         link_url TEXT,
         code TEXT,
         reason TEXT,
-        pending INTEGER NOT NULL DEFAULT 0
+        pending INTEGER NOT NULL DEFAULT 0,
+        mirrored INTEGER NOT NULL DEFAULT 1
     );
+    CREATE INDEX IF NOT EXISTS tracking_events_unmirrored ON tracking_events(mirrored, at);
     CREATE INDEX IF NOT EXISTS tracking_events_activity
         ON tracking_events(activity_id, kind, at);
     CREATE INDEX IF NOT EXISTS tracking_events_person
@@ -65,6 +67,16 @@ register_schema(
 )
 
 TABLES: Final = ["tracking_events", "tracking_sends"]
+# Our event kinds that segments' criteria know, under their names (``email_tracking``).
+MIRRORED: Final = {
+    "em_sends": "send",
+    "em_opens": "open",
+    "em_clicks": "click",
+    "em_bounces": "bounce",
+    "em_optouts": "optout",
+    "em_forwards": "forward",
+}
+assert set(MIRRORED.values()) == set(email_tracking.KINDS)
 
 
 @dataclass(frozen=True)
@@ -92,13 +104,14 @@ def insert_events(conn: sqlite3.Connection, owner: Campaign, events: Iterable[Ev
             e.code,
             e.reason,
             int(e.effect),
+            int(e.kind not in MIRRORED or e.recipient.contact_id is None),
         )
         for e in events
     ]
     conn.executemany(
         "INSERT INTO tracking_events(account_id, campaign_id, activity_id, contact_id, email, "
-        "kind, at, device, url_id, link_url, code, reason, pending) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "kind, at, device, url_id, link_url, code, reason, pending, mirrored) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     return len(rows)
@@ -155,9 +168,29 @@ def sent_contacts(conn: sqlite3.Connection, activity_id: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def next_effect(conn: sqlite3.Connection) -> float | None:
-    row = conn.execute("SELECT MIN(at) FROM tracking_events WHERE pending = 1").fetchone()
+NEXT_DUE: Final = (
+    "SELECT MIN(at) FROM (SELECT MIN(at) AS at FROM tracking_events WHERE pending = 1 "
+    "UNION ALL SELECT MIN(at) FROM tracking_events WHERE mirrored = 0)"
+)
+
+
+def next_due(conn: sqlite3.Connection) -> float | None:
+    """When the next effect or mirroring is due (None: nothing is)."""
+    row = conn.execute(NEXT_DUE).fetchone()
     return None if row[0] is None else float(row[0])
+
+
+def mirror_due(conn: sqlite3.Connection, until: float) -> None:
+    """Copy the email events whose time has come into ``email_tracking``, the table
+    segments' tracking criteria read, so segments agree with the reports."""
+    kinds = " ".join(f"WHEN '{ours}' THEN '{theirs}'" for ours, theirs in MIRRORED.items())
+    conn.execute(
+        "INSERT INTO email_tracking(account_id, campaign_activity_id, contact_id, kind, "  # noqa: S608
+        f"occurred_at) SELECT account_id, activity_id, contact_id, CASE kind {kinds} END, at "
+        "FROM tracking_events WHERE mirrored = 0 AND at <= ? ORDER BY at, seq",
+        (until,),
+    )
+    conn.execute("UPDATE tracking_events SET mirrored = 1 WHERE mirrored = 0 AND at <= ?", (until,))
 
 
 def apply_due(conn: sqlite3.Connection, until: float) -> int:
