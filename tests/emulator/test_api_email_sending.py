@@ -5,12 +5,15 @@ against CC's contract; then what each does to the sends that follow."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import StartEmulator
 from tests.emulator.api_support import CAROL, FAST
 from tests.emulator.email_tours import (
     ABTEST,
+    ACTIVITY,
     EMAIL_DRIVEN,
     EMAIL_TAGS,
     HISTORY,
@@ -179,3 +182,30 @@ def test_campaign_creator_may_send_tests_but_the_scope_is_needed(d: Driver) -> N
     at = {"campaign_activity_id": activity_id}
     d.call("POST", TESTS, 204, path=at, json={"email_addresses": ["qa@example.com"]}, user=CAROL)
     d.call("GET", PREVIEWS, 403, path=at, scopes=("contact_data",))
+
+
+def test_a_campaign_can_be_sent_to_a_segment(d: Driver) -> None:
+    list_id = seed_news(d, 30)
+    condition = {"source": "contact", "field": "first_name", "op": "eq", "value": "Ava"}
+    criteria = {"version": "1.0.0", "criteria": {"type": "and", "group": [condition]}}
+    segment = d.call(
+        "POST", "/segments", 201, json={"name": "Avas", "segment_criteria": json.dumps(criteria)}
+    ).json()["segment_id"]
+    _, activity_id = campaign(d, "To a segment", None)
+    at = {"campaign_activity_id": activity_id}
+    headers = {
+        "from_name": "Alice's Bakery",
+        "from_email": "alice@example.com",
+        "reply_to_email": "alice@example.com",
+        "subject": "Hello Ava",
+    }
+    both = {**headers, "contact_list_ids": [list_id], "segment_ids": [segment]}
+    d.call("PUT", ACTIVITY, 400, path=at, json=both)
+    d.call("PUT", ACTIVITY, 400, path=at, json={**headers, "segment_ids": [segment + 1]})
+    put = d.call("PUT", ACTIVITY, path=at, json={**headers, "segment_ids": [segment]}).json()
+    assert put["segment_ids"] == [segment] and put["contact_list_ids"] == []
+    send_now(d, activity_id)
+    (sent,) = d.call("GET", HISTORY, path=at).json()
+    assert (sent["segment_ids"], sent["contact_list_ids"], sent["count"]) == ([segment], [], 3)
+    sends = walk(d, f"/v3/reports/email_reports/{activity_id}/tracking/sends")
+    assert {s["first_name"] for s in sends} == {"Ava"} and len(sends) == 3

@@ -340,6 +340,7 @@ class EmailStore:
             "campaign_id": row["campaign_id"],
             "role": row["role"],
             "contact_list_ids": data.get("contact_list_ids", []),
+            **({"segment_ids": data["segment_ids"]} if data.get("segment_ids") else {}),
             "current_status": row["status"],
             "format_type": row["format_type"],
         }

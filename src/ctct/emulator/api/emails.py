@@ -140,6 +140,9 @@ def resources(emu: Emulator) -> list[Resource]:
                 raise errors.validation(
                     AREA, *(f"contact_list_ids: list {m} does not exist." for m in missing)
                 )
+        for segment_id in fields.get("segment_ids", []):
+            if emu.accounts.segments.live(caller.account_id, segment_id) is None:
+                raise errors.validation(AREA, f"segment_ids: segment {segment_id} does not exist.")
         data: dict[str, Any] = json.loads(row["data"])
         # PUT replaces properties; sub-resources left out are kept (CC's rule).
         kept: dict[str, Any] = {
@@ -167,10 +170,12 @@ def resources(emu: Emulator) -> list[Resource]:
     async def post_schedule(request: Request, caller: Caller) -> Response:
         body = await read_json(request, AREA)
         row = primary(request, caller, ("DRAFT", "DONE", "ERROR"))
-        if not json.loads(row["data"]).get("contact_list_ids"):
+        data = json.loads(row["data"])
+        if not data.get("contact_list_ids") and not data.get("segment_ids"):
             raise errors.validation(
                 AREA,
-                "The activity has no contacts to send to: PUT it with contact_list_ids first.",
+                "The activity has no contacts to send to: PUT it with contact_list_ids "
+                "(or segment_ids) first.",
             )
         when = parse_schedule(body, emu.clock.now())
         store.schedule(row, when)

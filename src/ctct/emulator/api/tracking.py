@@ -20,7 +20,13 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, Final
 
-from ctct.emulator.api import abtest_store, email_test_store, tracking_config, tracking_store
+from ctct.emulator.api import (
+    abtest_store,
+    email_test_store,
+    errors,
+    tracking_config,
+    tracking_store,
+)
 from ctct.emulator.api.abtest_store import AbTestStore
 from ctct.emulator.api.landing_page_store import LandingPageStore
 from ctct.emulator.api.resend_store import ResendStore
@@ -86,14 +92,17 @@ _NON_OPENERS: Final = """
 SMS_SUBSCRIBED: Final = frozenset({"explicit", "implicit"})
 
 Job = Callable[[sqlite3.Connection, TrackingConfig], None]
+# A segment's SQL condition on contacts aliased ``c`` (``segments.segment_condition``).
+SegmentSql = Callable[[str, int], tuple[str, list[Any]]]
 
 
 class Tracking:
     """The tracking switches, the stores of everything tracked, and the simulation."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, segment_sql: SegmentSql | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.segment_sql = segment_sql
         self.store = TrackingStore(db)
         self.abtests = AbTestStore(db)
         self.resends = ResendStore(db)
@@ -164,27 +173,37 @@ class Tracking:
         activity_id: str = row["campaign_activity_id"]
         data: dict[str, Any] = json.loads(row["data"])
         list_ids: list[str] = data.get("contact_list_ids", [])
+        segment_ids: list[int] = data.get("segment_ids", [])
         already = tracking_store.sent_contacts(conn, activity_id)
-        recipients = [
-            r for r in _members(conn, row["account_id"], list_ids) if r.contact_id not in already
-        ]
+        audience = (
+            self._segment_members(conn, row["account_id"], segment_ids[0])
+            if segment_ids
+            else _members(conn, row["account_id"], list_ids)
+        )
+        recipients = [r for r in audience if r.contact_id not in already]
         number = _send_count(conn, activity_id) + 1
         key = f"{row['name']}|send {number}"
         links = links_of(data.get("html_content", ""), activity_id)
         owner = Campaign(row["account_id"], row["campaign_id"], activity_id)
         start: float = row["scheduled_at"]
         test = abtest_store.for_activity(conn, activity_id) if number == 1 else None
+
+        def record(run_date: float, count: int) -> None:
+            tracking_store.record_send(
+                conn, owner, start, run_date, count, list_ids, links, segment_ids
+            )
+
         if test is not None:
             group, rest = split(config, key, recipients, 2 * test["test_size"] / 100)
             later = start + test["winner_wait_duration"] * 3_600
             events = plan_email(config, key + "|test", group, start, links)
             events += plan_email(config, key + "|winner", rest, later, links)
-            tracking_store.record_send(conn, owner, start, start, len(group), list_ids, links)
+            record(start, len(group))
             if rest:  # a 50% test leaves nobody for the winner
-                tracking_store.record_send(conn, owner, start, later, len(rest), list_ids, links)
+                record(later, len(rest))
         else:
             events = plan_email(config, key, recipients, start, links)
-            tracking_store.record_send(conn, owner, start, start, len(recipients), list_ids, links)
+            record(start, len(recipients))
         tracking_store.insert_events(conn, owner, events)
 
     def _resend(
@@ -205,7 +224,8 @@ class Tracking:
         owner = Campaign(row["account_id"], row["campaign_id"], resend_id)
         events = plan_email(config, f"{activity['name']}|resend", recipients, due, links)
         lists: list[str] = data.get("contact_list_ids", [])
-        tracking_store.record_send(conn, owner, due, due, len(recipients), lists, links)
+        segments: list[int] = data.get("segment_ids", [])
+        tracking_store.record_send(conn, owner, due, due, len(recipients), lists, links, segments)
         tracking_store.insert_events(conn, owner, events)
         conn.execute(
             "UPDATE email_resends SET sent_at = ? WHERE resend_request_id = ?",
@@ -216,6 +236,23 @@ class Tracking:
             "WHERE campaign_activity_id = ?",
             (due, resend_id),
         )
+
+    def _segment_members(
+        self, conn: sqlite3.Connection, account_id: str, segment_id: int
+    ) -> list[Recipient]:
+        """The subscribed contacts the segment selects now (none if it was deleted)."""
+        if self.segment_sql is None:
+            return []
+        try:
+            condition, params = self.segment_sql(account_id, segment_id)
+        except errors.ApiError:  # deleted since: CC sends to nobody (reason code 12)
+            return []
+        rows = conn.execute(
+            "SELECT c.contact_id, json_extract(c.data, '$.email_address.address') AS email "  # noqa: S608
+            f"FROM contacts c WHERE c.account_id = ? AND c.status = 'active' AND ({condition})",
+            (account_id, *params),
+        )
+        return [Recipient(r["contact_id"], r["email"]) for r in rows]
 
     # -- for the control API ---------------------------------------------------------------
 

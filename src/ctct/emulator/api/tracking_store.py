@@ -59,7 +59,8 @@ register_schema(
         run_date REAL NOT NULL,
         count INTEGER NOT NULL,
         contact_list_ids TEXT NOT NULL,
-        links TEXT NOT NULL
+        links TEXT NOT NULL,
+        segment_ids TEXT NOT NULL DEFAULT '[]'
     );
     CREATE INDEX IF NOT EXISTS tracking_sends_activity
         ON tracking_sends(activity_id, trigger_at);
@@ -125,6 +126,7 @@ def record_send(
     count: int,
     list_ids: Sequence[str],
     links: Sequence[Link],
+    segment_ids: Sequence[int] = (),
 ) -> int:
     """Add one send to the activity's history; its ``send_id`` (1, 2, ...)."""
     row = conn.execute(
@@ -134,7 +136,8 @@ def record_send(
     send_id = int(row[0])
     conn.execute(
         "INSERT INTO tracking_sends(account_id, campaign_id, activity_id, send_id, trigger_at, "
-        "run_date, count, contact_list_ids, links) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "run_date, count, contact_list_ids, links, segment_ids) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             owner.account_id,
             owner.campaign_id,
@@ -145,6 +148,7 @@ def record_send(
             count,
             json.dumps(list(list_ids)),
             json.dumps([[link.url_id, link.url] for link in links]),
+            json.dumps(list(segment_ids)),
         ),
     )
     return send_id
@@ -242,7 +246,7 @@ def history_item(row: sqlite3.Row) -> dict[str, Any]:
     return {
         "send_id": row["send_id"],
         "contact_list_ids": json.loads(row["contact_list_ids"]),
-        "segment_ids": [],
+        "segment_ids": json.loads(row["segment_ids"]),
         "count": row["count"],
         "run_date": format_datetime(row["run_date"]),
         "send_status": "COMPLETED",
