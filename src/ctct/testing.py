@@ -17,7 +17,7 @@ The handle knows the base URL and the default app's (test) credentials, and driv
 emulator's control API over HTTP: approve a device login, approve a browser login,
 advance the clock, inject faults, rotate signing keys, read counters::
 
-    with start_emulator(access_token_ttl=60) as emu:
+    with start_emulator(access_token_ttl=60) as emu:   # provider="generic": discovery
         ...  # start a device login in your app, read its user code
         emu.approve_device(user_code)
         emu.advance_clock(61)       # the access token has now expired
@@ -92,32 +92,47 @@ class EmulatorHandle:
         self._control = httpx2.Client(base_url=self.base_url, transport=transport, timeout=timeout)
         self._config: dict[str, Any] | None = None
 
-    # -- where things are -------------------------------------------------------------
+    # -- where things are (Constant Contact's paths, or the generic provider mode's) ----
+
+    @property
+    def provider(self) -> str:
+        """``"constant-contact"``, or ``"generic"`` (an OAuth 2 / OIDC provider found by
+        discovery from ``issuer``)."""
+        return str(self.config(cached=True).get("provider", "constant-contact"))
+
+    @property
+    def issuer(self) -> str:
+        """The ``iss`` of the emulator's tokens (in the generic mode: its own origin)."""
+        return str(self.config(cached=True).get("issuer", _cc.ISSUER))
+
+    def _url(self, name: str, cc_path: str) -> str:
+        paths: dict[str, str] = self.config(cached=True).get("paths", {})
+        return self.base_url + paths.get(name, cc_path)
 
     @property
     def authorize_url(self) -> str:
-        return self.base_url + _cc.AUTHORIZE_PATH
+        return self._url("authorize", _cc.AUTHORIZE_PATH)
 
     @property
     def token_url(self) -> str:
-        return self.base_url + _cc.TOKEN_PATH
+        return self._url("token", _cc.TOKEN_PATH)
 
     @property
     def device_authorization_url(self) -> str:
-        return self.base_url + _cc.DEVICE_AUTHORIZE_PATH
+        return self._url("device_authorize", _cc.DEVICE_AUTHORIZE_PATH)
 
     @property
     def revoke_url(self) -> str:
-        return self.base_url + _cc.REVOKE_PATH
+        return self._url("revoke", _cc.REVOKE_PATH)
 
     @property
     def jwks_url(self) -> str:
-        return self.base_url + _cc.JWKS_PATH
+        return self._url("jwks", _cc.JWKS_PATH)
 
     @property
     def api_url(self) -> str:
         """The V3 API's base, e.g. ``http://127.0.0.1:7717/v3``."""
-        return self.base_url + _cc.API_BASE_PATH
+        return self._url("api", _cc.API_BASE_PATH)
 
     # -- the default app and users (test values) ---------------------------------------
 
@@ -147,8 +162,15 @@ class EmulatorHandle:
         return list(self.config(cached=True)["users"])
 
     def env(self) -> dict[str, str]:
-        """The environment variables that point ctct at this emulator."""
-        env = {"CTCT_BASE_URL": self.base_url, "CTCT_CLIENT_ID": self.client_id}
+        """The environment variables that point ctct at this emulator: ``CTCT_BASE_URL``
+        (Constant Contact's profile), or ``CTCT_ISSUER`` in the generic provider mode."""
+        config = self.config(cached=True)
+        if self.provider == "generic":
+            env = {"CTCT_ISSUER": self.issuer, "CTCT_CLIENT_ID": self.client_id}
+            if config.get("access_token_format") == "jwt":
+                env["CTCT_AUDIENCE"] = str(config["audience"])
+        else:
+            env = {"CTCT_BASE_URL": self.base_url, "CTCT_CLIENT_ID": self.client_id}
         if self.client_secret is not None:
             env["CTCT_CLIENT_SECRET"] = self.client_secret
         return env

@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 
-from ctct import _cc
 from ctct.cli.emulator_cmd import WILDCARD_HOSTS
+from ctct.emulator import generic
 from ctct.emulator.app import Emulator, create_app
 from ctct.emulator.config import EmulatorConfig
 from ctct.emulator.server import _uvicorn_config, bind
@@ -139,9 +139,7 @@ def base_url(host: str, port: int) -> str:
 def ready_info(config: EmulatorConfig, url: str, port: int) -> dict[str, Any]:
     """What ``--json``/``--ready-file`` report: where the emulator is and its test logins."""
     app = config.default_app
-    env = {"CTCT_BASE_URL": url, "CTCT_CLIENT_ID": app.client_id}
-    if app.client_secret is not None:
-        env["CTCT_CLIENT_SECRET"] = app.client_secret
+    env = generic.client_env(config, url)
     return {
         "event": "ready",
         "pid": os.getpid(),
@@ -180,7 +178,8 @@ def announce(console: Console, config: EmulatorConfig, info: dict[str, Any], as_
         sys.stdout.flush()
     url = info["base_url"]
     app = config.default_app
-    console.print(f"[bold green]Constant Contact emulator[/] listening on [bold]{url}[/]")
+    mode = " (a generic OAuth 2 / OpenID Connect provider)" if generic.enabled(config) else ""
+    console.print(f"[bold green]Constant Contact emulator[/]{mode} listening on [bold]{url}[/]")
     console.print("Press Ctrl-C to stop.\n")
 
     apps = Table.grid(padding=(0, 2))
@@ -203,15 +202,7 @@ def announce(console: Console, config: EmulatorConfig, info: dict[str, Any], as_
     console.print(Padding(users, (0, 0, 0, 2), expand=False))
 
     endpoints = Table.grid(padding=(0, 2))
-    for name, path in (
-        ("authorize", _cc.AUTHORIZE_PATH),
-        ("token", _cc.TOKEN_PATH),
-        ("device", _cc.DEVICE_AUTHORIZE_PATH),
-        ("revoke", _cc.REVOKE_PATH),
-        ("JWKS", _cc.JWKS_PATH),
-        ("V3 API", _cc.API_BASE_PATH),
-        ("control", "/__emulator/config"),
-    ):
+    for name, path in generic.endpoints(config):
         endpoints.add_row(name, url + path)
     console.print("\n[bold]Endpoints[/]")
     console.print(Padding(endpoints, (0, 0, 0, 2), expand=False))

@@ -11,7 +11,7 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ctct.emulator import accounts, api, control, grants, oauth
+from ctct.emulator import accounts, api, control, generic, grants, oauth
 from ctct.emulator.clock import Clock
 from ctct.emulator.config import EmulatorConfig
 from ctct.emulator.counters import Counters
@@ -29,6 +29,7 @@ class Emulator:
 
     def __init__(self, config: EmulatorConfig | None = None, clock: Clock | None = None) -> None:
         self.config = config or EmulatorConfig()
+        generic.check_config(self.config)
         self.db = Database(self.config.data_path)
         offset = float(self.db.get_meta("clock_offset") or 0.0)
         self.clock = clock or Clock(offset=offset)
@@ -127,6 +128,8 @@ def create_app(config: EmulatorConfig | None = None, emulator: Emulator | None =
         Middleware(FaultMiddleware, faults=emu.faults),
         Middleware(SettleMiddleware, accounts=emu.accounts),
     ]
+    if generic.enabled(emu.config):
+        middleware.insert(1, Middleware(generic.IssuerMiddleware))
     app = Starlette(
         routes=[*oauth.routes(emu), *api.routes(emu), *control.routes(emu)],
         middleware=middleware,
