@@ -215,6 +215,11 @@ README_EXPECTED = (
 
 # What the documented commands print, somewhere in the run (the doc shows these too).
 EXPECTED = (
+    # Simulated tracking: exact counts from the rates, the same in every report.
+    '"em_opens": 48',
+    '"em_not_opened": 47',
+    "\n47\n",
+    '{"em_sends":1,"em_bounces":0}',
     '"error": "authorization_pending"',
     '"status": "approved"',
     '"token_type": "Bearer"',

@@ -324,6 +324,46 @@ class EmulatorHandle:
         """Add account data (contacts, lists...) through ``POST /__emulator/seed``."""
         return self._call("POST", "/seed", {**(data or {}), **fields})
 
+    def tracking(self) -> dict[str, Any]:
+        """The switches of simulated email tracking: seed, rates, window."""
+        switches: dict[str, Any] = self._call("GET", "/tracking")
+        return switches
+
+    def set_tracking(self, **switches: float) -> dict[str, Any]:
+        """Change some tracking switches for sends from now on, e.g.
+        ``set_tracking(seed=7, open=0.5, window_seconds=0)``; returns them all."""
+        changed: dict[str, Any] = self._call("POST", "/tracking", switches)
+        return changed
+
+    def reset_tracking(self) -> dict[str, Any]:
+        """Back to the default tracking switches."""
+        defaults: dict[str, Any] = self._call("DELETE", "/tracking")
+        return defaults
+
+    def publish_landing_page(
+        self, name: str, username: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """Publish a landing page on ``username``'s account (default: the default user's);
+        ``fields``: ``contact_list_ids``, ``list_id``, ``new_contacts``, ``links``."""
+        user = username or str(self.config(cached=True)["default_username"])
+        page: dict[str, Any] = self._call(
+            "POST", "/landing_pages", {"username": user, "name": name, **fields}
+        )
+        return page
+
+    def send_sms_campaign(
+        self, name: str, username: str | None = None, contact_list_ids: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Send an SMS campaign now to the SMS-subscribed contacts (of the lists)."""
+        body: dict[str, Any] = {
+            "username": username or str(self.config(cached=True)["default_username"]),
+            "name": name,
+        }
+        if contact_list_ids is not None:
+            body["contact_list_ids"] = contact_list_ids
+        sent: dict[str, Any] = self._call("POST", "/sms_campaigns", body)
+        return sent
+
     def reset(self) -> None:
         """Forget grants, data, counters, faults and limits; keep settings and keys."""
         self._call("POST", "/reset")

@@ -30,6 +30,7 @@ from ctct.emulator.api import (
     segment_store,
     social_store,
     tag_store,
+    tracking,
 )
 from ctct.emulator.api.account_email_store import AccountEmailStore
 from ctct.emulator.api.activity_runner import DEFAULT_CHUNK_SIZE, ActivityRunner, Job
@@ -131,6 +132,7 @@ class AccountStore:
         self.tags = TagStore(emu.db, emu.clock)
         self.emails = EmailStore(emu.db, emu.clock)
         self.activities = ActivityStore(emu.db, emu.clock)
+        self.tracking = tracking.Tracking(emu.db, emu.clock, self._segment_sql)
         self.segments = SegmentStore(emu.db, emu.clock)
         self.account_emails = AccountEmailStore(emu.db, emu.clock)
         self.events = EventStore(emu.db)
@@ -205,12 +207,26 @@ class AccountStore:
                 *social_store.TABLES,
                 *automation_store.TABLES,
                 *partner_store.TABLES,
+                *tracking.TABLES,
             ]
         )
         self.webhooks.reset()
+        self.tracking.reset()
         self._ensure_configured_accounts()
         self.runner.chunk_size = DEFAULT_CHUNK_SIZE
         self.runner.resume()
+
+    def _segment_sql(self, account_id: str, segment_id: int) -> tuple[str, list[Any]]:
+        """A live segment's condition on contacts aliased ``c`` (404 if there is none)."""
+        from ctct.emulator.api.segments import segment_condition  # it imports this module
+
+        return segment_condition(self.emu, account_id, segment_id, "c")
+
+    def settle(self) -> None:
+        """Apply what is due on the emulator's clock: campaign sends and their simulated
+        tracking (``SettleMiddleware`` calls this around every request)."""
+        self.emails.settle()
+        self.tracking.settle()
 
     def resolve(self, *, username: str | None = None, account_id: str | None = None) -> str:
         """The account id for a configured username, or a known account id."""

@@ -19,6 +19,7 @@ from ctct.emulator.db import Database
 from ctct.emulator.faults import FaultMiddleware, Faults
 from ctct.emulator.keys import KeyRing
 from ctct.emulator.ratelimit import DailyQuota, TokenBucket
+from ctct.emulator.settle import SettleMiddleware
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 
@@ -125,6 +126,7 @@ def create_app(config: EmulatorConfig | None = None, emulator: Emulator | None =
         Middleware(HostCheckMiddleware, allowed=allowed),
         Middleware(DateHeaderMiddleware, clock=emu.clock),
         Middleware(FaultMiddleware, faults=emu.faults),
+        Middleware(SettleMiddleware, accounts=emu.accounts),
     ]
     if generic.enabled(emu.config):
         middleware.insert(1, Middleware(generic.IssuerMiddleware))

@@ -11,7 +11,10 @@ Modules:
   (sign_up_form), ``lists``, ``segments``, ``custom_fields``, ``tags``, ``imports``
   (JSON/CSV), ``bulk_activities`` (memberships, contact_delete, exports),
   ``bulk_tagging`` (taggings, tag/list/custom-field deletes), ``activities`` (status),
-  ``emails`` (campaigns), ``events``, ``social``, ``automations``;
+  ``emails`` (campaigns, V2 campaign xrefs), ``email_sending`` (test sends,
+  previews, send history), ``abtests``, ``resends`` (to non-openers), ``events``,
+  ``social``, ``automations``; reports: ``email_reports``, ``email_stats``,
+  ``contact_reports``, ``landing_page_reports``, ``sms_reports``;
 - partner endpoints, behind ``partner_gateway`` (partner token + ``x-api-key``):
   ``partners`` (client accounts; ``partner_sync`` runs requests on their behalf) and
   ``partner_webhooks``;
@@ -21,8 +24,13 @@ Modules:
 - database stores: ``contact_store``, ``list_store``, ``custom_field_store``,
   ``tag_store``, ``email_store``, ``activity_store``, ``account_email_store``,
   ``segment_store``, ``email_tracking``, ``event_store``, ``social_store``,
-  ``automation_store``, ``partner_store``; ``seed_areas`` seeds what no V3 operation
-  creates;
+  ``automation_store``, ``partner_store``, ``abtest_store``, ``resend_store``,
+  ``email_test_store``, ``landing_page_store``, ``sms_store``; ``seed_areas`` seeds
+  what no V3 operation creates;
+- simulated tracking (``tracking``: sends, resends, effects on contacts when due):
+  ``tracking_config`` (seed and rates, ``tracking_control`` routes), ``tracking_plan``
+  (pure planning), ``tracking_store``, ``tracking_effects``, ``report_store`` (the
+  queries every report shares) and ``report_common``;
 - bulk activities: ``activity_runner`` (worker thread, chunked steps) runs the jobs in
   ``list_jobs``, ``import_job``, ``contact_jobs``, ``tag_store`` and ``tagging_jobs``.
 """
@@ -58,20 +66,28 @@ def resources(emu: Emulator) -> list[Resource]:
     # Imported here: ``ctct.emulator.accounts`` imports this package's stores, and the
     # endpoint modules import ``accounts`` back.
     from ctct.emulator.api import (
+        abtests,
         account,
         activities,
         automations,
         bulk_activities,
         bulk_tagging,
         contact_extras,
+        contact_reports,
         contacts,
         custom_fields,
+        email_reports,
+        email_sending,
+        email_stats,
         emails,
         events,
         imports,
+        landing_page_reports,
         lists,
+        resends,
         segments,
         signup,
+        sms_reports,
         social,
         tags,
         xrefs,
@@ -95,6 +111,14 @@ def resources(emu: Emulator) -> list[Resource]:
         *bulk_tagging.resources(emu),
         *activities.resources(emu),
         *emails.resources(emu),
+        *email_sending.resources(emu),
+        *abtests.resources(emu),
+        *resends.resources(emu),
+        *email_reports.resources(emu),
+        *email_stats.resources(emu),
+        *contact_reports.resources(emu),
+        *landing_page_reports.resources(emu),
+        *sms_reports.resources(emu),
         *events.resources(emu),
         *social.resources(emu),
         *automations.resources(emu),
@@ -109,6 +133,7 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         contact_extras,
         partner_webhooks,
         seed,
+        tracking_control,
     )
 
     return [
@@ -117,4 +142,5 @@ def control_routes(emu: Emulator) -> list[BaseRoute]:
         *contact_extras.control_routes(emu),
         *account.control_routes(emu),
         *partner_webhooks.control_routes(emu),
+        *tracking_control.routes(emu),
     ]

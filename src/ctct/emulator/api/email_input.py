@@ -104,9 +104,7 @@ def parse_activity_put(
     problems: list[str] = []
     allowed = {*_TEXT_LIMITS, "physical_address_in_footer", "contact_list_ids", "segment_ids"}
     for key in body:
-        if key == "segment_ids" and body[key]:
-            problems.append("segment_ids: the emulator has no segments; use contact_list_ids.")
-        elif key == "document_properties":
+        if key == "document_properties":
             problems.append("document_properties: the emulator does not support them.")
         elif key not in allowed and key not in _ACTIVITY_READ_ONLY:
             problems.append(f"{key} is not a property of EmailCampaignActivity.")
@@ -122,6 +120,20 @@ def parse_activity_put(
             problems.append("contact_list_ids must be an array of up to 50 list ids.")
         else:
             list_ids = list(dict.fromkeys(str(i).lower() for i in lists))
+    segments = body.get("segment_ids")
+    if segments:  # CC: an array holding a single segment_id, instead of lists
+        if (
+            not isinstance(segments, list)
+            or len(segments) != 1
+            or isinstance(segments[0], bool)
+            or not isinstance(segments[0], int)
+            or not 0 < segments[0] < 2**63
+        ):
+            problems.append("segment_ids must be an array holding one segment_id.")
+        elif list_ids:
+            problems.append("Send to contact_list_ids or to segment_ids, not both.")
+        else:
+            fields["segment_ids"] = [segments[0]]
     if problems:
         raise errors.validation(AREA, *problems)
     return fields, list_ids

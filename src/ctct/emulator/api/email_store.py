@@ -18,7 +18,7 @@ import sqlite3
 import uuid
 from typing import Any, Final
 
-from ctct.emulator.api import errors
+from ctct.emulator.api import abtest_store, errors
 from ctct.emulator.api.email_input import AREA
 from ctct.emulator.api.isotime import format_datetime
 from ctct.emulator.clock import Clock
@@ -53,6 +53,9 @@ register_schema(
 TABLES: Final = ["email_activities", "email_campaigns"]
 SENDING_SECONDS: Final = 1.0
 ROLES: Final = ("primary_email", "permalink")
+# The V2 API's numeric campaign ids (e.g. 1100567546598): the emulator's campaigns have
+# ``V2_ID_BASE + seq``, so the first campaign an emulator creates is 1100000000001.
+V2_ID_BASE: Final = 1_100_000_000_000
 _TYPES: Final = {4: ("NEWSLETTER", 10), 5: ("CUSTOM_CODE_EMAIL", 26)}
 
 
@@ -89,6 +92,28 @@ class EmailStore:
             "SELECT * FROM email_campaigns WHERE account_id = ? AND campaign_id = ?",
             (account_id, campaign_id),
         )
+
+    def by_v2_ids(self, account_id: str, v2_ids: list[int]) -> list[dict[str, str]]:
+        """``CrossReference`` items for the V2 ids that name a campaign of the account
+        (unknown ids are left out). A campaign's V2 id is ``V2_ID_BASE`` plus its ``seq``."""
+        seqs = [i - V2_ID_BASE for i in v2_ids if i > V2_ID_BASE]
+        if not seqs:
+            return []
+        rows = self.db.query(
+            "SELECT c.seq, c.campaign_id, a.campaign_activity_id FROM email_campaigns c "  # noqa: S608
+            "JOIN email_activities a ON a.campaign_id = c.campaign_id "
+            "AND a.role = 'primary_email' "
+            f"WHERE c.account_id = ? AND c.seq IN ({','.join('?' * len(seqs))}) ORDER BY c.seq",
+            (account_id, *seqs),
+        )
+        return [
+            {
+                "v2_email_campaign_id": str(V2_ID_BASE + r["seq"]),
+                "campaign_id": r["campaign_id"],
+                "campaign_activity_id": r["campaign_activity_id"],
+            }
+            for r in rows
+        ]
 
     def activities_of(self, campaign_id: str) -> list[sqlite3.Row]:
         return self.db.query(
@@ -177,10 +202,45 @@ class EmailStore:
                     "AND role = 'permalink'",
                     (json.dumps(data), row["campaign_id"]),
                 )
+                # An unsent resend to non-openers carries the same content, its own subject.
+                conn.execute(
+                    "UPDATE email_activities SET data = json_set(?, '$.subject', "
+                    "json_extract(data, '$.subject')) WHERE campaign_id = ? "
+                    "AND role = 'resend' AND status != 'DONE'",
+                    (json.dumps(data), row["campaign_id"]),
+                )
             conn.execute(
                 "UPDATE email_campaigns SET updated_at = ? WHERE campaign_id = ?",
                 (now, row["campaign_id"]),
             )
+
+    @staticmethod
+    def add_activity(
+        conn: sqlite3.Connection,
+        campaign: sqlite3.Row,
+        role: str,
+        status: str,
+        data: dict[str, Any],
+    ) -> str:
+        """Add an activity (a ``resend``) to a campaign; its id."""
+        activity_id = str(uuid.uuid4())
+        conn.execute(
+            "INSERT INTO email_activities(campaign_activity_id, campaign_id, account_id, "
+            "role, status, data) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                activity_id,
+                campaign["campaign_id"],
+                campaign["account_id"],
+                role,
+                status,
+                json.dumps(data),
+            ),
+        )
+        return activity_id
+
+    @staticmethod
+    def delete_activity(conn: sqlite3.Connection, activity_id: str) -> None:
+        conn.execute("DELETE FROM email_activities WHERE campaign_activity_id = ?", (activity_id,))
 
     def schedule(self, row: sqlite3.Row, when: float | None) -> None:
         """Schedule the primary activity (``None``: send now)."""
@@ -207,6 +267,14 @@ class EmailStore:
     def settle(self) -> None:
         """Apply the send transitions that are due on the emulator's clock."""
         now = self.clock.now()
+        # A read first: this runs around every request, and usually nothing is due.
+        pending = self.db.query_one(
+            "SELECT 1 FROM email_activities WHERE role = 'primary_email' AND status IN "
+            "('SCHEDULED', 'EXECUTING') AND scheduled_at <= ? LIMIT 1",
+            (now,),
+        )
+        if pending is None:
+            return
         with self.db.transaction() as conn:
             for status, due in (("EXECUTING", 0.0), ("DONE", SENDING_SECONDS)):
                 rows = conn.execute(
@@ -244,6 +312,8 @@ class EmailStore:
     def campaign_resource(self, row: sqlite3.Row, with_activities: bool) -> dict[str, Any]:
         """``EmailCampaign`` (with ``campaign_activities``) or ``EmailCampaigns``."""
         kind, code = _TYPES[row["format_type"]]
+        if abtest_store.has_test(self.db, row["campaign_id"]):
+            kind, code = abtest_store.AB_TEST_TYPE
         body: dict[str, Any] = {"campaign_id": row["campaign_id"]}
         if with_activities:
             body["campaign_activities"] = [
@@ -270,6 +340,7 @@ class EmailStore:
             "campaign_id": row["campaign_id"],
             "role": row["role"],
             "contact_list_ids": data.get("contact_list_ids", []),
+            **({"segment_ids": data["segment_ids"]} if data.get("segment_ids") else {}),
             "current_status": row["status"],
             "format_type": row["format_type"],
         }

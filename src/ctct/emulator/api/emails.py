@@ -24,7 +24,7 @@ from ctct.emulator.api.email_input import (
     parse_campaign,
     parse_schedule,
 )
-from ctct.emulator.api.email_store import activity_not_found, campaign_not_found
+from ctct.emulator.api.email_store import EmailStore, activity_not_found, campaign_not_found
 from ctct.emulator.api.gateway import Caller, Operation, Resource, read_json
 from ctct.emulator.api.isotime import format_datetime, parse_datetime
 
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ctct.emulator.app import Emulator
 
 MAX_LIMIT: Final = 500
+MAX_XREFS: Final = 50
 INCLUDES: Final = (
     "physical_address_in_footer",
     "permalink_url",
@@ -58,20 +59,7 @@ def resources(emu: Emulator) -> list[Resource]:
         return store.campaign_resource(row, with_activities=True)
 
     def primary(request: Request, caller: Caller, statuses: tuple[str, ...]) -> sqlite3.Row:
-        activity_id = params.path_uuid(request, "campaign_activity_id", AREA)
-        row = store.activity(caller.account_id, activity_id)
-        if row is None:
-            raise activity_not_found(activity_id)
-        if row["role"] != "primary_email":
-            raise errors.validation(
-                AREA, f"Only the primary_email activity can be changed; this is the {row['role']}."
-            )
-        if row["status"] not in statuses:
-            raise errors.validation(
-                AREA,
-                f"The activity is {row['status']}; this needs it to be {' or '.join(statuses)}.",
-            )
-        return row
+        return primary_activity(store, request, caller, statuses)
 
     async def list_campaigns(request: Request, caller: Caller) -> Response:
         query = request.query_params
@@ -95,6 +83,21 @@ def resources(emu: Emulator) -> list[Resource]:
         name, fields = parse_campaign(await read_json(request, AREA), senders(caller.account_id))
         campaign_id = store.create(caller.account_id, name, fields)
         return errors.json_response(campaign_body(caller.account_id, campaign_id))
+
+    async def xrefs(request: Request, caller: Caller) -> Response:
+        ids = params.csv_values(request.query_params.get("v2_email_campaign_ids"))
+        problems = []
+        if not ids:
+            problems.append("v2_email_campaign_ids is required: comma-separated V2 campaign ids.")
+        if len(ids) > MAX_XREFS:
+            problems.append(f"v2_email_campaign_ids: at most {MAX_XREFS} ids; got {len(ids)}.")
+        bad = [i for i in ids if not (i.isascii() and i.isdigit()) or int(i) >= 2**63]
+        if bad:
+            problems.append(f"v2_email_campaign_ids must be numbers; not valid: {', '.join(bad)}.")
+        if problems:
+            raise errors.validation(AREA, *problems)
+        found = store.by_v2_ids(caller.account_id, [int(i) for i in dict.fromkeys(ids)])
+        return errors.json_response({"xrefs": found})
 
     async def get_campaign(request: Request, caller: Caller) -> Response:
         campaign_id = params.path_uuid(request, "campaign_id", AREA)
@@ -137,6 +140,9 @@ def resources(emu: Emulator) -> list[Resource]:
                 raise errors.validation(
                     AREA, *(f"contact_list_ids: list {m} does not exist." for m in missing)
                 )
+        for segment_id in fields.get("segment_ids", []):
+            if emu.accounts.segments.live(caller.account_id, segment_id) is None:
+                raise errors.validation(AREA, f"segment_ids: segment {segment_id} does not exist.")
         data: dict[str, Any] = json.loads(row["data"])
         # PUT replaces properties; sub-resources left out are kept (CC's rule).
         kept: dict[str, Any] = {
@@ -164,10 +170,12 @@ def resources(emu: Emulator) -> list[Resource]:
     async def post_schedule(request: Request, caller: Caller) -> Response:
         body = await read_json(request, AREA)
         row = primary(request, caller, ("DRAFT", "DONE", "ERROR"))
-        if not json.loads(row["data"]).get("contact_list_ids"):
+        data = json.loads(row["data"])
+        if not data.get("contact_list_ids") and not data.get("segment_ids"):
             raise errors.validation(
                 AREA,
-                "The activity has no contacts to send to: PUT it with contact_list_ids first.",
+                "The activity has no contacts to send to: PUT it with contact_list_ids "
+                "(or segment_ids) first.",
             )
         when = parse_schedule(body, emu.clock.now())
         store.schedule(row, when)
@@ -187,7 +195,8 @@ def resources(emu: Emulator) -> list[Resource]:
                 Operation("POST", create_campaign, _SCOPE, "campaign:write"),
             ),
         ),
-        # Before /emails/{campaign_id}, which would otherwise take "activities".
+        # Fixed paths before /emails/{campaign_id}, which would otherwise take them.
+        Resource("/emails/campaign_id_xrefs", (Operation("GET", xrefs, _SCOPE, "campaign:read"),)),
         Resource(
             "/emails/activities/{campaign_activity_id}",
             (
@@ -212,6 +221,27 @@ def resources(emu: Emulator) -> list[Resource]:
             ),
         ),
     ]
+
+
+def primary_activity(
+    store: EmailStore, request: Request, caller: Caller, statuses: tuple[str, ...] | None = None
+) -> sqlite3.Row:
+    """The path's ``primary_email`` activity, in one of ``statuses`` (None: any); CC's
+    404 or 400 otherwise."""
+    activity_id = params.path_uuid(request, "campaign_activity_id", AREA)
+    row = store.activity(caller.account_id, activity_id)
+    if row is None:
+        raise activity_not_found(activity_id)
+    if row["role"] != "primary_email":
+        raise errors.validation(
+            AREA, f"This needs the primary_email activity; this is the {row['role']}."
+        )
+    if statuses is not None and row["status"] not in statuses:
+        raise errors.validation(
+            AREA,
+            f"The activity is {row['status']}; this needs it to be {' or '.join(statuses)}.",
+        )
+    return row
 
 
 def _dates(before: str | None, after: str | None) -> tuple[float | None, float | None]:
