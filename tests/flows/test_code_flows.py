@@ -119,8 +119,10 @@ def test_loopback_login(env: FlowEnv, capfd: pytest.CaptureFixture[str]) -> None
     assert page.headers["referrer-policy"] == "no-referrer"
     (url,) = browser.opened
     params = query_of(url)
-    # Confidential client, PKCE anyway (RFC 9700); offline_access requested.
-    assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) == 43
+    # Confidential client under CC's profile (pkce "auto"): the secret authenticates the
+    # exchange and no PKCE is sent (a strict CC refuses both together); offline_access
+    # requested.
+    assert "code_challenge" not in params and "code_challenge_method" not in params
     assert "offline_access" in params["scope"].split()
     redirect_uri = params["redirect_uri"]
     assert redirect_uri.startswith("http://127.0.0.1:") and redirect_uri.endswith("/callback")
@@ -149,17 +151,26 @@ def test_loopback_uses_the_registered_port(env: FlowEnv) -> None:
     assert query_of(browser.opened[0])["redirect_uri"] == f"http://127.0.0.1:{port}/callback"
 
 
-def test_public_client_always_uses_pkce_and_confidential_can_opt_out(make_env: MakeEnv) -> None:
+def test_public_client_always_uses_pkce_and_confidential_can_opt_in(make_env: MakeEnv) -> None:
     public = make_env(public=True)
     with public.login(pkce=False) as login:
         assert "code_challenge=" in login.authorization_request().url
+    with public.login() as login:  # the profile's "auto": PKCE, as there is no secret
+        assert "code_challenge=" in login.authorization_request().url
     confidential = make_env()
-    with confidential.login(pkce=False) as login:
-        browser = HttpBrowser(confidential)
-        result = login.browser(opener=browser, timeout=10)
-    browser.join()
-    assert "code_challenge" not in query_of(browser.opened[0])
-    assert result.tokens.access_token is not None
+    with confidential.login() as login:
+        assert "code_challenge" not in login.authorization_request().url
+    with confidential.login(pkce="never") as login:
+        assert "code_challenge" not in login.authorization_request().url
+    # RFC 9700's advice, where the provider accepts it (the lenient emulator does).
+    for choice in (True, "always"):
+        with confidential.login(pkce=choice) as login:
+            browser = HttpBrowser(confidential)
+            result = login.browser(opener=browser, timeout=10)
+        browser.join()
+        params = query_of(browser.opened[0])
+        assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) == 43
+        assert result.tokens.access_token is not None
 
 
 def check_refused(

@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 
 def routes(emu: Emulator) -> list[BaseRoute]:
-    """Routes under /v3, ending with a catch-all that answers CC's 404 for unknown paths
-    (so add new /v3 resources to the list below, not after these routes)."""
+    """Routes under /v3: the resources below, a 501 for each operation of CC's contract
+    none of them serves (``routing.complete``, which also orders fixed paths before
+    templated ones), and a catch-all answering CC's 404 for paths outside the contract."""
     # Imported here: ``ctct.emulator.accounts`` imports this package's stores, and the
     # endpoint modules import ``accounts`` back.
     from ctct.emulator.api import (
@@ -42,12 +43,11 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         gateway,
         imports,
         lists,
+        routing,
         signup,
         tags,
     )
 
-    # Fixed paths before templated ones: /contacts/sign_up_form must not be taken for
-    # /contacts/{contact_id}, nor /activities/contacts_json_import for /activities/{id}.
     resources = [
         *account.resources(emu),
         *signup.resources(emu),
@@ -60,7 +60,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         *activities.resources(emu),
         *emails.resources(emu),
     ]
-    return gateway.build_routes(emu, resources)
+    return gateway.build_routes(emu, routing.complete(resources))
 
 
 def control_routes(emu: Emulator) -> list[BaseRoute]:

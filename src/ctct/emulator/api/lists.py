@@ -99,7 +99,11 @@ def resources(emu: Emulator) -> list[Resource]:
         )
         emu.accounts.runner.wake()
         # ActivityDeleteListResponse: no status counters, no started/completed times.
-        return errors.json_response(activity.render(status_keys=(), times=False), 202)
+        body = activity.render(status_keys=(), times=False)
+        # The contract declares Location on this 202: where to poll the activity (an
+        # absolute URL on the origin the request came to, as a gateway would send it).
+        location = f"{str(request.base_url).rstrip('/')}/v3/activities/{activity.activity_id}"
+        return errors.json_response(body, 202, {"Location": location})
 
     return [
         Resource(
