@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from ctct.emulator.app import Emulator, create_app
 from ctct.emulator.config import EmulatorConfig
 from ctct.emulator.drop import DropConnectionMiddleware
-from ctct.emulator.hosts import ROLES, Role
+from ctct.emulator.hosts import ROLES
 
 
 def is_loopback(host: str) -> bool:
@@ -98,7 +98,7 @@ class EmulatorServer:
         return self._url(self.port)
 
     @property
-    def origins(self) -> dict[Role, str]:
+    def origins(self) -> dict[str, str]:
         """The origin of each of CC's hosts (all ``base_url`` unless split)."""
         ports = self.emulator.host_roles.ports
         return {role: self._url(ports.get(role, self.port)) for role in ROLES}
