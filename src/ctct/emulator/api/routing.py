@@ -54,9 +54,11 @@ def specificity(path: str) -> tuple[int, ...]:
 
 def complete(
     resources: Iterable[Resource],
-    contract: Iterable[tuple[str, tuple[str, ...]]] = CONTRACT_OPERATIONS,
+    contract: Iterable[tuple[str, tuple[str, ...]]] | None = None,
 ) -> list[Resource]:
     served = list(resources)
+    if contract is None:
+        contract = CONTRACT_OPERATIONS
     by_shape = {shape(r.path): i for i, r in enumerate(served)}
     for path, methods in contract:
         index = by_shape.get(shape(path))
