@@ -53,7 +53,7 @@ def test_every_contract_operation_is_routed(start_emulator: StartEmulator) -> No
     placeholders = 0
     for method, path in swagger_operations():
         concrete = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), path)
-        body = {} if method in ("POST", "PUT", "PATCH") else None
+        body: dict[str, Any] | None = {} if method in ("POST", "PUT", "PATCH") else None
         response = running.client.request(method, "/v3" + concrete, headers=headers, json=body)
         assert response.status_code != 405, (method, path, response.text)
         if response.status_code == 404:
