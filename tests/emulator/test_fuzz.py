@@ -17,6 +17,7 @@ The short run is part of ``make test`` (deterministic: derandomized); the long o
 from __future__ import annotations
 
 import collections
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -120,18 +121,18 @@ def fuzz(target: Target, examples: int, *, negative_examples: int, derandomize: 
                 except BaseException as exc:  # schemathesis raises an exception group
                     failures[label].add(f"{status} {conformance_check.__name__}: {exc}"[:800])
 
-        test = settings(
+        generated: Any = given(operation.as_strategy(generation_mode=mode))
+        test: Any = settings(
             max_examples=count,
             deadline=None,
             database=None,
             derandomize=derandomize,
             suppress_health_check=list(HealthCheck),
             phases=[Phase.explicit, Phase.generate],
-        )(given(operation.as_strategy(generation_mode=mode))(check))
-        try:
+        )(generated(check))
+        # Unsatisfiable: nothing invalid to generate here (e.g. only a free-form string).
+        with contextlib.suppress(Unsatisfiable):
             test()
-        except Unsatisfiable:
-            pass  # nothing invalid to generate here (e.g. only an enum-free string)
 
     operations = 0
     for result in schema.get_all_operations():
