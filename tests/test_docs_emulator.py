@@ -9,8 +9,10 @@ Markers on the line just before a block:
 - ``<!-- not run: why -->``: skipped (e.g. a command a person runs in the background).
 
 A person pasting commands takes more than the token endpoint's 1 request/second
-between blocks, so between blocks the test moves each emulator's clock 5 seconds
-forward rather than sleeping.
+between blocks, so between blocks the test moves the clock of each emulator the doc has
+started so far 5 seconds forward rather than sleeping. An emulator started with
+``--split-hosts --port N`` answers for ``N``, ``N+1`` and ``N+2`` (its identity host and
+API).
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class Block:
 class Emulator:
     doc_port: str
     flags: tuple[str, ...]
+    after: int = 0
+    """How many blocks run before the doc starts it: its clock moves from then on."""
 
 
 def read_doc(doc: Path = DOC) -> tuple[list[Emulator], list[Block], int]:
@@ -68,7 +72,7 @@ def read_doc(doc: Path = DOC) -> tuple[list[Emulator], list[Block], int]:
                 at = flags.index("--port")
                 port = flags[at + 1]
                 del flags[at : at + 2]
-            emulators.append(Emulator(port, tuple(flags)))
+            emulators.append(Emulator(port, tuple(flags), len(blocks)))
         else:
             body = match["body"]
             if match["lang"] == "python":
@@ -78,7 +82,10 @@ def read_doc(doc: Path = DOC) -> tuple[list[Emulator], list[Block], int]:
 
 
 @contextmanager
-def start(tmp_path: Path, emulator: Emulator) -> Iterator[str]:
+def start(tmp_path: Path, emulator: Emulator) -> Iterator[dict[str, str]]:
+    """Start ``emulator``; yield what to put in place of each doc port: its own, and with
+    ``--split-hosts`` the next two (the identity host's and the API's, as ``ctct
+    emulator`` places them by default)."""
     ready = tmp_path / f"ready-{emulator.doc_port}.json"
     proc = subprocess.Popen(
         [str(CTCT), "emulator", "--port", "0", "--ready-file", str(ready), *emulator.flags],
@@ -92,7 +99,12 @@ def start(tmp_path: Path, emulator: Emulator) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"ctct emulator {' '.join(emulator.flags)} did not start")
             time.sleep(0.02)
-        yield str(json.loads(ready.read_text())["base_url"]).removeprefix("http://")
+        info = json.loads(ready.read_text())
+        origins = [str(info["base_url"])]
+        if "--split-hosts" in emulator.flags:
+            origins = [str(info["origins"][role]) for role in ("authz", "identity", "api")]
+        first = int(emulator.doc_port)
+        yield {str(first + i): o.removeprefix("http://") for i, o in enumerate(origins)}
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
@@ -140,17 +152,25 @@ def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
     for name in [k for k in env if k.startswith("CTCT_") and "KEYRING" not in k]:
         del env[name]
     with ExitStack() as stack:
-        origins = {e.doc_port: stack.enter_context(start(tmp_path, e)) for e in emulators}
-        advance = " ".join(
-            f"curl -sS -o /dev/null -X POST http://{origin}/__emulator/clock/advance "
-            """-d '{"seconds": 5}';"""
-            for origin in origins.values()
-        )
+        origins: dict[str, str] = {}
+        controls: list[tuple[int, str]] = []
+        for e in emulators:
+            ports = stack.enter_context(start(tmp_path, e))
+            origins.update(ports)
+            controls.append((e.after, ports[e.doc_port]))  # the control API's origin
         script = ["set -euo pipefail"]
         for number, block in enumerate(blocks, 1):
             body = block.body
             for doc_port, origin in origins.items():
                 body = body.replace(f"127.0.0.1:{doc_port}", origin)
+            # Only the clocks of emulators the doc has started by now: a person starts
+            # each where the doc shows it, so its clock has not run ahead before that.
+            advance = " ".join(
+                f"curl -sS -o /dev/null -X POST http://{origin}/__emulator/clock/advance "
+                """-H 'Content-Type: application/json' -d '{"seconds": 5}';"""
+                for after, origin in controls
+                if after < number
+            )
             script += [f"echo '### block {number} ({doc.name} line {block.line})'"]
             script += [advance, body]
         script.append("echo '### all blocks ran'")
@@ -225,6 +245,15 @@ EXPECTED = (
     '"offset":',
     '"reset": true',
     '"contacts": 2',
+    '"error": "invalid_client"',
+    "error=invalid_request&error_description=The+%27state%27+parameter+is+required",
+    '"identity": "http://127.0.0.1:',
+    "JWKS on the authorization server: 404",
+    '{"message":"Forbidden"} 403',
+    "403\nAlice's Bakery\n",
+    "HTTP/1.1 406 Not Acceptable",
+    "x-amzn-errortype: NotAcceptableException",
+    "1 passed",
 )
 
 # What docs/api.md's commands print, somewhere in the run: (text of a block that runs,
