@@ -156,5 +156,6 @@ def test_fuzz_short(target: Target) -> None:
 
 
 @pytest.mark.long
+@pytest.mark.timeout(3600)
 def test_fuzz_long(target: Target) -> None:
-    fuzz(target, 200, negative_examples=100, derandomize=False)
+    fuzz(target, 100, negative_examples=50, derandomize=False)
