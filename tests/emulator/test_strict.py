@@ -25,6 +25,10 @@ from tests.emulator.oauth_support import (
 )
 
 
+# The switches are about the OAuth server, not the transport: in process only.
+pytestmark = pytest.mark.parametrize("start_emulator", ["inprocess"], indirect=True)
+
+
 @pytest.fixture
 def strict(start_emulator: StartEmulator) -> Running:
     return start(start_emulator, strict=True)
