@@ -11,6 +11,7 @@ import pytest
 from ctct.emulator import Emulator, EmulatorConfig, create_app
 from ctct.emulator.inprocess import SyncASGITransport
 from ctct.emulator.server import EmulatorServer
+from tests.servers import RedisServer
 
 
 @dataclass
@@ -72,3 +73,12 @@ def live_emulator() -> Iterator[EmulatorServer]:
     """The default emulator on a loopback port (for browsers and subprocesses)."""
     with EmulatorServer(EmulatorConfig()) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A durable ``redis-server`` of the test run's own, on a free port."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()

@@ -30,13 +30,17 @@ from ctct._jwt import JwksCache, JwtVerifier
 from ctct._oauth_requests import ClientCredentials
 from ctct._provider import Provider
 from ctct._refresh import (
-    Flow,
+    ClearAttempt,
+    ForeignAttempt,
     Grant,
     Load,
     Mark,
     Outcome,
+    RecordAttempt,
     RefreshPolicy,
+    Renew,
     Save,
+    SetState,
     Snapshot,
     decode,
     not_logged_in,
@@ -46,7 +50,16 @@ from ctct._sansio import Send, Sleep, TakeRate, Verify, adrive, drive
 from ctct._settings import Settings
 from ctct._tokens import TokenSet, TokenState
 from ctct.errors import AuthorizationRequired, ConfigError
-from ctct.stores import GrantKey, Store, open_store
+from ctct.stores import (
+    AccountState,
+    Attempt,
+    GrantKey,
+    Lease,
+    LeaseLost,
+    Store,
+    StoreError,
+    open_store,
+)
 
 log = logging.getLogger("ctct.manager")
 
@@ -150,7 +163,7 @@ class TokenManager:
         self._owns_store = owns_store
         self._on_mark = on_mark
         self._shared = _shared_for(store, self.key)
-        self._grant = Grant(self.key, provider, client, clock, self.policy)
+        self._grant = Grant(self.key, provider, client, clock, self.policy, http_timeout=timeout)
         self._verifier: JwtVerifier | None = None
         if provider.jwks_uri is not None and provider.access_token_format != "opaque":
             self._verifier = JwtVerifier.for_provider(
@@ -295,14 +308,46 @@ class TokenManager:
                 cached = self._usable(self._adopt(decode(record)), force, rejected)
                 if cached is not None:
                     return cached
-            with self.store.lock(self.key, self.policy.lock_timeout):
-                outcome = self._run(refresh_flow(self._grant, force=force, rejected=rejected))
+            with self._lease() as lease:
+                flow = refresh_flow(self._grant, force=force, rejected=rejected)
+                outcome = drive(flow, lambda operation: self._execute(operation, lease))
             return self._settle(outcome, raise_transient)
 
-    def _run(self, flow: Flow) -> Outcome:
-        return drive(flow, self._execute)
+    def _lease(self) -> Lease:
+        return self.store.lease(
+            self.key, duration=self.policy.lease_duration, timeout=self.policy.lock_timeout
+        )
 
-    def _execute(self, operation: object) -> Any:
+    def _lease_step(self, operation: object, lease: Lease) -> Any:
+        """The lease and attempt operations (store calls; the same for sync and async)."""
+        if isinstance(operation, Renew):
+            try:
+                lease.renew()
+            except LeaseLost:
+                return 0.0
+            return lease.remaining()
+        if isinstance(operation, ForeignAttempt):
+            attempt = self.store.load_attempt(self.key)
+            return attempt if attempt is not None and attempt.fence != lease.fence else None
+        if isinstance(operation, RecordAttempt):
+            attempt = Attempt(lease.holder, operation.parent, lease.fence)
+            self.store.record_attempt(self.key, attempt)
+            return None
+        if isinstance(operation, ClearAttempt):
+            self.store.clear_attempt(self.key, lease.fence)
+            return None
+        if isinstance(operation, SetState):
+            state = AccountState(operation.code, operation.reason, operation.detail.encode())
+            try:
+                self.store.set_state(self.key, state)
+            except StoreError as error:  # the flag is a courtesy; the error is raised anyway
+                log.warning("could not store the state of profile %r: %s", self.profile, error)
+            return None
+        raise TypeError(f"unknown refresh operation {operation!r}")
+
+    def _execute(self, operation: object, lease: Lease) -> Any:
+        if isinstance(operation, Renew | ForeignAttempt | RecordAttempt | ClearAttempt | SetState):
+            return self._lease_step(operation, lease)
         if isinstance(operation, Load):
             return self.store.load(self.key)
         if isinstance(operation, Save):
@@ -347,22 +392,19 @@ class TokenManager:
                 cached = self._usable(self._adopt(decode(record)), force, rejected)
                 if cached is not None:
                     return cached
-            lock = self.store.lock(self.key, self.policy.lock_timeout)
             # Not cancellable (anyio's default): a cancelled wait must not leave the
-            # lock acquired by a thread nobody will release it from.
-            await anyio.to_thread.run_sync(lock.acquire)
+            # lease acquired by a thread nobody will release it from.
+            lease = await anyio.to_thread.run_sync(self._lease)
             try:
-                outcome = await self._arun(
-                    refresh_flow(self._grant, force=force, rejected=rejected)
-                )
+                flow = refresh_flow(self._grant, force=force, rejected=rejected)
+                outcome = await adrive(flow, lambda operation: self._aexecute(operation, lease))
             finally:
-                lock.release()
+                await anyio.to_thread.run_sync(lease.release)
             return self._settle(outcome, raise_transient)
 
-    async def _arun(self, flow: Flow) -> Outcome:
-        return await adrive(flow, self._aexecute)
-
-    async def _aexecute(self, operation: object) -> Any:
+    async def _aexecute(self, operation: object, lease: Lease) -> Any:
+        if isinstance(operation, Renew | ForeignAttempt | RecordAttempt | ClearAttempt | SetState):
+            return await anyio.to_thread.run_sync(self._lease_step, operation, lease)
         if isinstance(operation, Load):
             return await anyio.to_thread.run_sync(self.store.load, self.key)
         if isinstance(operation, Save):
@@ -392,7 +434,7 @@ class TokenManager:
 
             await verifier.averify(operation.token, fetch)
             return None
-        return self._execute(operation)  # Mark: no I/O
+        return self._execute(operation, lease)  # Mark: no I/O
 
     # -- shared bookkeeping ------------------------------------------------------------------
 

@@ -3,16 +3,21 @@
 ``refresh_flow`` is a generator: it yields *operations* (load the record, send a
 request, take a rate-limit token, sleep, save, verify) and receives their results;
 the sync and async drivers in ``ctct._manager`` carry them out. The driver holds the
-grant's lock (threads, tasks and processes) for the whole flow, so the sequence is the
-one every correct implementation converged on:
+grant's *lease* (store protocol v2: threads, tasks, processes and hosts) for the whole
+flow, so the sequence is the one every correct implementation converged on:
 
-1. re-read the store: another worker may have refreshed while we waited for the lock;
+1. re-read the store: another worker may have refreshed while we waited for the lease;
+   look for an attempt a vanished holder left behind (the stored refresh token may then
+   already be spent: "in doubt");
 2. refresh only if the token is still due (or the caller insists, or the API refused it);
 3. wait for the token endpoint's shared rate limit (CC: 1 request/second per client);
-4. send the refresh; on ``invalid_grant`` re-read the store before concluding that the
-   user must log in again (another worker may have rotated the token under us);
+4. renew the lease and send only if it has time left for the whole rest (HTTP timeout
+   and save); record the attempt first; on ``invalid_grant`` re-read the store before
+   concluding that the user must log in again (another worker may have rotated the token
+   under us) and, if the attempt was in doubt, say "rotation lost in flight";
 5. save the new pair durably, compare-and-swap on the version, *before* anything uses
-   the new access token; then verify it.
+   the new access token (on a lost compare-and-swap, lineage decides: ``ctct._lineage``);
+   then verify it.
 
 Transient failures (5xx, 429, timeouts, garbled bodies, network errors) while the old
 access token is still valid keep serving the old one: the driver backs off and tries
@@ -26,6 +31,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from ctct._lineage import decide, fingerprint
 from ctct._oauth_requests import ClientCredentials, parse_token_response, refresh_request
 from ctct._provider import Provider
 from ctct._sansio import Send, Sleep, TakeRate, Verify
@@ -39,14 +45,16 @@ from ctct.errors import (
     AuthorizationRequired,
     ClientRejected,
     CtctError,
+    NetworkError,
     TokenValidationError,
     TransientProviderError,
 )
-from ctct.stores.base import GrantKey, Record, StoreConflict
+from ctct.stores.base import Attempt, GrantKey, Record, StoreConflict
 
 log = logging.getLogger("ctct.refresh")
 
 DEFAULT_LOCK_TIMEOUT: Final = 60.0
+DEFAULT_LEASE: Final = 60.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,10 @@ class RefreshPolicy:
     backoff_max: float = 60.0
     max_rate_wait: float = 30.0
     """Give up waiting for the token endpoint's rate limit after this long."""
+    lease_duration: float = DEFAULT_LEASE
+    """How long the grant's lease lasts between renewals (must outlast one HTTP timeout)."""
+    save_margin: float = 5.0
+    """Lease time kept for the save after a response (on top of the HTTP timeout)."""
 
 
 # -- operations the flow yields ---------------------------------------------------------
@@ -79,13 +91,57 @@ class Save:
 
 
 @dataclass(frozen=True)
+class Renew:
+    """Renew the grant's lease. Result: seconds it has left (0.0 if it was lost)."""
+
+
+@dataclass(frozen=True)
+class ForeignAttempt:
+    """Result: the refresh attempt another lease holder recorded and never cleared."""
+
+
+@dataclass(frozen=True)
+class RecordAttempt:
+    """Record that we are about to send a refresh with the refresh token ``parent``."""
+
+    parent: str
+
+
+@dataclass(frozen=True)
+class ClearAttempt:
+    """Our attempt is settled (saved, or answered with an error)."""
+
+
+@dataclass(frozen=True)
+class SetState:
+    """Store the account state (``AccountState`` codes)."""
+
+    code: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class Mark:
     """A point in the flow worth timing (e.g. from the response to the durable write)."""
 
     name: str
 
 
-Operation = Load | Save | Send | TakeRate | Sleep | Verify | Mark
+Operation = (
+    Load
+    | Save
+    | Send
+    | TakeRate
+    | Sleep
+    | Verify
+    | Mark
+    | Renew
+    | ForeignAttempt
+    | RecordAttempt
+    | ClearAttempt
+    | SetState
+)
 
 
 @dataclass(frozen=True)
@@ -115,6 +171,7 @@ class Grant:
     client: ClientCredentials
     clock: Callable[[], float]
     policy: RefreshPolicy = RefreshPolicy()
+    http_timeout: float = 30.0
 
     @property
     def rate_bucket(self) -> str:
@@ -201,6 +258,27 @@ def refresh_flow(
             waited += wait
             yield Sleep(wait)
 
+    # Another holder recorded sending this refresh token and vanished (died, or paused
+    # past its lease): the server may already have rotated it.
+    foreign: Attempt | None = yield ForeignAttempt()
+    parent = fingerprint(tokens.refresh_token) or ""
+    in_doubt = foreign if foreign is not None and foreign.parent == parent else None
+    if in_doubt is not None:
+        log.warning(
+            "profile %r: a refresh with the stored refresh token was started by %s and never "
+            "finished; it may already be spent",
+            grant.key.profile,
+            in_doubt.holder,
+        )
+
+    # Send only while the lease outlasts the whole rest of the flow: a holder whose lease
+    # ran out must not send a refresh token another holder may be sending too.
+    left = yield Renew()
+    if left < grant.http_timeout + grant.policy.save_margin:
+        return _transient(
+            grant, current, grant.clock(), allow_transient_fallback, _lease_error(grant)
+        )
+    yield RecordAttempt(parent)
     request = refresh_request(grant.provider, grant.client, tokens.refresh_token)
     try:
         response = yield Send(request)
@@ -214,17 +292,30 @@ def refresh_flow(
             previous=tokens,
         )
     except ClientRejected:
+        yield ClearAttempt()
         raise  # the app's credentials, not the grant: keep the refresh token
     except AuthorizationRequired as rejected_error:
-        return (yield from _after_invalid_grant(grant, current, rejected_error, rejected))
+        yield ClearAttempt()
+        return (yield from _after_invalid_grant(grant, current, rejected_error, rejected, in_doubt))
     except CtctError as error:
+        # A network error or timeout may have reached the server, which may have rotated
+        # the token: the attempt stays so the next holder knows. An answer means not.
+        if not isinstance(error, NetworkError):
+            yield ClearAttempt()
         if not error.retryable:
             raise  # e.g. invalid_client: the refresh token is kept, the message says why
         return _transient(grant, current, grant.clock(), allow_transient_fallback, error)
 
     new_tokens = new_tokens.with_subject(tokens.subject)
-    saved = yield from _save(grant, current.version, new_tokens)
+    try:
+        saved = yield from _save(grant, current.version, new_tokens)
+    except _Dropped as dropped:
+        yield ClearAttempt()
+        return Outcome(dropped.stored, refreshed=False)
+    yield ClearAttempt()
     yield Mark("saved")
+    if in_doubt is not None:
+        yield SetState("ok", "recovered")
     access = new_tokens.access_token.reveal() if new_tokens.access_token is not None else ""
     if access and grant.verifies_jwts(access):
         try:
@@ -243,17 +334,49 @@ def _save(grant: Grant, expected: int, tokens: TokenSet) -> Generator[Operation,
     try:
         version = yield Save(data, expected)
     except StoreConflict:
-        # Only a writer that skipped the lock (a login, an import) can get here. Our
-        # tokens are the newest the server issued and the old refresh token is spent:
-        # losing them would cost a login, so write them over the other record.
+        # Someone wrote the record while we held the lease: a login or import (which skip
+        # the lease), or a holder that took over a lease we held too long. Lineage decides
+        # whether our tokens, the newest the server gave *us*, may replace what is there.
         latest = yield Load()
+        stored = decode(latest) if latest is not None else None
+        decision = decide(tokens, stored.tokens if stored is not None else None)
+        if decision != "write" or latest is None:
+            log.warning(
+                "profile %r: refreshed tokens dropped, the stored record is kept (%s)",
+                grant.key.profile,
+                _DROP_REASONS.get(decision, decision),
+            )
+            if stored is None:
+                raise not_logged_in(grant.key) from None
+            raise _Dropped(stored) from None
         log.warning("the grant for profile %r changed during a refresh", grant.key.profile)
-        version = yield Save(data, latest.version if latest is not None else None)
+        version = yield Save(data, latest.version)
     return Snapshot(tokens, version)
 
 
+_DROP_REASONS = {
+    "deleted": "the grant was removed meanwhile",
+    "other_grant": "a newer login replaced the grant",
+    "double_send": "double_send: another holder also refreshed with the same refresh token "
+    "and saved first",
+    "newer": "the stored record is newer",
+}
+
+
+class _Dropped(Exception):
+    """Our refreshed tokens lost to the stored record (see ``_save``)."""
+
+    def __init__(self, stored: Snapshot) -> None:
+        super().__init__("refreshed tokens dropped")
+        self.stored = stored
+
+
 def _after_invalid_grant(
-    grant: Grant, current: Snapshot, error: AuthorizationRequired, rejected: str | None
+    grant: Grant,
+    current: Snapshot,
+    error: AuthorizationRequired,
+    rejected: str | None,
+    in_doubt: Attempt | None = None,
 ) -> Generator[Operation, Any, Outcome]:
     # Another worker (one that does not share our lock, or a previous run of this
     # process) may have rotated the refresh token: trust the store over the error.
@@ -264,15 +387,38 @@ def _after_invalid_grant(
             return Outcome(newer, refreshed=False)
     # The server rejected this refresh token: only now is it safe to forget it. The
     # access token, if still valid, keeps working until it expires.
-    spent = replace(current.tokens, refresh_token=None)
-    saved = yield from _save(grant, current.version, spent)
+    spent = replace(
+        current.tokens,
+        refresh_token=None,
+        spent=fingerprint(current.tokens.refresh_token),
+    )
+    try:
+        saved = yield from _save(grant, current.version, spent)
+    except _Dropped as dropped:
+        return Outcome(dropped.stored, refreshed=False)
+    if in_doubt is not None:
+        # The refresh token was sent by a holder that vanished before saving the answer:
+        # the rotation it caused is lost. Flag the account: never silently dead.
+        detail = f"attempt by {in_doubt.holder}"
+        yield SetState("needs_login", "rotation_lost", detail)
+    else:
+        yield SetState("needs_login", "rejected", error.code or "invalid_grant")
     if rejected is None and grant.state(spent, grant.clock()) is not TokenState.EXPIRED:
         log.warning(
-            "the refresh token of profile %r was rejected; the current access token "
+            "the refresh token of profile %r was rejected%s; the current access token "
             "works until it expires, then `ctct auth login` is needed",
             grant.key.profile,
+            " (rotation lost in flight)" if in_doubt is not None else "",
         )
         return Outcome(saved, refreshed=False)
+    if in_doubt is not None:
+        raise AuthorizationRequired(
+            f"Profile {grant.key.profile!r} needs a new login: rotation lost in flight (a "
+            f"refresh started by {in_doubt.holder} was sent with this refresh token and its "
+            "answer was never stored, so the server had already rotated it). Run "
+            "`ctct auth login` to authorize again.",
+            code="rotation_lost",
+        ) from None
     raise AuthorizationRequired(
         f"The provider rejected the refresh token of profile {grant.key.profile!r} "
         f"({error.code or 'invalid_grant'}): it expired, was revoked, or was already used. "
@@ -293,6 +439,14 @@ def _transient(
         )
         return Outcome(current, refreshed=False, transient_error=error)
     raise error
+
+
+def _lease_error(grant: Grant) -> CtctError:
+    return TransientProviderError(
+        f"The lease on the grant of profile {grant.key.profile!r} ran out before the refresh "
+        "could be sent safely (the store or this process was too slow); retry.",
+        code="lease_expired",
+    )
 
 
 def _rate_wait_error(grant: Grant) -> CtctError:

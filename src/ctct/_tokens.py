@@ -29,6 +29,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Final, Literal, TypeGuard
 
 from ctct._jwt import peek_claims
+from ctct._lineage import fingerprint, new_grant_id
 from ctct._secret import MASK, Secret, as_secret
 from ctct.errors import AuthorizationRequired, StoreError, TransientProviderError
 
@@ -79,6 +80,12 @@ class TokenSet:
     clock_skew: float = 0.0
     """Server clock minus local clock, as estimated from ``Date`` (seconds)."""
     subject: str | None = None
+    grant_id: str | None = None
+    """The grant's identity, random, set at login or import; kept by every refresh."""
+    parent: str | None = None
+    """Fingerprint of the refresh token these tokens were obtained with (None: a login)."""
+    spent: str | None = None
+    """Fingerprint of a refresh token the server rejected (set when it is dropped)."""
 
     # -- construction -------------------------------------------------------------
 
@@ -166,6 +173,8 @@ class TokenSet:
             refresh_token_type=rt_type,
             clock_skew=skew,
             subject=(previous.subject if previous is not None else None),
+            grant_id=(previous.grant_id if previous is not None else None) or new_grant_id(),
+            parent=fingerprint(previous.refresh_token) if previous is not None else None,
         )
 
     @classmethod
@@ -210,6 +219,7 @@ class TokenSet:
             obtained_at=now,
             scopes=granted,
             refresh_token_type=refresh_token_type,
+            grant_id=new_grant_id(),
         )
 
     # -- state ----------------------------------------------------------------------
@@ -313,6 +323,9 @@ class TokenSet:
             "refresh_token_type": self.refresh_token_type,
             "clock_skew": self.clock_skew,
             "subject": self.subject,
+            "grant_id": self.grant_id,
+            "parent": self.parent,
+            "spent": self.spent,
         }
         return json.dumps(record, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
@@ -354,11 +367,18 @@ class TokenSet:
                 refresh_token_type=rt_type,
                 clock_skew=_required_time(record.get("clock_skew", 0.0)),
                 subject=None if record.get("subject") is None else _str(record["subject"]),
+                grant_id=_optional_str(record.get("grant_id")),
+                parent=_optional_str(record.get("parent")),
+                spent=_optional_str(record.get("spent")),
             )
         except (KeyError, TypeError) as exc:
             raise StoreError(
                 f"A stored token record is missing or has a bad field ({exc}); log in again."
             ) from None
+
+
+def _optional_str(value: object) -> str | None:
+    return None if value is None else _str(value)
 
 
 def compute_expiry(

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ctct.stores import (
     GrantKey,
@@ -23,16 +24,29 @@ from ctct.stores.crypto import parse_keys
 
 
 class ManualClock:
-    """A clock that moves only when told to (a real injectable clock, not a mock)."""
+    """A clock that moves only when told to (a real injectable clock, not a mock).
+
+    For backends whose clock is the server's (PostgreSQL, Redis), ``advance`` moves the
+    test-only ``time_offset`` of every store handle registered with ``follow``."""
 
     def __init__(self, now: float = 1_800_000_000.0) -> None:
         self.now = now
+        self.offset = 0.0
+        self.followers: list[SealedStore] = []
 
     def __call__(self) -> float:
         return self.now
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+        self.offset += seconds
+        for store in self.followers:
+            store.time_offset = self.offset
+
+    def follow(self, store: SealedStore) -> SealedStore:
+        store.time_offset = self.offset
+        self.followers.append(store)
+        return store
 
 
 def keys_of(*texts: str) -> KeyConfig:
@@ -108,3 +122,70 @@ def memory_backend() -> Backend:
 
 GRANT = GrantKey("default", "https://authz.example/oauth2/aus1", "client-1")
 OTHER = GrantKey("second", "https://authz.example/oauth2/aus1", "client-1")
+
+
+def postgres_backend(url: str) -> Backend:
+    """A PostgreSQL backend on the schema named in ``url`` (created by the caller)."""
+    import psycopg
+
+    from ctct.stores.postgres import PgSettings, PostgresStore
+
+    settings = PgSettings(url)
+    ident = "profile = %s AND issuer = %s AND client_id = %s"
+
+    def raw_get(key: GrantKey) -> bytes | None:
+        with psycopg.connect(settings.conninfo, autocommit=True) as conn:
+            row = conn.execute(
+                settings.sql("SELECT data FROM {s}.grants WHERE " + ident),
+                (key.profile, key.issuer, key.client_id),
+            ).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
+
+    def raw_set(key: GrantKey, blob: bytes) -> None:
+        with psycopg.connect(settings.conninfo, autocommit=True) as conn:
+            conn.execute(
+                settings.sql("UPDATE {s}.grants SET data = %s WHERE " + ident),
+                (blob, key.profile, key.issuer, key.client_id),
+            )
+
+    clock = ManualClock()
+    return Backend(
+        "postgresql",
+        clock,
+        lambda keys, clock: clock.follow(PostgresStore(url, keys)),
+        raw_get,
+        raw_set,
+    )
+
+
+def redis_backend(url: str) -> Backend:
+    """A Redis backend under the key prefix named in ``url``."""
+    import redis
+
+    from ctct.stores.redis import RedisSettings, RedisStore
+
+    settings = RedisSettings(url)
+
+    def raw_get(key: GrantKey) -> bytes | None:
+        client = redis.Redis.from_url(settings.conninfo)
+        try:
+            value: Any = client.hget(settings.grant_key(key), "data")
+        finally:
+            client.close()
+        return None if value is None or value == b"" else bytes(value)
+
+    def raw_set(key: GrantKey, blob: bytes) -> None:
+        client = redis.Redis.from_url(settings.conninfo)
+        try:
+            client.hset(settings.grant_key(key), "data", blob)
+        finally:
+            client.close()
+
+    clock = ManualClock()
+    return Backend(
+        "redis",
+        clock,
+        lambda keys, clock: clock.follow(RedisStore(url, keys)),
+        raw_get,
+        raw_set,
+    )

@@ -322,18 +322,19 @@ def test_single_use_arguments_are_checked(store: SealedStore) -> None:
 
 
 def test_acquire_rate_is_a_token_bucket(backend: Backend) -> None:
+    # Network backends' clocks are the servers' and run on meanwhile: waits are approximate.
     one, two = backend.make(), backend.make()
     clock = backend.clock
     assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == 0.0
     assert two.acquire_rate("token-endpoint:c1", rate=1, burst=2) == 0.0
     # Empty: the wait is reported and nothing is taken, however often it is asked.
-    assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(1.0)
-    assert two.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(1.0)
+    assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(1.0, abs=0.05)
+    assert two.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(1.0, abs=0.05)
     clock.advance(0.25)
-    assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(0.75)
+    assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(0.75, abs=0.05)
     clock.advance(0.75)
     assert two.acquire_rate("token-endpoint:c1", rate=1, burst=2) == 0.0
-    assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(1.0)
+    assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(1.0, abs=0.05)
     # Another bucket is independent.
     assert one.acquire_rate("token-endpoint:c2", rate=1, burst=1) == 0.0
     # Refill is capped at the burst.
@@ -341,7 +342,7 @@ def test_acquire_rate_is_a_token_bucket(backend: Backend) -> None:
     assert [one.acquire_rate("token-endpoint:c1", 1, 2) for _ in range(3)] == [
         0.0,
         0.0,
-        pytest.approx(1.0),
+        pytest.approx(1.0, abs=0.05),
     ]
 
 
@@ -349,7 +350,7 @@ def test_acquire_rate_survives_a_clock_going_back(backend: Backend) -> None:
     store = backend.make()
     assert store.acquire_rate("b", rate=4, burst=1) == 0.0
     backend.clock.advance(-10)
-    assert store.acquire_rate("b", rate=4, burst=1) == pytest.approx(0.25)
+    assert store.acquire_rate("b", rate=4, burst=1) == pytest.approx(0.25, abs=0.05)
 
 
 def test_acquire_rate_arguments_are_checked(store: SealedStore) -> None:

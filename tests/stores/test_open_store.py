@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ctct.errors import ConfigError
+from ctct.errors import ConfigError, StoreError
 from ctct.stores import (
     GrantKey,
     MemoryStore,
@@ -87,7 +87,9 @@ def test_memory_urls() -> None:
 @pytest.mark.parametrize(
     ("url", "match"),
     [
-        ("redis://localhost", "unknown store URL scheme 'redis'"),
+        ("mongodb://localhost", "unknown store URL scheme 'mongodb'"),
+        ("postgresql://u@h/db?schema=Bad-Name", "not a plain name"),
+        ("redis://localhost?durability=maybe", "durability"),
         ("tokens.db", "no scheme"),
         ("sqlite://relative/path.db", "must be absolute"),
     ],
@@ -95,5 +97,16 @@ def test_memory_urls() -> None:
 def test_bad_urls_say_what_is_accepted(url: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match) as info:
         open_store(url, key_provider=static_keys())
-    if "absolute" not in match:
+    if "scheme" in match:
         assert "sqlite:///absolute/path.db" in str(info.value)
+        assert "postgresql://" in str(info.value)
+
+
+def test_store_urls_never_show_a_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        open_store("mongodb://user:hunter2@host/db", key_provider=static_keys())
+    assert "hunter2" not in str(info.value)
+    with pytest.raises(StoreError) as failed:
+        open_store("postgresql://user:hunter2@127.0.0.1:1/db?connect_timeout=1&retry_for=1")
+    assert "hunter2" not in str(failed.value)
+    assert "***" in str(failed.value)

@@ -5,6 +5,10 @@
 - ``sqlite://`` (default): ``<user state dir>/ctct/tokens.db``
 - ``sqlite:///abs/path/tokens.db``: that file
 - ``memory://``: a private in-process store; ``memory://NAME``: shared in this process
+- ``postgresql://user@host/db?schema=ctct``: a PostgreSQL schema (``ctct[postgres]``)
+- ``redis://host:6379/0?prefix=ctct``, ``rediss://...``: a Redis server (``ctct[redis]``)
+
+The PostgreSQL and Redis backends are imported only when such a URL is opened.
 
 Records are opaque bytes, encrypted with AES-256-GCM when a store key is configured (see
 ``ctct.stores.keys`` for where keys come from) and bound to their grant key.
@@ -18,8 +22,14 @@ from pathlib import Path
 
 from ctct.errors import ConfigError, StoreError
 from ctct.stores.base import (
+    AccountState,
+    Attempt,
+    Claim,
     Clock,
+    Event,
     GrantKey,
+    Lease,
+    LeaseLost,
     Record,
     Store,
     StoreConflict,
@@ -27,6 +37,7 @@ from ctct.stores.base import (
     StoreInfo,
     StoreLock,
     StoreLockTimeout,
+    StoreMoved,
 )
 from ctct.stores.crypto import KeyConfig, generate_key, write_key_file
 from ctct.stores.keys import (
@@ -42,10 +53,16 @@ from ctct.stores.sealed import SealedStore
 from ctct.stores.sqlite import SqliteStore, default_path
 
 __all__ = [
+    "AccountState",
+    "Attempt",
+    "Claim",
     "Clock",
+    "Event",
     "GrantKey",
     "KeyConfig",
     "KeyProvider",
+    "Lease",
+    "LeaseLost",
     "MemoryState",
     "MemoryStore",
     "Record",
@@ -58,6 +75,7 @@ __all__ = [
     "StoreInfo",
     "StoreLock",
     "StoreLockTimeout",
+    "StoreMoved",
     "default_key_file",
     "default_key_provider",
     "default_path",
@@ -70,7 +88,10 @@ __all__ = [
     "write_key_file",
 ]
 
-URL_FORMS = "sqlite:// (the default file), sqlite:///absolute/path.db, memory:// or memory://NAME"
+URL_FORMS = (
+    "sqlite:// (the default file), sqlite:///absolute/path.db, memory://, memory://NAME, "
+    "postgresql://user@host/db, redis://host:6379/0 or rediss://host:6380/0"
+)
 
 _named_mutex = threading.Lock()
 _named_memory: dict[str, MemoryState] = {}
@@ -92,7 +113,7 @@ def open_store(
     text = (url or "sqlite://").strip()
     scheme, sep, rest = text.partition("://")
     if not sep:
-        raise ConfigError(f"store URL {text!r} has no scheme; use {URL_FORMS}")
+        raise ConfigError("the store URL has no scheme; use " + URL_FORMS)
     scheme = scheme.lower()
     if scheme == "sqlite":
         if rest and not rest.startswith("/"):
@@ -110,7 +131,21 @@ def open_store(
         with _named_mutex:
             state = _named_memory.setdefault(rest, MemoryState())
         return MemoryStore(keys, clock, state=state, name=rest)
-    raise ConfigError(f"unknown store URL scheme {scheme!r} in {text!r}; use {URL_FORMS}")
+    if scheme in ("postgresql", "postgres"):
+        from ctct.stores.postgres import PostgresStore
+
+        provider = key_provider if key_provider is not None else default_key_provider
+        return PostgresStore(text, provider())
+    if scheme in ("redis", "rediss"):
+        from ctct.stores.redis import RedisStore
+
+        provider = key_provider if key_provider is not None else default_key_provider
+        return RedisStore(text, provider())
+    from ctct.stores.urls import redact_url
+
+    raise ConfigError(
+        f"unknown store URL scheme {scheme!r} in {redact_url(text)!r}; use {URL_FORMS}"
+    )
 
 
 def rekey(store: SealedStore, *, lock_timeout: float = 30.0) -> int:

@@ -1,9 +1,18 @@
-"""The store protocol every backend implements, its value types and its errors.
+"""The store protocol every backend implements (version 2), its value types and errors.
 
 A store keeps, per grant (profile + issuer + client_id), one opaque record with a version
-used for compare-and-swap, a per-grant lock meant to be held across a network refresh,
-short-lived single-use records (login state, PKCE verifiers) and shared rate-limit
-counters. Backends only move bytes; encryption is done once, in ``_BaseStore``.
+used for compare-and-swap; per-key *leases* (a lock with a duration, a fencing version and
+renewal) meant to be held across a network refresh; the refresh *attempt* in flight; short-
+lived single-use records (login state, PKCE verifiers); shared rate-limit counters; and for
+the keeper: a due-time index with claims, account states and an event outbox.
+
+Every time a store decides on (lease expiry, TTLs, buckets, the daily counter's day, due
+times, claims, retries) is the store *server's* clock, ``Store.now()``: never the caller's.
+Only index material is stored in plaintext (keys, versions, lease holders and fences, due
+times, state and reason codes, fingerprints); tokens, account names and server text are
+sealed, bound to their record by associated data. Backends only move bytes; encryption
+is done once, in ``ctct.stores.sealed.SealedStore``. /work/notes/h9-protocol.md and
+docs/fleet.md describe the design.
 """
 
 from __future__ import annotations
@@ -36,6 +45,16 @@ class StoreLockTimeout(StoreError):
 
 class StoreCorrupt(StoreError):
     """The store's file or a record in it is not in a format ctct wrote."""
+
+
+class LeaseLost(StoreError):
+    """A lease expired and was taken over (or released) before its holder renewed it."""
+
+    retryable = True
+
+
+class StoreMoved(StoreError):
+    """The grant was moved to another store (``ctct store migrate``): use that one."""
 
 
 @dataclass(frozen=True, order=True)
@@ -94,6 +113,101 @@ class StoreInfo:
 
 
 @runtime_checkable
+class Lease(Protocol):
+    """One acquisition of a key's lease: exclusive until released or expired.
+
+    ``remaining()`` counts on the local monotonic clock from just *before* the acquire (or
+    last renew) request was sent, so it never over-estimates what the server grants: a
+    holder that checks ``remaining()`` before sending work is inside its lease when the
+    server sees it, whatever the hosts' wall clocks say. ``fence`` grows with every
+    acquisition of the key, so a record written under a lease can say which holder wrote it.
+    """
+
+    @property
+    def fence(self) -> int: ...
+
+    @property
+    def holder(self) -> str:
+        """A random id of this acquisition (what attempts record as "who")."""
+
+    @property
+    def duration(self) -> float: ...
+
+    @property
+    def held(self) -> bool: ...
+
+    def remaining(self) -> float:
+        """Seconds left (0.0 when released, lost or run out)."""
+
+    def renew(self, duration: float | None = None) -> None:
+        """Extend the lease to ``duration`` (default: the last one) from now.
+
+        Raises ``LeaseLost`` if the lease ran out and another holder took it (the lease is
+        then no longer held)."""
+
+    def release(self) -> None:
+        """Give the lease up (compare-and-delete: a lost lease is left alone)."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A refresh about to be sent: who (the lease holder), which parent refresh token
+    (its fingerprint), under which fence; ``started_at`` is the server time it was recorded."""
+
+    holder: str
+    parent: str
+    fence: int
+    started_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """An account's state for people and the keeper: short plaintext codes, sealed detail.
+
+    ``code``: ok, refreshing, at_risk, needs_login, app_error, paused, shed; ``reason``: a
+    short code (e.g. ``rotation_lost``, ``rejected``); ``detail``: free text (may contain
+    server text: sealed); ``since``: server time of the last change of ``code``/``reason``.
+    """
+
+    code: str
+    reason: str = ""
+    detail: bytes = field(default=b"", repr=False)
+    since: float = 0.0
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A due grant claimed by a worker until ``claimed_until`` (server time)."""
+
+    key: GrantKey
+    due_at: float
+    claimed_until: float
+
+
+@dataclass(frozen=True)
+class Event:
+    """An outbox event. ``seq`` counts from 1 per key (per store for key None)."""
+
+    id: str
+    kind: str
+    key: GrantKey | None
+    seq: int
+    payload: bytes = field(repr=False)
+    created_at: float
+    attempts: int = 0
+    status: str = "pending"  # pending, claimed, dead
+
+
+@runtime_checkable
 class StoreLock(Protocol):
     """One acquisition of a grant's lock.
 
@@ -145,8 +259,57 @@ class Store(Protocol):
     def keys(self) -> list[GrantKey]:
         """Every key that has a record, sorted."""
 
+    def now(self) -> float:
+        """The store server's clock (epoch seconds), the one leases and TTLs run on."""
+
+    def lease(self, key: GrantKey, *, duration: float, timeout: float) -> Lease:
+        """Acquire the lease of ``key`` for ``duration`` seconds, waiting up to ``timeout``.
+
+        Raises ``StoreLockTimeout``. Waiting holds no connection or transaction."""
+
     def lock(self, key: GrantKey, timeout: float) -> StoreLock:
-        """A lock for ``key`` (not yet acquired); locks on different keys are independent."""
+        """A lock for ``key`` (not yet acquired); locks on different keys are independent.
+
+        Version 1 API: a lease kept alive in the background until released."""
+
+    def record_attempt(self, key: GrantKey, attempt: Attempt) -> None:
+        """Record that ``attempt.holder`` is about to send a refresh of ``key``."""
+
+    def load_attempt(self, key: GrantKey) -> Attempt | None:
+        """The attempt last recorded and not cleared, if any."""
+
+    def clear_attempt(self, key: GrantKey, fence: int) -> None:
+        """Clear the attempt recorded under ``fence`` (another fence's is left alone)."""
+
+    def set_state(self, key: GrantKey, state: AccountState) -> None:
+        """Store the account state of ``key`` (``since`` is set by the store)."""
+
+    def load_state(self, key: GrantKey) -> AccountState | None: ...
+
+    def states(self) -> dict[GrantKey, AccountState]: ...
+
+    def schedule(self, key: GrantKey, due_at: float | None) -> None:
+        """Set (None: remove) when ``key`` is due, and release any claim on it."""
+
+    def due(self, limit: int = 100) -> list[tuple[GrantKey, float]]:
+        """Scheduled keys, earliest first (claimed or not)."""
+
+    def claim_due(self, worker: str, *, limit: int, claim_for: float) -> list[Claim]:
+        """Claim up to ``limit`` due, unclaimed grants for ``claim_for`` seconds."""
+
+    def add_event(self, kind: str, key: GrantKey | None, payload: bytes) -> Event:
+        """Append an event to the outbox (payload sealed); returns it with id and seq."""
+
+    def claim_events(self, worker: str, *, limit: int, claim_for: float) -> list[Event]:
+        """Claim up to ``limit`` deliverable events (oldest first) for ``claim_for`` s."""
+
+    def ack_event(self, event_id: str, worker: str) -> bool:
+        """The event was delivered: remove it. False if not claimed by ``worker``."""
+
+    def retry_event(self, event_id: str, worker: str, *, delay: float, max_attempts: int) -> str:
+        """Delivery failed: retry after ``delay`` s, or dead-letter after ``max_attempts``."""
+
+    def dead_events(self) -> list[Event]: ...
 
     def put_once(self, namespace: str, id: str, data: bytes, ttl: float) -> None:
         """Keep a single-use record for ``ttl`` seconds; ``StoreConflict`` if ``id`` is live."""
@@ -161,8 +324,9 @@ class Store(Protocol):
         available (and takes nothing). A new bucket starts full.
         """
 
-    def incr_daily(self, bucket: str, day: str, limit: int) -> int | None:
-        """Count one use of ``bucket`` on ``day`` (e.g. "2026-11-30" in UTC).
+    def incr_daily(self, bucket: str, day: str | None, limit: int) -> int | None:
+        """Count one use of ``bucket`` on ``day`` (e.g. "2026-11-30" in UTC; None: the
+        store server's current UTC day).
 
         Returns the new count, or None without counting when ``limit`` is reached.
         Counts of earlier days (lower strings) are discarded.
@@ -202,3 +366,24 @@ def check_rate_args(rate: float, burst: float) -> None:
 def check_lock_timeout(timeout: float) -> None:
     if not timeout >= 0:
         raise ValueError(f"lock timeout must be zero or positive, got {timeout!r}")
+
+
+def check_lease_args(duration: float, timeout: float) -> None:
+    if not duration > 0:
+        raise ValueError(f"lease duration must be positive, got {duration!r}")
+    check_lock_timeout(timeout)
+
+
+def state_context(key: GrantKey) -> bytes:
+    return json.dumps(["state", key.profile, key.issuer, key.client_id]).encode()
+
+
+def event_context(event_id: str) -> bytes:
+    return json.dumps(["event", event_id]).encode()
+
+
+def utc_day(now: float) -> str:
+    """The UTC calendar day of ``now`` as ``YYYY-MM-DD``."""
+    import datetime
+
+    return datetime.datetime.fromtimestamp(now, datetime.UTC).strftime("%Y-%m-%d")

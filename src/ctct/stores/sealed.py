@@ -7,23 +7,37 @@ and every backend encrypts the same way.
 
 from __future__ import annotations
 
+import secrets
 import time
 from abc import ABC, abstractmethod
+from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
 from ctct.errors import StoreError
 from ctct.stores.base import (
+    AccountState,
+    Attempt,
+    Claim,
     Clock,
+    Event,
     GrantKey,
+    Lease,
     Record,
     StoreInfo,
     StoreLock,
+    check_lease_args,
     check_once_args,
+    event_context,
     once_context,
+    state_context,
 )
 from ctct.stores.crypto import KeyConfig, Sealer
 from ctct.stores.keys import NOT_ENCRYPTED_WARNING
+from ctct.stores.leases import LOCK_LEASE, KeepAliveLock, PolledLease
+
+RawState = tuple[str, str, bytes, float]
+"""(code, reason, sealed detail, since) as a backend stores an account state."""
 
 
 class SealedStore(ABC):
@@ -32,11 +46,15 @@ class SealedStore(ABC):
     backend = "abstract"
     #: whether records reach a disk or a server (then "not encrypted" is worth a warning)
     at_rest = True
+    #: the longest pause between two polls of a busy lease
+    lease_poll_max = 0.05
 
     def __init__(self, keys: KeyConfig, clock: Clock = time.time) -> None:
         self.sealer = Sealer(keys)
         self.clock = clock
         self.closed = False
+        self.time_offset = 0.0
+        """Test only: seconds added to the server's clock (every backend honours it)."""
 
     # -- what backends implement ------------------------------------------------------
 
@@ -63,13 +81,69 @@ class SealedStore(ABC):
     def keys(self) -> list[GrantKey]: ...
 
     @abstractmethod
-    def lock(self, key: GrantKey, timeout: float) -> StoreLock: ...
+    def now(self) -> float:
+        """The server's clock plus ``time_offset``."""
+
+    @abstractmethod
+    def lease_try(self, key: GrantKey, holder: str, duration: float) -> int | None: ...
+
+    @abstractmethod
+    def lease_renew(self, key: GrantKey, holder: str, duration: float) -> bool: ...
+
+    @abstractmethod
+    def lease_release(self, key: GrantKey, holder: str) -> None: ...
 
     @abstractmethod
     def acquire_rate(self, bucket: str, rate: float, burst: float) -> float: ...
 
     @abstractmethod
-    def incr_daily(self, bucket: str, day: str, limit: int) -> int | None: ...
+    def incr_daily(self, bucket: str, day: str | None, limit: int) -> int | None: ...
+
+    @abstractmethod
+    def record_attempt(self, key: GrantKey, attempt: Attempt) -> None: ...
+
+    @abstractmethod
+    def load_attempt(self, key: GrantKey) -> Attempt | None: ...
+
+    @abstractmethod
+    def clear_attempt(self, key: GrantKey, fence: int) -> None: ...
+
+    @abstractmethod
+    def put_state(self, key: GrantKey, code: str, reason: str, detail: bytes) -> None:
+        """Store a state (``detail`` sealed); ``since`` changes only with code/reason."""
+
+    @abstractmethod
+    def get_states(self, key: GrantKey | None) -> dict[GrantKey, RawState]:
+        """The raw state of ``key`` (None: of every key)."""
+
+    @abstractmethod
+    def schedule(self, key: GrantKey, due_at: float | None) -> None: ...
+
+    @abstractmethod
+    def due(self, limit: int = 100) -> list[tuple[GrantKey, float]]: ...
+
+    @abstractmethod
+    def claim_due(self, worker: str, *, limit: int, claim_for: float) -> list[Claim]: ...
+
+    @abstractmethod
+    def append_event(
+        self, event_id: str, kind: str, key: GrantKey | None, envelope: bytes
+    ) -> Event:
+        """Append a sealed event; returns it (payload: the envelope) with seq and time."""
+
+    @abstractmethod
+    def claim_event_envelopes(self, worker: str, limit: int, claim_for: float) -> list[Event]: ...
+
+    @abstractmethod
+    def ack_event(self, event_id: str, worker: str) -> bool: ...
+
+    @abstractmethod
+    def retry_event(
+        self, event_id: str, worker: str, *, delay: float, max_attempts: int
+    ) -> str: ...
+
+    @abstractmethod
+    def dead_event_envelopes(self) -> list[Event]: ...
 
     @abstractmethod
     def location(self) -> str:
@@ -82,6 +156,66 @@ class SealedStore(ABC):
         self.closed = True
 
     # -- the protocol -----------------------------------------------------------------
+
+    def new_lease(self, key: GrantKey, duration: float, timeout: float) -> PolledLease:
+        """A lease object, not yet acquired (backends with local extras override this)."""
+        return PolledLease(self, key, duration, timeout)
+
+    def lease(self, key: GrantKey, *, duration: float, timeout: float) -> Lease:
+        self.check_open()
+        check_lease_args(duration, timeout)
+        return self.new_lease(key, duration, timeout).acquire()
+
+    def lock(self, key: GrantKey, timeout: float) -> StoreLock:
+        self.check_open()
+        check_lease_args(LOCK_LEASE, timeout)
+        return KeepAliveLock(self.new_lease(key, LOCK_LEASE, timeout))
+
+    def set_state(self, key: GrantKey, state: AccountState) -> None:
+        self.check_open()
+        self.put_state(
+            key, state.code, state.reason, self.sealer.seal(state.detail, state_context(key))
+        )
+
+    def _open_state(self, key: GrantKey, raw: RawState) -> AccountState:
+        code, reason, envelope, since = raw
+        detail = self.sealer.open(envelope, state_context(key), what=f"the state of {key}")
+        return AccountState(code, reason, detail, since)
+
+    def load_state(self, key: GrantKey) -> AccountState | None:
+        self.check_open()
+        raw = self.get_states(key).get(key)
+        return None if raw is None else self._open_state(key, raw)
+
+    def states(self) -> dict[GrantKey, AccountState]:
+        self.check_open()
+        return {k: self._open_state(k, raw) for k, raw in sorted(self.get_states(None).items())}
+
+    def add_event(self, kind: str, key: GrantKey | None, payload: bytes) -> Event:
+        self.check_open()
+        if not kind:
+            raise ValueError("an event needs a kind")
+        event_id = secrets.token_hex(12)
+        event = self.append_event(
+            event_id, kind, key, self.sealer.seal(payload, event_context(event_id))
+        )
+        return replace(event, payload=payload)
+
+    def _open_event(self, event: Event) -> Event:
+        what = f"event {event.id}"
+        return replace(
+            event, payload=self.sealer.open(event.payload, event_context(event.id), what=what)
+        )
+
+    def claim_events(self, worker: str, *, limit: int, claim_for: float) -> list[Event]:
+        self.check_open()
+        if limit < 1 or not claim_for > 0:
+            raise ValueError("claim_events needs limit >= 1 and claim_for > 0")
+        return [self._open_event(e) for e in self.claim_event_envelopes(worker, limit, claim_for)]
+
+    def dead_events(self) -> list[Event]:
+        self.check_open()
+        return [self._open_event(e) for e in self.dead_event_envelopes()]
 
     def check_open(self) -> None:
         if self.closed:

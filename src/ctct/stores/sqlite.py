@@ -14,36 +14,50 @@ Safety: a file that is not a ctct store - garbage, truncated, another applicatio
 database, a directory, unreadable - raises ``StoreCorrupt``/``StoreError`` naming the
 path, and is never written to, truncated or deleted.
 
-Grant locks are ``flock`` locks on ``<db>.locks/<sha256 of key>.lock`` (see ``locks``).
+Leases (protocol v2) are rows in ``leases`` (holder, fence, expiry on the store's clock)
+backed by an ``flock`` on ``<db>.locks/<sha256 of key>.lock`` held with the lease: a holder
+that dies, even by SIGKILL, frees the flock at once and the next holder may take the lease
+without waiting for its expiry; a holder that is only paused keeps its flock, and is taken
+over (without the flock: the row says so) once its lease expires.
+
+Schema: ``meta.schema_version`` is the oldest reader that understands the file (1: the
+version 2 tables are only additions, so the previous release keeps working on it);
+``meta.schema_revision`` is what this code last upgraded it to (2).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from ctct.errors import StoreError
 from ctct.stores.base import (
+    Attempt,
+    Claim,
     Clock,
+    Event,
     GrantKey,
     StoreConflict,
     StoreCorrupt,
-    StoreLock,
-    check_lock_timeout,
     check_rate_args,
     conflict_error,
+    utc_day,
 )
 from ctct.stores.crypto import KeyConfig
 from ctct.stores.files import check_sqlite_file, create_private, private_dir
-from ctct.stores.locks import ProcessLock
+from ctct.stores.leases import PolledLease
+from ctct.stores.locks import open_lock_file
 from ctct.stores.rate import next_daily, take_token
-from ctct.stores.sealed import SealedStore
+from ctct.stores.sealed import RawState, SealedStore
 
 SCHEMA_VERSION = 1
+SCHEMA_REVISION = 2
 APPLICATION_ID = 0x63746374  # "ctct": marks the file as ours in the SQLite header
 
 _SCHEMA = """
@@ -77,12 +91,117 @@ CREATE TABLE IF NOT EXISTS daily (
 ) WITHOUT ROWID;
 """
 
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT,
+    fence INTEGER NOT NULL,
+    expires_at REAL NOT NULL,
+    flocked INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS attempts (
+    profile TEXT NOT NULL, issuer TEXT NOT NULL, client_id TEXT NOT NULL,
+    holder TEXT NOT NULL, parent TEXT NOT NULL, fence INTEGER NOT NULL,
+    started_at REAL NOT NULL,
+    PRIMARY KEY (profile, issuer, client_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS states (
+    profile TEXT NOT NULL, issuer TEXT NOT NULL, client_id TEXT NOT NULL,
+    code TEXT NOT NULL, reason TEXT NOT NULL, detail BLOB NOT NULL, since REAL NOT NULL,
+    PRIMARY KEY (profile, issuer, client_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS schedule (
+    profile TEXT NOT NULL, issuer TEXT NOT NULL, client_id TEXT NOT NULL,
+    due_at REAL NOT NULL, claimed_by TEXT, claimed_until REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (profile, issuer, client_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS schedule_due ON schedule (due_at);
+CREATE TABLE IF NOT EXISTS sequences (scope TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    profile TEXT, issuer TEXT, client_id TEXT,
+    seq INTEGER NOT NULL,
+    ord INTEGER NOT NULL,  -- insertion order over all events
+    payload BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'pending',
+    available_at REAL NOT NULL,
+    claimed_by TEXT,
+    claimed_until REAL NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_ready ON events (status, available_at, ord);
+"""
+
+
 _LOAD = "SELECT data, version FROM grants WHERE profile = ? AND issuer = ? AND client_id = ?"
 _UPSERT = (
     "INSERT INTO grants (profile, issuer, client_id, version, data) VALUES (?, ?, ?, ?, ?) "
     "ON CONFLICT (profile, issuer, client_id) DO UPDATE "
     "SET version = excluded.version, data = excluded.data"
 )
+
+
+def _ident(key: GrantKey) -> tuple[str, str, str]:
+    return (key.profile, key.issuer, key.client_id)
+
+
+def _event(row: Any, status: str | None = None) -> Event:
+    key = GrantKey(str(row[2]), str(row[3]), str(row[4])) if row[2] is not None else None
+    return Event(
+        id=str(row[0]),
+        kind=str(row[1]),
+        key=key,
+        seq=int(row[5]),
+        payload=bytes(row[6]),
+        created_at=float(row[7]),
+        attempts=int(row[8]),
+        status=status or str(row[9]),
+    )
+
+
+class FlockLease(PolledLease):
+    """A lease row plus the key's ``flock`` while held (see the module docstring)."""
+
+    _ROW_CHECK = 0.1  # seconds between row checks while another process has the flock
+
+    def __init__(
+        self, store: SqliteStore, key: GrantKey, duration: float, timeout: float, path: Path
+    ) -> None:
+        super().__init__(store, key, duration, timeout)
+        self.store = store
+        self.path = path
+        self._fd: int | None = None
+        self._next_row_check = 0.0
+
+    def _try(self) -> int | None:
+        if self._fd is None:
+            self._fd = open_lock_file(self.path)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            now = time.monotonic()
+            if now < self._next_row_check:
+                return None
+            self._next_row_check = now + self._ROW_CHECK
+            fence = self.store.lease_take(self.key, self.holder, self.duration, flocked=False)
+            if fence is not None:
+                self._release_local()  # taken over without the flock: do not hold an fd
+            return fence
+        fence = self.store.lease_take(self.key, self.holder, self.duration, flocked=True)
+        if fence is None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        return fence
+
+    def _given_up(self) -> None:
+        self._release_local()
+
+    def _release_local(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # drops the flock if we had it
+
 
 # Connections of a parent process are unusable in a forked child and closing them there
 # could checkpoint or delete the parent's WAL: the child parks them here, never closed.
@@ -172,12 +291,13 @@ class SqliteStore(SealedStore):
             try:
                 # Another process may have initialized it since we looked.
                 if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
-                    for statement in _SCHEMA.split(";"):
+                    for statement in (_SCHEMA + _SCHEMA_V2).split(";"):
                         if statement.strip():
                             conn.execute(statement)
                     conn.execute(
-                        "INSERT INTO meta (key, value) VALUES ('schema_version', ?)",
-                        (str(SCHEMA_VERSION),),
+                        "INSERT INTO meta (key, value) VALUES ('schema_version', ?), "
+                        "('schema_revision', ?)",
+                        (str(SCHEMA_VERSION), str(SCHEMA_REVISION)),
                     )
                     conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 conn.execute("COMMIT")
@@ -200,6 +320,27 @@ class SqliteStore(SealedStore):
             )
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode=WAL")
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_revision'").fetchone()
+        if row is None or not str(row[0]).isdigit() or int(row[0]) < SCHEMA_REVISION:
+            self._upgrade(conn)
+
+    def _upgrade(self, conn: sqlite3.Connection) -> None:
+        """Add the version 2 tables (additions only: older releases still read the file)."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA_V2.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_revision', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_REVISION),),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     # -- connections and errors -------------------------------------------------------
 
@@ -317,15 +458,241 @@ class SqliteStore(SealedStore):
             self._give(conn, True)
         return [GrantKey(*row) for row in rows]
 
-    def lock(self, key: GrantKey, timeout: float) -> StoreLock:
+    # -- leases ---------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock() + self.time_offset
+
+    def new_lease(self, key: GrantKey, duration: float, timeout: float) -> PolledLease:
         self.check_open()
-        check_lock_timeout(timeout)
-        return ProcessLock(self.lock_dir / f"{key.digest()}.lock", timeout, str(key))
+        return FlockLease(self, key, duration, timeout, self.lock_dir / f"{key.digest()}.lock")
+
+    def lease_take(
+        self, key: GrantKey, holder: str, duration: float, *, flocked: bool
+    ) -> int | None:
+        """Take the lease row. With the key's flock held (``flocked``), any holder that
+        also had it is gone; without, only an expired lease may be taken over."""
+        name = key.context.decode()
+        with self._write("taking a lease", durable=False) as conn:
+            now = self.now()
+            row = conn.execute(
+                "SELECT holder, fence, expires_at, flocked FROM leases WHERE name = ?", (name,)
+            ).fetchone()
+            held = row is not None and row[0] is not None and row[2] > now
+            if flocked:
+                free = not held or bool(row[3])
+            else:
+                # The flock is busy: a free-looking row is a holder about to write it.
+                free = row is not None and row[0] is not None and row[2] <= now
+            if not free:
+                return None
+            fence = (int(row[1]) if row is not None else 0) + 1
+            conn.execute(
+                "INSERT INTO leases (name, holder, fence, expires_at, flocked) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                "fence = excluded.fence, expires_at = excluded.expires_at, "
+                "flocked = excluded.flocked",
+                (name, holder, fence, now + duration, int(flocked)),
+            )
+            return fence
+
+    def lease_try(self, key: GrantKey, holder: str, duration: float) -> int | None:
+        return self.lease_take(key, holder, duration, flocked=False)
+
+    def lease_renew(self, key: GrantKey, holder: str, duration: float) -> bool:
+        with self._write("renewing a lease", durable=False) as conn:
+            now = self.now()
+            changed = conn.execute(
+                "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ? AND expires_at > ?",
+                (now + duration, key.context.decode(), holder, now),
+            ).rowcount
+        return bool(changed)
+
+    def lease_release(self, key: GrantKey, holder: str) -> None:
+        with self._write("releasing a lease", durable=False) as conn:
+            conn.execute(
+                "UPDATE leases SET holder = NULL WHERE name = ? AND holder = ?",
+                (key.context.decode(), holder),
+            )
+
+    # -- attempts, states, schedule ---------------------------------------------------
+
+    def record_attempt(self, key: GrantKey, attempt: Attempt) -> None:
+        with self._write("recording a refresh attempt") as conn:
+            conn.execute(
+                "INSERT INTO attempts (profile, issuer, client_id, holder, parent, fence, "
+                "started_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "holder = excluded.holder, parent = excluded.parent, fence = excluded.fence, "
+                "started_at = excluded.started_at",
+                (*_ident(key), attempt.holder, attempt.parent, attempt.fence, self.now()),
+            )
+
+    def load_attempt(self, key: GrantKey) -> Attempt | None:
+        row = self._read_one(
+            "SELECT holder, parent, fence, started_at FROM attempts "
+            "WHERE profile = ? AND issuer = ? AND client_id = ?",
+            _ident(key),
+        )
+        return None if row is None else Attempt(row[0], row[1], int(row[2]), float(row[3]))
+
+    def clear_attempt(self, key: GrantKey, fence: int) -> None:
+        with self._write("clearing a refresh attempt") as conn:
+            conn.execute(
+                "DELETE FROM attempts "
+                "WHERE profile = ? AND issuer = ? AND client_id = ? AND fence = ?",
+                (*_ident(key), fence),
+            )
+
+    def put_state(self, key: GrantKey, code: str, reason: str, detail: bytes) -> None:
+        with self._write("saving an account state") as conn:
+            conn.execute(
+                "INSERT INTO states (profile, issuer, client_id, code, reason, detail, since) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET "
+                "since = CASE WHEN code = excluded.code AND reason = excluded.reason "
+                "THEN since ELSE excluded.since END, "
+                "code = excluded.code, reason = excluded.reason, detail = excluded.detail",
+                (*_ident(key), code, reason, detail, self.now()),
+            )
+
+    def get_states(self, key: GrantKey | None) -> dict[GrantKey, RawState]:
+        query = "SELECT profile, issuer, client_id, code, reason, detail, since FROM states"
+        rows = (
+            self._read_all(
+                query + " WHERE profile = ? AND issuer = ? AND client_id = ?", _ident(key)
+            )
+            if key
+            else self._read_all(query, ())
+        )
+        return {GrantKey(r[0], r[1], r[2]): (r[3], r[4], bytes(r[5]), float(r[6])) for r in rows}
+
+    def schedule(self, key: GrantKey, due_at: float | None) -> None:
+        with self._write("scheduling", durable=False) as conn:
+            if due_at is None:
+                conn.execute(
+                    "DELETE FROM schedule WHERE profile = ? AND issuer = ? AND client_id = ?",
+                    _ident(key),
+                )
+            else:
+                conn.execute(
+                    "INSERT INTO schedule (profile, issuer, client_id, due_at, claimed_by, "
+                    "claimed_until) VALUES (?, ?, ?, ?, NULL, 0) ON CONFLICT DO UPDATE SET "
+                    "due_at = excluded.due_at, claimed_by = NULL, claimed_until = 0",
+                    (*_ident(key), due_at),
+                )
+
+    def due(self, limit: int = 100) -> list[tuple[GrantKey, float]]:
+        rows = self._read_all(
+            "SELECT profile, issuer, client_id, due_at FROM schedule ORDER BY due_at LIMIT ?",
+            (limit,),
+        )
+        return [(GrantKey(r[0], r[1], r[2]), float(r[3])) for r in rows]
+
+    def claim_due(self, worker: str, *, limit: int, claim_for: float) -> list[Claim]:
+        with self._write("claiming due grants", durable=False) as conn:
+            now = self.now()
+            rows = conn.execute(
+                "SELECT s.profile, s.issuer, s.client_id, s.due_at FROM schedule s "
+                "JOIN grants g USING (profile, issuer, client_id) "
+                "WHERE s.due_at <= ? AND s.claimed_until <= ? AND g.data IS NOT NULL "
+                "ORDER BY s.due_at LIMIT ?",
+                (now, now, limit),
+            ).fetchall()
+            for row in rows:
+                conn.execute(
+                    "UPDATE schedule SET claimed_by = ?, claimed_until = ? "
+                    "WHERE profile = ? AND issuer = ? AND client_id = ?",
+                    (worker, now + claim_for, row[0], row[1], row[2]),
+                )
+        return [Claim(GrantKey(r[0], r[1], r[2]), float(r[3]), now + claim_for) for r in rows]
+
+    # -- outbox -----------------------------------------------------------------------
+
+    def append_event(
+        self, event_id: str, kind: str, key: GrantKey | None, envelope: bytes
+    ) -> Event:
+        scope = key.context.decode() if key is not None else "*"
+        ident = _ident(key) if key is not None else (None, None, None)
+        with self._write("adding an event") as conn:
+            now = self.now()
+            seq = conn.execute(
+                "INSERT INTO sequences (scope, seq) VALUES (?, 1) ON CONFLICT (scope) "
+                "DO UPDATE SET seq = seq + 1 RETURNING seq",
+                (scope,),
+            ).fetchone()[0]
+            order = conn.execute(
+                "INSERT INTO sequences (scope, seq) VALUES ('#events', 1) ON CONFLICT (scope) "
+                "DO UPDATE SET seq = seq + 1 RETURNING seq"
+            ).fetchone()[0]
+            conn.execute(
+                "INSERT INTO events (id, kind, profile, issuer, client_id, seq, ord, payload, "
+                "created_at, available_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (event_id, kind, *ident, seq, order, envelope, now, now),
+            )
+        return Event(event_id, kind, key, int(seq), envelope, now)
+
+    def claim_event_envelopes(self, worker: str, limit: int, claim_for: float) -> list[Event]:
+        with self._write("claiming events") as conn:
+            now = self.now()
+            rows = conn.execute(
+                "SELECT id, kind, profile, issuer, client_id, seq, payload, created_at, attempts, "
+                "status FROM events WHERE status != 'dead' "
+                "AND available_at <= ? AND claimed_until <= ? "
+                "ORDER BY ord LIMIT ?",
+                (now, now, limit),
+            ).fetchall()
+            for row in rows:
+                conn.execute(
+                    "UPDATE events SET status = 'claimed', claimed_by = ?, claimed_until = ? "
+                    "WHERE id = ?",
+                    (worker, now + claim_for, row[0]),
+                )
+        return [_event(row, status="claimed") for row in rows]
+
+    def ack_event(self, event_id: str, worker: str) -> bool:
+        with self._write("acknowledging an event") as conn:
+            deleted = conn.execute(
+                "DELETE FROM events WHERE id = ? AND claimed_by = ? AND status = 'claimed'",
+                (event_id, worker),
+            ).rowcount
+        return bool(deleted)
+
+    def retry_event(self, event_id: str, worker: str, *, delay: float, max_attempts: int) -> str:
+        with self._write("retrying an event") as conn:
+            row = conn.execute(
+                "UPDATE events SET attempts = attempts + 1, claimed_by = NULL, claimed_until = 0, "
+                "available_at = ?, status = CASE WHEN attempts + 1 >= ? THEN 'dead' "
+                "ELSE 'pending' END WHERE id = ? AND claimed_by = ? AND status = 'claimed' "
+                "RETURNING status",
+                (self.now() + delay, max_attempts, event_id, worker),
+            ).fetchone()
+        return "gone" if row is None else str(row[0])
+
+    def dead_event_envelopes(self) -> list[Event]:
+        rows = self._read_all(
+            "SELECT id, kind, profile, issuer, client_id, seq, payload, created_at, attempts, "
+            "status FROM events WHERE status = 'dead' "
+            "ORDER BY ord",
+            (),
+        )
+        return [_event(row) for row in rows]
+
+    def _read_one(self, sql: str, args: tuple[object, ...]) -> Any:
+        rows = self._read_all(sql, args)
+        return rows[0] if rows else None
+
+    def _read_all(self, sql: str, args: tuple[object, ...]) -> list[Any]:
+        conn = self._take(True)
+        try:
+            return list(conn.execute(sql, args).fetchall())
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "reading") from None
+        finally:
+            self._give(conn, True)
 
     # -- single-use records and counters ----------------------------------------------
 
     def put_envelope_once(self, namespace: str, id: str, envelope: bytes, ttl: float) -> None:
-        now = self.clock()
+        now = self.now()
         with self._write("saving a single-use record", durable=False) as conn:
             conn.execute("DELETE FROM once WHERE expires_at <= ?", (now,))
             inserted = conn.execute(
@@ -337,7 +704,7 @@ class SqliteStore(SealedStore):
                 raise StoreConflict(f"a single-use record {namespace}/{id} already exists")
 
     def take_envelope_once(self, namespace: str, id: str) -> bytes | None:
-        now = self.clock()
+        now = self.now()
         with self._write("taking a single-use record", durable=False) as conn:
             # One statement: two takers can never both get the record.
             row = conn.execute(
@@ -350,7 +717,7 @@ class SqliteStore(SealedStore):
 
     def acquire_rate(self, bucket: str, rate: float, burst: float) -> float:
         check_rate_args(rate, burst)
-        now = self.clock()
+        now = self.now()
         with self._write("counting a request", durable=False) as conn:
             row = conn.execute(
                 "SELECT tokens, updated FROM buckets WHERE bucket = ?", (bucket,)
@@ -364,7 +731,8 @@ class SqliteStore(SealedStore):
             )
         return step.wait
 
-    def incr_daily(self, bucket: str, day: str, limit: int) -> int | None:
+    def incr_daily(self, bucket: str, day: str | None, limit: int) -> int | None:
+        day = day if day is not None else utc_day(self.now())
         with self._write("counting a request", durable=False) as conn:
             conn.execute("DELETE FROM daily WHERE bucket = ? AND day < ?", (bucket, day))
             row = conn.execute(

@@ -1,0 +1,174 @@
+"""Test-owned PostgreSQL and Redis: unique schemas / key prefixes on a shared server, and
+servers of our own (``redis-server``, ``initdb`` + ``pg_ctl``) on free ports for the
+tests that restart or break them. Never the machine's own services' data or lifecycle.
+
+``CTCT_TEST_POSTGRES`` names the PostgreSQL server whose database the contract tests use
+(default: the local one, ``postgresql://postgres@127.0.0.1:5432/test``); each test gets
+its own schema and drops it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def postgres_base() -> str:
+    return os.environ.get("CTCT_TEST_POSTGRES", DEFAULT_POSTGRES)
+
+
+def with_params(url: str, **params: str) -> str:
+    joiner = "&" if "?" in url else "?"
+    return url + joiner + "&".join(f"{k}={v}" for k, v in params.items())
+
+
+def fresh_postgres_schema(base: str | None = None, **params: str) -> tuple[str, Callable[[], None]]:
+    """A new, initialized schema on ``base``; returns its URL and a cleanup."""
+    from ctct.stores.postgres import drop_schema, initialize_schema
+
+    url = with_params(base or postgres_base(), schema=f"ctct_t_{secrets.token_hex(6)}", **params)
+    initialize_schema(url)
+    return url, lambda: drop_schema(url)
+
+
+class RedisServer:
+    """A ``redis-server`` of our own (durable: AOF with fsync on every write)."""
+
+    def __init__(self, root: Path, *, durable: bool = True) -> None:
+        self.root = root
+        self.port = free_port()
+        self.durable = durable
+        self.process: subprocess.Popen[bytes] | None = None
+        root.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(self.root),
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+        ]
+        if self.durable:
+            args += ["--appendonly", "yes", "--appendfsync", "always"]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.02)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+def fresh_redis_prefix(server: RedisServer, **params: str) -> tuple[str, Callable[[], None]]:
+    """A unique key prefix on ``server``; the cleanup deletes every key under it."""
+    prefix = f"ctct_t_{secrets.token_hex(6)}"
+    url = with_params(server.url, prefix=prefix, **params)
+
+    def cleanup() -> None:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=server.port)
+        try:
+            keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+    return url, cleanup
+
+
+class PostgresCluster:
+    """A PostgreSQL cluster of our own (``initdb`` + ``pg_ctl`` as the postgres user)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.port = free_port()
+        root.mkdir(parents=True, exist_ok=True)
+        shutil.chown(root, "postgres", "postgres")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _as_postgres(self, *args: str) -> None:
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *args],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def init(self) -> None:
+        self._as_postgres(
+            shutil.which("initdb") or "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        )
+
+    def start(self) -> None:
+        self._as_postgres(
+            shutil.which("pg_ctl") or "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._as_postgres(
+            shutil.which("pg_ctl") or "pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop"
+        )
+
+    def restart(self) -> None:
+        self.stop("immediate")
+        self.start()
