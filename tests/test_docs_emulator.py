@@ -60,7 +60,9 @@ class Emulator:
 def read_doc(doc: Path = DOC) -> tuple[list[Emulator], list[Block], int]:
     """The emulators the doc starts, the blocks to run, and how many are not run."""
     text = doc.read_text(encoding="utf-8")
-    emulators, blocks, skipped = [], [], 0
+    emulators: list[Emulator] = []
+    blocks: list[Block] = []
+    skipped = 0
     for match in FENCE.finditer(text):
         if match["marker"] == "not run":
             skipped += 1

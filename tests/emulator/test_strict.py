@@ -24,9 +24,8 @@ from tests.emulator.oauth_support import (
     tokens,
 )
 
-
 # The switches are about the OAuth server, not the transport: in process only.
-pytestmark = pytest.mark.parametrize("start_emulator", ["inprocess"], indirect=True)
+inprocess = pytest.mark.parametrize("start_emulator", ["inprocess"], indirect=True)
 
 
 @pytest.fixture
@@ -51,12 +50,14 @@ def test_strict_sets_every_switch() -> None:
     assert forced.with_changes(access_token_ttl=60).allow_client_secret_post is False
 
 
+@inprocess
 def test_the_control_api_shows_strict(strict: Running) -> None:
     switches = strict.client.get("/__emulator/config").json()["switches"]
     assert switches["strict"] is True and switches["require_state"] is True
     assert switches["refresh_token_reuse"] == "grant"
 
 
+@inprocess
 def test_state_is_required(strict: Running, lenient: Running) -> None:
     response = strict.client.get(_cc.AUTHORIZE_PATH, params=authorize_params(state=None))
     assert response.status_code == 302
@@ -67,6 +68,7 @@ def test_state_is_required(strict: Running, lenient: Running) -> None:
     assert page.status_code == 200  # the login page
 
 
+@inprocess
 def test_loopback_ports_must_match_exactly(strict: Running, lenient: Running) -> None:
     other_port = "http://127.0.0.1:54321/callback"
     response = strict.client.get(
@@ -77,6 +79,7 @@ def test_loopback_ports_must_match_exactly(strict: Running, lenient: Running) ->
     assert page.status_code == 200
 
 
+@inprocess
 def test_client_secret_post_is_refused(strict: Running, lenient: Running) -> None:
     for running, status in ((strict, 401), (lenient, 200)):
         code = get_code(running)
@@ -88,6 +91,7 @@ def test_client_secret_post_is_refused(strict: Running, lenient: Running) -> Non
             assert response.status_code == 200, response.text
 
 
+@inprocess
 def test_pkce_from_a_confidential_client_is_refused(strict: Running, lenient: Running) -> None:
     _, challenge = pkce_pair()
     pkce = {"code_challenge": challenge, "code_challenge_method": "S256"}
@@ -99,6 +103,7 @@ def test_pkce_from_a_confidential_client_is_refused(strict: Running, lenient: Ru
     assert page.status_code == 200
 
 
+@inprocess
 def test_reusing_a_rotated_refresh_token_revokes_the_grant(
     strict: Running, lenient: Running
 ) -> None:
