@@ -169,8 +169,10 @@ class Provider:
         identity = host(identity_url, "CTCT_IDENTITY_URL", _cc.IDENTITY_ORIGIN)
         api = host(api_url, "CTCT_API_URL", _cc.API_ORIGIN)
         redirected = authz != _cc.AUTHZ_ORIGIN
-        # An RFC 8414 issuer has no fragment, so this key can never equal a real one.
-        storage = f"{_cc.ISSUER}#via={authz}" if redirected else _cc.ISSUER
+        storage = _cc.ISSUER
+        if redirected:
+            # An RFC 8414 issuer has no fragment, so this key can never equal a real one.
+            storage = f"{_cc.ISSUER}#via={authz}"
         return cls(
             token_endpoint=authz + _cc.TOKEN_PATH,
             authorization_endpoint=authz + _cc.AUTHORIZE_PATH,

@@ -137,8 +137,12 @@ def test_each_of_ccs_three_hosts_can_point_at_its_own_origin() -> None:
     assert split.revocation_endpoint == authz + _cc.REVOKE_PATH
     assert split.jwks_uri == identity + _cc.JWKS_PATH
     assert split.api_base_url == api + "/v3"
-    # Grants are filed under the token endpoint's origin: the same as with base_url.
+    # Grants are filed under the token endpoint's origin: the same as with base_url, and
+    # never CC's own key, so a production refresh token is never sent to this origin.
+    # safety: src/ctct/_provider.py: storage = f"{_cc.ISSUER}#via={authz}"
     assert split.storage_issuer == Provider.constant_contact(authz).storage_issuer
+    assert split.storage_issuer != Provider.constant_contact().storage_issuer
+    assert authz in split.storage_issuer
     assert split.base_url == authz
     # Unset hosts fall back to base_url, else to CC's own.
     partial = Provider.constant_contact(authz, api_url=api)
