@@ -117,7 +117,7 @@ def test_flags_shape_the_configuration(tmp_path: Path) -> None:
         "--refresh-token-grace", "10", "--reject-client-secret-post", "--reject-pkce-confidential",
         "--strict-loopback-ports", "--device-interval", "1", "--device-expires-in", "120",
         "--auto-approve", "--api-rate", "2.5", "--api-daily-quota", "50", "--token-rate", "3",
-        "--default-user", "bob@example.com",
+        "--default-user", "bob@example.com", "--require-state",
     ]  # fmt: skip
     with emulator_process(tmp_path, *args) as (proc, info):
         config = httpx2.get(info["base_url"] + "/__emulator/config").json()
@@ -143,6 +143,8 @@ def test_flags_shape_the_configuration(tmp_path: Path) -> None:
     assert switches["allow_pkce_for_confidential"] is False
     assert switches["loopback_redirect_any_port"] is False
     assert switches["auto_approve"] is True
+    assert switches["require_state"] is True
+    assert switches["strict"] is False and switches["split_hosts"] is False
     assert config["limits"]["api_rate_per_second"] == 2.5
     assert config["limits"]["api_daily_quota"] == 50
     assert config["limits"]["token_rate_per_second"] == 3
