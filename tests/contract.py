@@ -169,3 +169,58 @@ def validate_single_error(body: Any) -> dict[str, str]:
     validate(body, "AuthorizationErrorSchema")
     assert isinstance(body, dict) and set(body) == {"error_key", "error_message"}, body
     return dict(body)
+
+
+# -- operations ---------------------------------------------------------------------------
+
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def operations(path: Path | None = None) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every operation of the contract: ``(METHOD, "/path/{template}")`` -> its object."""
+    paths: dict[str, Any] = load_swagger(path)["paths"]
+    return {
+        (method.upper(), template): op
+        for template, item in paths.items()
+        for method, op in item.items()
+        if method in HTTP_METHODS
+    }
+
+
+def response_schema(method: str, template: str, status: int) -> dict[str, Any] | None:
+    """The schema the contract declares for that operation's ``status`` response (None
+    when it declares the status without a body schema); KeyError if it declares neither
+    the operation nor the status."""
+    op = operations()[(method.upper(), template)]
+    response = op["responses"][str(status)]
+    schema: dict[str, Any] | None = response.get("schema")
+    return schema
+
+
+@functools.cache
+def _inline_validator(schema_json: str) -> jsonschema.Draft4Validator:
+    import json
+
+    schema = {"definitions": _definitions(None), **_strict(json.loads(schema_json))}
+    return jsonschema.Draft4Validator(schema, format_checker=FORMAT_CHECKER)
+
+
+def validate_response(body: Any, method: str, template: str, status: int) -> None:
+    """Validate a success body against what the contract declares for the operation and
+    status, strictly (see ``validate``): a ``$ref`` by its definition, an inline schema
+    as written."""
+    import json
+
+    schema = response_schema(method, template, status)
+    if schema is None:
+        return
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/definitions/") and len(schema) == 1:
+        validate(body, ref.rsplit("/", 1)[1])
+        return
+    checker = _inline_validator(json.dumps(schema, sort_keys=True))
+    problems = sorted(checker.iter_errors(body), key=lambda e: list(e.path))
+    if problems:
+        lines = [f"  at /{'/'.join(map(str, e.path))}: {e.message}" for e in problems[:20]]
+        where = f"{method.upper()} {template} {status}"
+        raise AssertionError(f"body does not match the contract for {where}:\n" + "\n".join(lines))

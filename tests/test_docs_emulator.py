@@ -160,7 +160,9 @@ def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
             ports = stack.enter_context(start(tmp_path, e))
             origins.update(ports)
             controls.append((e.after, ports[e.doc_port]))  # the control API's origin
-        script = ["set -euo pipefail"]
+        # Background jobs a block starts (a broker, say) never outlive the run, even
+        # when a block fails.
+        script = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
         for number, block in enumerate(blocks, 1):
             body = block.body
             for doc_port, origin in origins.items():
@@ -247,6 +249,8 @@ EXPECTED = (
     '"offset":',
     '"reset": true',
     '"contacts": 2',
+    '[\n  "tia@example.com"\n]',
+    '"site_owner_name": "bob@example.com"',
     '"error": "invalid_client"',
     "error=invalid_request&error_description=The+%27state%27+parameter+is+required",
     '"identity": "http://127.0.0.1:',
@@ -269,6 +273,7 @@ API_EXPECTED = (
     ("--paginate", '[\n  "ann@example.com",\n  "bea@example.com",\n  "cal@example.com"'),
     ("ctct api GET /contacts/0000", "exit 14\n"),
     ("ctct api GET https://example.com", "exit 2\n"),
+    ("ctct api GET /contacts --profile read-only", "exit 16\n"),
     ("ctct lists create VIP", "Created list 'VIP' ("),
     ("ctct lists rename", "Renamed 'VIP' to 'VIP customers'."),
     ("ctct lists show", "favorite:         True"),

@@ -24,6 +24,8 @@ REVOKE_PATH: Final = "/oauth2/default/v1/revoke"
 JWKS_PATH: Final = f"/oauth2/{AUTH_SERVER_ID}/v1/keys"
 TOKEN_ALIAS_PATH: Final = f"/oauth2/{AUTH_SERVER_ID}/v1/token"
 API_BASE_PATH: Final = "/v3"
+# Technology partners' token endpoint (client credentials; changed 2025-09, spec section 1).
+PARTNER_TOKEN_PATH: Final = "/partners/oauth2/default/v1/token"
 
 # Literal claim values: the emulator mints exactly these, whatever origin it is served
 # from, so the Constant Contact profile validates emulator tokens as it would real ones.

@@ -7,6 +7,12 @@ algorithms; never ``none``; the key's type must fit the algorithm, so an HS256 t
 ``issuer``, ``audience``, ``expiry``, ``not-before``, ``issued-at`` (all with leeway) and
 ``client_id`` (``cid`` or RFC 9068 ``client_id`` equal to ours where present).
 
+Times are compared on the provider's clock: ``verify(..., skew=)`` takes the offset
+measured from the provider's ``Date`` header (``TokenSet.clock_skew``, the same one the
+expiry maths uses) and applies it within ``ctct._clock``'s bound, so a machine whose
+clock is a few minutes off in either direction still verifies fresh tokens, and one
+that is badly off is told so.
+
 The JWKS is cached. A token whose ``kid`` is unknown triggers one refetch (keys
 rotate); further unknown kids within ``jwks_cooldown`` seconds are rejected without
 asking the provider again, so a flood of forged kids cannot hammer it. Fetching is the
@@ -27,6 +33,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
+from ctct import _clock
 from ctct._secret import Secret
 from ctct.errors import CtctError, TokenValidationError, TransientProviderError
 
@@ -170,7 +177,9 @@ class JwtVerifier:
     """Verifies access tokens for one provider and client. Thread-safe.
 
     ``clock`` returns epoch seconds. ``fetch_jwks`` (given per call) returns the JWKS
-    document; it is called only when the cache needs it.
+    document; it is called only when the cache needs it. ``emulated``: the provider
+    runs on this machine (an emulator on loopback), whose clock can be advanced, so a
+    token "issued in the future" is explained by that, not by this machine's clock.
     """
 
     def __init__(
@@ -186,6 +195,7 @@ class JwtVerifier:
         leeway: float = DEFAULT_LEEWAY,
         jwks_cache: JwksCache | None = None,
         max_token_bytes: int = MAX_TOKEN_BYTES,
+        emulated: bool = False,
     ) -> None:
         if "none" in algorithms or any(a.startswith("HS") for a in algorithms):
             raise ValueError("access tokens must be verified with an asymmetric algorithm")
@@ -199,6 +209,7 @@ class JwtVerifier:
         self.clock = clock
         self.jwks = jwks_cache or JwksCache()
         self.max_token_bytes = max_token_bytes
+        self.emulated = emulated
 
     @classmethod
     def for_provider(
@@ -221,12 +232,21 @@ class JwtVerifier:
             require_client_id=provider.require_client_id_claim,
             leeway=leeway,
             jwks_cache=jwks_cache,
+            emulated=provider.is_local,
         )
 
     def verify(
-        self, token: str | Secret, fetch_jwks: Callable[[], JwksDocument]
+        self,
+        token: str | Secret,
+        fetch_jwks: Callable[[], JwksDocument],
+        *,
+        skew: float = 0.0,
     ) -> AccessTokenClaims:
-        """Verify ``token``; raises ``TokenValidationError`` naming the failed check."""
+        """Verify ``token``; raises ``TokenValidationError`` naming the failed check.
+
+        ``skew``: the provider's clock minus ours, as measured from its ``Date`` header
+        (``TokenSet.clock_skew``); bounded by ``ctct._clock.MAX_CLOCK_OFFSET``.
+        """
         parsed = self._parse(token)
         if self.jwks.should_fetch(parsed.kid, self.clock()):
             try:
@@ -235,10 +255,14 @@ class JwtVerifier:
                 self._fetch_failed(parsed, exc)
             else:
                 self.jwks.load(document, self.clock())
-        return self._check(parsed)
+        return self._check(parsed, skew)
 
     async def averify(
-        self, token: str | Secret, fetch_jwks: Callable[[], Awaitable[JwksDocument]]
+        self,
+        token: str | Secret,
+        fetch_jwks: Callable[[], Awaitable[JwksDocument]],
+        *,
+        skew: float = 0.0,
     ) -> AccessTokenClaims:
         """``verify`` for async code: ``fetch_jwks`` is awaited."""
         parsed = self._parse(token)
@@ -249,7 +273,7 @@ class JwtVerifier:
                 self._fetch_failed(parsed, exc)
             else:
                 self.jwks.load(document, self.clock())
-        return self._check(parsed)
+        return self._check(parsed, skew)
 
     def _fetch_failed(self, parsed: _Parsed, exc: CtctError) -> None:
         # A stale cache that still holds the token's key beats failing outright; without
@@ -288,7 +312,7 @@ class JwtVerifier:
             raise _fail("malformed", "The access token's 'kid' header is not a string.")
         return _Parsed(obj, alg, kid)
 
-    def _check(self, parsed: _Parsed) -> AccessTokenClaims:
+    def _check(self, parsed: _Parsed, skew: float) -> AccessTokenClaims:
         key = self.jwks.key(parsed.kid)
         if key is None:
             raise _fail(
@@ -321,10 +345,13 @@ class JwtVerifier:
             claims = None
         if not isinstance(claims, dict):
             raise _fail("malformed", "The access token's payload is not a JSON object.")
-        return self._check_claims(claims)
+        return self._check_claims(claims, skew)
 
-    def _check_claims(self, claims: dict[str, Any]) -> AccessTokenClaims:
+    def _check_claims(self, claims: dict[str, Any], skew: float) -> AccessTokenClaims:
         now = self.clock()
+        # iat/nbf/exp are in the provider's time: compare them with its clock, as measured
+        # from its Date header (the offset the expiry maths uses), never the raw local one.
+        now += _clock.usable_offset(skew)
         if claims.get("iss") != self.issuer:
             raise _fail(
                 "issuer",
@@ -345,17 +372,26 @@ class JwtVerifier:
         if now - self.leeway >= exp:
             raise _fail(
                 "expiry",
-                f"The access token expired {int(now - exp)} s ago (leeway {self.leeway:g} s).",
+                f"The access token expired {int(now - exp)} s ago (leeway {self.leeway:g} s)"
+                f"{self._expiry_hint(skew)}",
             )
         nbf = claims.get("nbf")
-        if nbf is not None and (not _is_time(nbf) or nbf > now + self.leeway):
-            raise _fail("not-before", "The access token is not valid yet ('nbf' in the future).")
+        if nbf is not None and not _is_time(nbf):
+            raise _fail("not-before", "The access token's 'nbf' claim is not a number.")
+        if nbf is not None and nbf > now + self.leeway:
+            raise _fail(
+                "not-before",
+                f"The access token is not valid for another {_clock.duration(nbf - now)} "
+                f"('nbf' in the future){self._future_hint(skew)}",
+            )
         iat = claims.get("iat")
-        if iat is not None and (not _is_time(iat) or iat > now + self.leeway):
+        if iat is not None and not _is_time(iat):
+            raise _fail("issued-at", "The access token's 'iat' claim is not a number.")
+        if iat is not None and iat > now + self.leeway:
             raise _fail(
                 "issued-at",
-                "The access token claims to be issued in the future ('iat'); check the "
-                "system clock.",
+                f"The access token claims to be issued {_clock.duration(iat - now)} in the "
+                f"future ('iat'){self._future_hint(skew)}",
             )
         named = [claims[c] for c in self.client_id_claims if c in claims]
         if any(value != self.client_id for value in named):
@@ -377,6 +413,39 @@ class JwtVerifier:
             issued_at=float(iat) if _is_time(iat) else None,
             jti=claims["jti"] if isinstance(claims.get("jti"), str) else None,
             claims=claims,
+        )
+
+    def _future_hint(self, skew: float) -> str:
+        """Why a token can look issued in the future, and what to do about it."""
+        limit = _clock.duration(_clock.MAX_CLOCK_OFFSET)
+        if self.emulated:
+            measured = _clock.describe_offset(skew, whose="the emulator's")
+            return (
+                ". The emulator's clock is ahead of this machine's: it can be advanced "
+                f"(POST /__emulator/clock/advance) and never goes back ({measured}, from its "
+                f"Date header; ctct corrects for up to {limit}). Start a fresh emulator, or "
+                "give ctct a clock that follows the emulator's (TokenManager(clock=...))."
+            )
+        measured = _clock.describe_offset(skew)
+        if not _clock.offset_in_range(skew):
+            return (
+                f": {measured} (from its Date header), more than the {limit} ctct corrects "
+                "for. Fix the system clock (NTP: `timedatectl set-ntp true`)."
+            )
+        return (
+            f" even after correcting for the measured clock offset ({measured}): the "
+            "provider's token and its Date header disagree. Check the system clock (NTP) "
+            "and try again."
+        )
+
+    def _expiry_hint(self, skew: float) -> str:
+        if _clock.offset_in_range(skew):
+            return "."
+        whose = "the emulator's" if self.emulated else "the provider's"
+        return (
+            f"; {_clock.describe_offset(skew, whose=whose)} (from its Date header), more "
+            f"than the {_clock.duration(_clock.MAX_CLOCK_OFFSET)} ctct corrects for. Fix the "
+            "system clock (NTP: `timedatectl set-ntp true`)."
         )
 
 

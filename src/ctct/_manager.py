@@ -43,6 +43,7 @@ from ctct._refresh import (
     SetState,
     Snapshot,
     decode,
+    lasts,
     not_logged_in,
     refresh_flow,
 )
@@ -236,6 +237,20 @@ class TokenManager:
             return cached.token
         return (await self._aensure()).token
 
+    def current(self, *, min_valid: float = 0.0) -> TokenSet:
+        """The tokens in use, refreshed first if the access token is due or would expire
+        within ``min_valid`` seconds (one refresh however many callers ask at once)."""
+        cached = self._usable(self._shared.cached, False, None, min_valid)
+        if cached is not None:
+            return cached.snapshot.tokens
+        return self._ensure(min_valid=min_valid).snapshot.tokens
+
+    async def acurrent(self, *, min_valid: float = 0.0) -> TokenSet:
+        cached = self._usable(self._shared.cached, False, None, min_valid)
+        if cached is not None:
+            return cached.snapshot.tokens
+        return (await self._aensure(min_valid=min_valid)).snapshot.tokens
+
     # -- explicit operations ---------------------------------------------------------------
 
     def refresh(self, *, force: bool = True) -> TokenSet:
@@ -292,11 +307,16 @@ class TokenManager:
     # -- slow path: sync ---------------------------------------------------------------------
 
     def _ensure(
-        self, *, force: bool = False, rejected: str | None = None, raise_transient: bool = False
+        self,
+        *,
+        force: bool = False,
+        rejected: str | None = None,
+        raise_transient: bool = False,
+        min_valid: float = 0.0,
     ) -> _Cached:
         shared = self._shared
         with shared.thread_lock:
-            cached = self._usable(shared.cached, force, rejected)
+            cached = self._usable(shared.cached, force, rejected, min_valid)
             if cached is not None:
                 return cached
             # Read without the grant lock first: another process may already have
@@ -305,11 +325,13 @@ class TokenManager:
                 record = self.store.load(self.key)
                 if record is None:
                     raise not_logged_in(self.key)
-                cached = self._usable(self._adopt(decode(record)), force, rejected)
+                cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached
             with self._lease() as lease:
-                flow = refresh_flow(self._grant, force=force, rejected=rejected)
+                flow = refresh_flow(
+                    self._grant, force=force, rejected=rejected, min_valid=min_valid
+                )
                 outcome = drive(flow, lambda operation: self._execute(operation, lease))
             return self._settle(outcome, raise_transient)
 
@@ -367,6 +389,7 @@ class TokenManager:
             verifier.verify(
                 operation.token,
                 lambda: _oauth_http.fetch_jwks(http, jwks_uri, timeout=self.timeout),
+                skew=operation.skew,
             )
             return None
         if isinstance(operation, Mark):
@@ -378,25 +401,32 @@ class TokenManager:
     # -- slow path: async --------------------------------------------------------------------
 
     async def _aensure(
-        self, *, force: bool = False, rejected: str | None = None, raise_transient: bool = False
+        self,
+        *,
+        force: bool = False,
+        rejected: str | None = None,
+        raise_transient: bool = False,
+        min_valid: float = 0.0,
     ) -> _Cached:
         shared = self._shared
         async with shared.loop_lock():
-            cached = self._usable(shared.cached, force, rejected)
+            cached = self._usable(shared.cached, force, rejected, min_valid)
             if cached is not None:
                 return cached
             if not force:
                 record = await anyio.to_thread.run_sync(self.store.load, self.key)
                 if record is None:
                     raise not_logged_in(self.key)
-                cached = self._usable(self._adopt(decode(record)), force, rejected)
+                cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached
             # Not cancellable (anyio's default): a cancelled wait must not leave the
             # lease acquired by a thread nobody will release it from.
             lease = await anyio.to_thread.run_sync(self._lease)
             try:
-                flow = refresh_flow(self._grant, force=force, rejected=rejected)
+                flow = refresh_flow(
+                    self._grant, force=force, rejected=rejected, min_valid=min_valid
+                )
                 outcome = await adrive(flow, lambda operation: self._aexecute(operation, lease))
             finally:
                 await anyio.to_thread.run_sync(lease.release)
@@ -432,19 +462,24 @@ class TokenManager:
             async def fetch() -> bytes:
                 return await _oauth_http.afetch_jwks(client, jwks_uri, timeout=timeout)
 
-            await verifier.averify(operation.token, fetch)
+            await verifier.averify(operation.token, fetch, skew=operation.skew)
             return None
         return self._execute(operation, lease)  # Mark: no I/O
 
     # -- shared bookkeeping ------------------------------------------------------------------
 
-    def _usable(self, cached: _Cached | None, force: bool, rejected: str | None) -> _Cached | None:
+    def _usable(
+        self, cached: _Cached | None, force: bool, rejected: str | None, min_valid: float = 0.0
+    ) -> _Cached | None:
         if cached is None or force:
             return None
         if rejected is not None:
             # The API refused ``rejected``; anything else we hold is newer.
             return cached if cached.token != rejected else None
-        return cached if self.clock() < cached.use_until else None
+        now = self.clock()
+        if now >= cached.use_until or not lasts(cached.snapshot.tokens, now, min_valid):
+            return None
+        return cached
 
     def _adopt(self, snapshot: Snapshot) -> _Cached | None:
         """Make ``snapshot`` the in-memory copy if it holds a usable access token."""

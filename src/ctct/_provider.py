@@ -24,7 +24,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ctct import _cc
-from ctct._urls import origin_of, require_safe_url
+from ctct._urls import is_loopback_host, origin_of, require_safe_url
 from ctct.errors import ConfigError
 
 PkceMode = Literal["auto", "always", "never"]
@@ -119,6 +119,11 @@ class Provider:
         if self.pkce == "auto":
             return not confidential
         return self.pkce == "always"
+
+    @property
+    def is_local(self) -> bool:
+        """The token endpoint is on loopback: an emulator (whose clock can be advanced)."""
+        return is_loopback_host(urlsplit(self.token_endpoint).hostname or "")
 
     @classmethod
     def constant_contact(

@@ -201,6 +201,14 @@ def not_logged_in(key: GrantKey) -> AuthorizationRequired:
     )
 
 
+def lasts(tokens: TokenSet, now: float, min_valid: float) -> bool:
+    """Whether the access token stays valid for ``min_valid`` more seconds (an unknown
+    expiry counts as lasting: the provider gave no lifetime)."""
+    if min_valid <= 0 or tokens.expires_at is None:
+        return True
+    return tokens.expires_at - now >= min_valid
+
+
 def decode(record: Record) -> Snapshot:
     return Snapshot(TokenSet.from_json(record.data), record.version)
 
@@ -211,13 +219,15 @@ def refresh_flow(
     force: bool = False,
     rejected: str | None = None,
     allow_transient_fallback: bool = True,
+    min_valid: float = 0.0,
 ) -> Flow:
     """Refresh the grant if (still) needed. Run it with the grant's lock held.
 
     ``force``: refresh even if the stored token is fresh. ``rejected``: the access token
     the API just refused; refresh only if it is still the stored one.
     ``allow_transient_fallback``: on a transient failure, return the old access token
-    while it is valid instead of raising.
+    while it is valid instead of raising. ``min_valid``: a fresh token that expires within
+    this many seconds counts as due (a caller that needs the token for a long job).
     """
     record = yield Load()
     if record is None:
@@ -230,7 +240,12 @@ def refresh_flow(
     if rejected is not None and stored_access is not None and stored_access != rejected:
         # Another worker already replaced the token the API refused.
         return Outcome(current, refreshed=False)
-    if not force and rejected is None and grant.state(tokens, now) is TokenState.FRESH:
+    if (
+        not force
+        and rejected is None
+        and grant.state(tokens, now) is TokenState.FRESH
+        and lasts(tokens, now, min_valid)
+    ):
         return Outcome(current, refreshed=False)
     if tokens.refresh_token is None:
         if grant.state(tokens, now) is not TokenState.EXPIRED and rejected is None:
@@ -319,7 +334,7 @@ def refresh_flow(
     access = new_tokens.access_token.reveal() if new_tokens.access_token is not None else ""
     if access and grant.verifies_jwts(access):
         try:
-            yield Verify(access)
+            yield Verify(access, new_tokens.clock_skew)
         except TokenValidationError:
             # Keep the new refresh token (the old one is spent), drop the access token
             # that failed verification so nobody uses it.

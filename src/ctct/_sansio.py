@@ -40,9 +40,14 @@ class Sleep:
 
 @dataclass(frozen=True)
 class Verify:
-    """Verify an access token (may fetch the JWKS). Result: its ``AccessTokenClaims``."""
+    """Verify an access token (may fetch the JWKS). Result: its ``AccessTokenClaims``.
+
+    ``skew``: the provider's clock minus ours, measured from the ``Date`` of the response
+    that brought the token (``TokenSet.clock_skew``); verification compares ``iat``,
+    ``nbf`` and ``exp`` with the provider's clock, as the expiry maths does."""
 
     token: str
+    skew: float = 0.0
 
 
 def drive(flow: Generator[Any, Any, T], execute: Callable[[Any], Any]) -> T:

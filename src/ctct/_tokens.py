@@ -12,7 +12,11 @@ Expiry is absolute (epoch seconds on the local clock), never a relative
 ``Date: D`` its clock read somewhere in ``[D, D + 1)``. ctct takes the upper end,
 ``skew = (D + 1) - receipt time``: an over-estimate of the server's clock makes the
 local expiry earlier, never later, so the error (at most one second plus latency)
-always falls on the safe side. No usable ``Date`` means a skew of 0.
+always falls on the safe side. No usable ``Date`` keeps the skew measured before (a
+refresh inherits its grant's), else 0.
+
+The skew is stored with the grant and is the one offset every comparison with the
+provider's timestamps uses: JWT verification applies it too (``ctct._clock`` bounds it).
 
 The ``exp`` read here is not verified: it can only make the expiry *earlier*, so a
 forged value cannot extend a token's life. Verification is ``ctct._jwt``'s job.
@@ -22,12 +26,14 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, Literal, TypeGuard
 
+from ctct._clock import MAX_CLOCK_OFFSET, describe_offset, duration, offset_in_range
 from ctct._jwt import peek_claims
 from ctct._lineage import fingerprint, new_grant_id
 from ctct._secret import MASK, Secret, as_secret
@@ -39,6 +45,8 @@ DEFAULT_REFRESH_MARGIN: Final = 300.0
 DEFAULT_MAX_MARGIN_FRACTION: Final = 0.1
 """... but never earlier than this fraction of the token's lifetime before expiry, so a
 10-second token is refreshed 1 second before it expires, not on every call."""
+
+log = logging.getLogger("ctct.tokens")
 
 RefreshTokenType = Literal["rotating", "long-lived"]
 
@@ -78,7 +86,9 @@ class TokenSet:
     window (CC: 180 days) after which it dies unused."""
     refresh_token_type: RefreshTokenType | None = None
     clock_skew: float = 0.0
-    """Server clock minus local clock, as estimated from ``Date`` (seconds)."""
+    """Server clock minus local clock, as measured from the provider's ``Date`` (seconds;
+    positive: this machine's clock is behind). Stored, so a fresh process verifies the
+    stored token with it; applied within ``ctct._clock.MAX_CLOCK_OFFSET``."""
     subject: str | None = None
     grant_id: str | None = None
     """The grant's identity, random, set at login or import; kept by every refresh."""
@@ -137,6 +147,7 @@ class TokenSet:
             expires_in=expires_in,
             jwt_exp=claims.get("exp"),
             date_header=date_header,
+            previous_skew=previous.clock_skew if previous is not None else 0.0,
         )
         # RFC 6749 5.1: an absent scope means "as requested"; CC's JWTs also carry scp.
         if scope is not None:
@@ -351,6 +362,11 @@ class TokenSet:
             scopes = record["scopes"]
             if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
                 raise TypeError("scopes")
+            skew = 0.0  # records written before the offset was stored
+            if record.get("clock_skew") is not None:
+                # The offset measured by whichever process stored the token: a fresh
+                # process verifies it on the provider's clock too.
+                skew = _required_time(record["clock_skew"])
             return cls(
                 issuer=_str(record["issuer"]),
                 client_id=_str(record["client_id"]),
@@ -365,7 +381,7 @@ class TokenSet:
                 last_refresh_at=_time(record["last_refresh_at"]),
                 refresh_token_used_at=_time(record["refresh_token_used_at"]),
                 refresh_token_type=rt_type,
-                clock_skew=_required_time(record.get("clock_skew", 0.0)),
+                clock_skew=skew,
                 subject=None if record.get("subject") is None else _str(record["subject"]),
                 grant_id=_optional_str(record.get("grant_id")),
                 parent=_optional_str(record.get("parent")),
@@ -387,15 +403,25 @@ def compute_expiry(
     expires_in: float | None,
     jwt_exp: object = None,
     date_header: str | None = None,
+    previous_skew: float = 0.0,
 ) -> tuple[float | None, float]:
     """``(expires_at, skew)`` by the rule in the module docstring.
 
-    ``skew`` is server clock minus local clock (0 without a usable ``Date``).
+    ``skew`` is server clock minus local clock (``previous_skew`` without a usable
+    ``Date``).
     """
-    skew = 0.0
+    skew = previous_skew if math.isfinite(previous_skew) else 0.0
     server_now = parse_http_date(date_header)
     if server_now is not None:
         skew = (server_now + 1.0) - received_at
+        if not offset_in_range(skew):
+            # Neutral wording: an emulator's clock may have been advanced on purpose.
+            log.warning(
+                "%s (from the token response's Date header), more than the %s ctct corrects "
+                "for: tokens may fail verification",
+                describe_offset(skew),
+                duration(MAX_CLOCK_OFFSET),
+            )
     candidates: list[float] = []
     if expires_in is not None:
         candidates.append(received_at + float(expires_in))
@@ -429,7 +455,7 @@ def require_scopes(token: TokenSet, required: Iterable[str]) -> None:
         names = " ".join(sorted(missing))
         raise AuthorizationRequired(
             f"This grant lacks the scope(s) {names}: log in again asking for them "
-            f"(e.g. `ctct auth login --scope {names}`).",
+            f"(e.g. `ctct auth login --scopes '{names}'`).",
             code="insufficient_scope",
         )
 

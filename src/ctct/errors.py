@@ -7,7 +7,9 @@ Messages never contain a token, secret or authorization code.
     CtctError                       exit 1
     ├── ConfigError                 exit 3   settings missing or invalid
     ├── AuthorizationRequired       exit 4   no usable grant: run `ctct auth login`
-    │   └── ClientRejected          exit 5   invalid_client: the app's credentials were refused
+    │   ├── ClientRejected          exit 5   invalid_client: the app's credentials were refused
+    │   └── InsufficientScope       exit 16  the token lacks the API operation's scope: nothing
+    │                                        was sent; log in again with --scopes
     ├── AuthorizationDenied         exit 6   the person declined (access_denied)
     ├── FlowTimedOut                exit 7   a login was not completed in time
     ├── FlowError                   exit 8   a login went wrong (state mismatch, bad callback)
@@ -44,6 +46,23 @@ class AuthorizationRequired(CtctError):
 
 class ClientRejected(AuthorizationRequired):
     exit_code = 5
+
+
+class InsufficientScope(AuthorizationRequired):
+    """The access token's scope claim holds none of the scopes an API operation accepts;
+    the request was not sent. ``missing``: the accepted scopes (any one would do)."""
+
+    exit_code = 16
+
+    def __init__(self, message: str, *, missing: tuple[str, ...], operation: str) -> None:
+        super().__init__(message, code="insufficient_scope")
+        self.missing = missing
+        self.operation = operation  # e.g. "GET /contacts/{contact_id}"
+
+    @property
+    def missing_scope(self) -> str:
+        """The first accepted scope (as ``Forbidden.missing_scope`` names one)."""
+        return self.missing[0]
 
 
 class AuthorizationDenied(CtctError):

@@ -345,6 +345,26 @@ class EmulatorHandle:
         """Forget grants, data, counters, faults and limits; keep settings and keys."""
         self._call("POST", "/reset")
 
+    def confirm_account_email(self, email_address: str, username: str | None = None) -> Any:
+        """Confirm an address added with ``POST /v3/account/emails`` (the owner clicking
+        CC's link), on ``username``'s account (default: the default user's)."""
+        body = {"email_address": email_address}
+        if username is not None:
+            body["username"] = username
+        else:
+            body["username"] = str(self.config(cached=True)["default_username"])
+        return self._call("POST", "/account_emails/confirm", body)
+
+    def confirm_resubscribe(self, contact_id: str) -> Any:
+        """The contact confirms the email ``PUT /v3/contacts/resubscribe/{id}`` sent."""
+        return self._call("POST", f"/contacts/{quote(contact_id, safe='')}/confirm_resubscribe")
+
+    def webhook_deliveries(self, *, wait: bool = True) -> list[dict[str, Any]]:
+        """Partner webhook notifications sent (``wait``: after those under way finish)."""
+        path = "/webhooks?wait=" + ("true" if wait else "false")
+        deliveries: list[dict[str, Any]] = self._call("GET", path)["deliveries"]
+        return deliveries
+
     def close(self) -> None:
         self._control.close()
 

@@ -195,3 +195,28 @@ def test_import_reports_rows_constant_contact_refused(
     assert sorted(lines) == [3, 5]
     assert lines[3].startswith("refused by Constant Contact:") and "someday" in lines[3]
     assert lines[5] == "invalid email address 'bad'"
+
+
+def test_commands_refuse_a_call_the_grant_has_no_scope_for(
+    cli_env: tuple[ApiEnv, Run], tmp_path: Path
+) -> None:
+    env, run = cli_env
+    env.login(("account_read", "offline_access"))  # replaces the grant: no contact_data
+    before = env.api_counts()
+    csv_file = tmp_path / "people.csv"
+    csv_file.write_text("email\nann@example.com\nbob@example.com\n")
+    for args in (
+        ("api", "GET", "/contacts"),
+        ("lists", "list"),
+        ("contacts", "import", str(csv_file), "--list", "Shoes", "--create-list"),
+        ("contacts", "export", "--output", str(tmp_path / "out.csv")),
+    ):
+        result = run(*args)
+        assert result.returncode == 16, (args, result.stderr)
+        assert result.stderr.startswith("Error: ") and "Traceback" not in result.stderr
+        assert "needs the contact_data scope" in result.stderr
+        assert "ctct auth login --scopes 'account_read contact_data offline_access'" in (
+            result.stderr
+        )
+    assert env.api_counts() == before  # nothing reached the server
+    assert not (tmp_path / "out.csv").exists()

@@ -104,16 +104,6 @@ def test_emulator_errors(make_api_env: MakeApiEnv) -> None:
         client.contacts.create({"email_address": {"address": "dup@example.com"}})
 
 
-def test_missing_scope(make_api_env: MakeApiEnv) -> None:
-    env = make_api_env(scopes=("account_read", "offline_access"))
-    client = env.client()
-    assert client.account.summary()["encoded_account_id"]
-    with pytest.raises(Forbidden) as caught:
-        list(client.contacts.iter())
-    assert caught.value.missing_scope == "contact_data"
-    assert "ctct auth login" in caught.value.message
-
-
 def test_missing_privilege(make_api_env: MakeApiEnv) -> None:
     env = make_api_env(default_username="carol@example.com")  # a campaign creator
     client = env.client()

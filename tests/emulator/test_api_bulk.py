@@ -259,7 +259,7 @@ def test_bad_bodies(api: Api) -> None:
     bad(ADD, {"source": two, "list_ids": target}, "exactly one of")
     many = [str(uuid.uuid4()) for _ in range(501)]
     bad(ADD, {"source": {"contact_ids": many}, "list_ids": target}, "1 to 500")
-    bad(ADD, {"source": {"segment_id": 3}, "list_ids": target}, "does not support segment_id")
+    bad(ADD, {"source": {"segment_id": "three"}, "list_ids": target}, "segment_id")
     missing = str(uuid.uuid4())
     bad(ADD, {"source": {"all_active_contacts": True}, "list_ids": [missing]}, "does not exist")
     bad(REMOVE, {"source": {"contact_ids": ["x"]}, "list_ids": target}, "UUIDs")

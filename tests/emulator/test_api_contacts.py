@@ -403,8 +403,11 @@ def test_filters(api: Api) -> None:
         ({"include_count": "maybe"}, "include_count"),
         ({"include": "friends"}, "include"),
         ({"lists": "not-a-uuid"}, "lists"),
-        ({"segment_id": "14"}, "segment_id"),
-        ({"tags": str(uuid.uuid4())}, "tags"),
+        ({"segment_id": "fourteen"}, "segment_id"),
+        ({"segment_id": "14", "email": "ann@example.com"}, "segment_id"),
+        ({"tags": "not-a-uuid"}, "tags"),
+        ({"sms_status": "loud"}, "sms_status"),
+        ({"optout_after": "yesterday"}, "optout_after"),
     ],
 )
 def test_bad_filters_are_400(api: Api, params: dict[str, str], fragment: str) -> None:

@@ -233,3 +233,40 @@ def test_login_from_settings(
         assert login.scopes == ("contact_data", "offline_access")
         result = login.device()
     assert result.granted_scopes == {"contact_data", "offline_access"}
+
+
+def test_a_throttled_code_exchange_waits_and_retries() -> None:
+    # A 429 is answered before the code is looked at, so the code is still good: wait
+    # for Retry-After, take a slot again and resend (the web test under load hit this).
+    import httpx2
+
+    from ctct._sansio import Send, Sleep, TakeRate
+    from ctct.flows._code import exchange
+
+    provider = Provider.constant_contact("http://127.0.0.1:9")
+    ctx = FlowContext(
+        provider=provider,
+        client=ClientCredentials("app"),
+        profile="p",
+        scopes=("account_read", "offline_access"),
+        clock=lambda: 100.0,
+        verify=False,
+    )
+    flow = exchange(ctx, Secret("the-code"), "http://127.0.0.1/callback", None)
+    assert isinstance(next(flow), TakeRate)
+    sent = flow.send(0.0)
+    assert isinstance(sent, Send)
+    throttled = httpx2.Response(429, headers={"retry-after": "2"}, json={}, request=sent.request)
+    pause = flow.send(throttled)
+    assert pause == Sleep(2.0)
+    assert isinstance(flow.send(None), TakeRate)
+    again = flow.send(0.0)
+    assert isinstance(again, Send) and again.request is sent.request
+    ok = httpx2.Response(
+        200,
+        json={"access_token": "opaque-a", "token_type": "Bearer", "expires_in": 60},
+        request=sent.request,
+    )
+    with pytest.raises(StopIteration) as stop:
+        flow.send(ok)
+    assert stop.value.value.access_token.reveal() == "opaque-a"

@@ -11,7 +11,18 @@ from urllib.parse import quote
 
 from ctct.api import bulk
 from ctct.api.errors import ActivityFailed, InputError, Requirement
-from ctct.api.flow import Call, Flow, Json, Now, Sleep, call_flow, get, object_flow, with_body
+from ctct.api.flow import (
+    Call,
+    Flow,
+    Json,
+    Now,
+    Require,
+    Sleep,
+    call_flow,
+    get,
+    object_flow,
+    with_body,
+)
 from ctct.api.retry import RetryPolicy
 
 WRITE = Requirement(("contact_data",), "contacts:write")
@@ -21,6 +32,14 @@ DEFAULT_TIMEOUT = 3_600.0
 Progress = Callable[[str, int, int], None]
 """``on_progress(phase, done, total)``; phases: ``"upload"`` (contacts sent) and
 ``"processing"`` (contacts processed, from the activities' ``percent_done``)."""
+
+
+_POLL = ("GET", "/activities/{activity_id}")
+
+
+def _require(path: str) -> Require:
+    """A bulk job's scopes, checked before its first row: the POST and the polling."""
+    return Require((("POST", path), _POLL))
 
 
 def _activity_path(activity_id: str) -> str:
@@ -110,6 +129,7 @@ def json_import_flow(
     """Import ``contacts`` (``JsonImportContact`` dicts) into ``list_ids``, split at CC's
         limits; with ``wait``, poll until every request's activity has ended (``check``:
     raise ``ActivityFailed`` unless each completed)."""
+    yield _require("/activities/contacts_json_import")
     activities: list[Json] = []
     weights: list[int] = []
     sent = 0
@@ -156,6 +176,7 @@ def csv_import_flow(
     The multipart Content-Type (with its boundary) is left to the HTTP client."""
     if not list_ids:
         raise InputError("A CSV import needs at least one list id.")
+    yield _require("/activities/contacts_file_import")
     activities: list[Json] = []
     weights: list[int] = []
     for piece, rows in bulk.csv_chunks(data):
@@ -196,6 +217,7 @@ def membership_flow(
     """``add_list_memberships``/``remove_list_memberships``; ``source.contact_ids`` is
     split into batches of 500."""
     path = f"/activities/{action}"
+    yield _require(path)
     bodies: list[Json]
     ids = source.get("contact_ids")
     if isinstance(ids, list):
@@ -223,6 +245,7 @@ def delete_contacts_flow(
 ) -> Flow[list[Json]]:
     if bool(contact_ids) == bool(list_ids):
         raise InputError("Delete contacts by contact_ids or by list_ids (one of them).")
+    yield _require("/activities/contact_delete")
     bodies = (
         [{"contact_ids": b} for b in bulk.id_batches(contact_ids)]
         if contact_ids
@@ -245,6 +268,7 @@ def export_flow(
     on_progress: Progress | None = None,
 ) -> Flow[str]:
     """Export contacts (``ContactsExport`` filters), wait, and return the CSV text."""
+    yield _require("/activities/contact_exports")
     activity = yield from post_flow(policy, "/activities/contact_exports", body)
     (done,) = yield from wait_flow(
         policy, [activity], interval=interval, timeout=timeout, on_progress=on_progress

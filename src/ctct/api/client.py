@@ -41,6 +41,7 @@ from ctct.api.flow import (
     GrantedScopes,
     Json,
     Now,
+    Require,
     Send,
     Sleep,
     call_flow,
@@ -51,6 +52,7 @@ from ctct.api.limits import RateLimiter, RateLimits, limits_from_env
 from ctct.api.lists import AsyncContactLists, ContactLists
 from ctct.api.retry import RetryPolicy
 from ctct.api.runner import next_href
+from ctct.api.scopes import check_scopes, token_scopes
 from ctct.api.tags import AsyncTags, Tags
 from ctct.api.transport import AsyncLimitedTransport, LimitedTransport
 from ctct.api.urls import ApiBase
@@ -103,6 +105,26 @@ class _Base:
         self._sleep = sleep
         self.timeout = timeout if timeout is not None else self.manager.timeout
         self._headers = {"User-Agent": f"ctct/{__version__}", "Accept": "application/json"}
+        # The scope table is CC's contract: other providers' tokens are sent as they are.
+        self._scope_checks = provider.is_constant_contact
+        self._claimed: tuple[str, frozenset[str] | None] = ("", None)
+
+    def _check_scopes(self, token: str, operations: tuple[tuple[str, str], ...]) -> None:
+        """Raise ``InsufficientScope`` before sending (see ``ctct.api.scopes``)."""
+        if not self._scope_checks:
+            return
+        if self._claimed[0] != token:
+            self._claimed = (token, token_scopes(token))
+        granted = self._claimed[1]
+        if granted is None:
+            return  # no scope claim: the server judges, as before
+        for method, path in operations:
+            check_scopes(method, path, granted, profile=self.manager.profile)
+
+    def _refuse_unscoped(self, token: str, request: httpx2.Request) -> None:
+        """``_check_scopes`` for the request about to be sent."""
+        path = request.url.raw_path.decode("ascii").split("?", 1)[0]
+        self._check_scopes(token, ((request.method, path.removeprefix(self.base.path)),))
 
     def _build(self, http: httpx2.Client | httpx2.AsyncClient, call: Call) -> httpx2.Request:
         url = self.base.resolve(call.target)
@@ -233,9 +255,15 @@ class Client(_Base):
     def _execute(self, operation: object) -> Any:
         if isinstance(operation, Send):
             request = self._build(self.http, operation.call)
+            if self._scope_checks:
+                self._refuse_unscoped(self.manager.token(), request)
             # Read streamed bodies (multipart) now: a 401 replay sends them again.
             request.read()
             return self.http.send(request)
+        if isinstance(operation, Require):
+            if self._scope_checks:
+                self._check_scopes(self.manager.token(), operation.operations)
+            return None
         if isinstance(operation, Sleep):
             self._sleep(operation.seconds)
             return None
@@ -346,8 +374,14 @@ class AsyncClient(_Base):
     async def _execute(self, operation: object) -> Any:
         if isinstance(operation, Send):
             request = self._build(self.http, operation.call)
+            if self._scope_checks:
+                self._refuse_unscoped(await self.manager.atoken(), request)
             await request.aread()
             return await self.http.send(request)
+        if isinstance(operation, Require):
+            if self._scope_checks:
+                self._check_scopes(await self.manager.atoken(), operation.operations)
+            return None
         if isinstance(operation, Sleep):
             await anyio.sleep(operation.seconds)
             return None

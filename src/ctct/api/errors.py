@@ -269,7 +269,7 @@ def _forbidden(
     if scope is not None:
         message += (
             f". The access token lacks the {scope} scope: log in again asking for it "
-            f"(e.g. `ctct auth login --scope {scope}`)."
+            f"(e.g. `ctct auth login --scopes {scope}`)."
         )
     elif privilege is not None:
         message += (

@@ -6,7 +6,10 @@ on the event loop (``drive``/``adrive`` in ``ctct.api.client``). Operations:
 
 - ``Send(call)`` -> the ``httpx2.Response`` (or the transport's exception thrown in);
 - ``Sleep(seconds)`` -> None (retry backoff, activity polling);
-- ``GrantedScopes()`` -> the scopes of the stored grant (only to explain a 403).
+- ``GrantedScopes()`` -> the scopes of the stored grant (only to explain a 403);
+- ``Require(operations)`` -> None, or ``InsufficientScope`` thrown in: a bulk job checks
+  the token's scopes for every operation it will use before its first row (each
+  ``Send`` is checked too, by the driver, see ``ctct.api.scopes``).
 
 Resource modules build their operations from ``call_flow``/``json_flow``.
 """
@@ -77,7 +80,14 @@ class Now:
     pass
 
 
-Op = Send | Sleep | GrantedScopes | Now
+@dataclass(frozen=True)
+class Require:
+    """Check the token's scopes for ``(METHOD, path)`` operations before starting."""
+
+    operations: tuple[tuple[str, str], ...]
+
+
+Op = Send | Sleep | GrantedScopes | Now | Require
 Flow = Generator[Op, Any, T]
 
 
@@ -193,6 +203,7 @@ __all__ = [
     "GrantedScopes",
     "Json",
     "Now",
+    "Require",
     "Send",
     "Sleep",
     "call_flow",

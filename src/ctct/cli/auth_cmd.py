@@ -8,6 +8,7 @@ Every command takes the settings flags (``--profile``, ``--config``, ``--client-
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -119,16 +120,41 @@ def status(settings_flags: dict[str, Any], as_json: bool) -> None:
 
 @auth.command("token")
 @settings_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["token", "json", "header", "env"]),
+    default="token",
+    show_default=True,
+    help="token: the bare token; json: the broker's document (with expires_at); header: "
+    "'Authorization: Bearer ...' (for curl -H @FILE); env: CTCT_ACCESS_TOKEN=... lines.",
+)
+@click.option(
+    "--min-valid",
+    type=click.FloatRange(0),
+    default=0,
+    metavar="SECONDS",
+    help="Refresh first if the token would expire within this many seconds.",
+)
+@click.option(
+    "--sink",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Instead of printing, keep FILE holding a valid token (rewritten atomically "
+    "before each expiry) until interrupted.",
+)
+@click.option("--sink-mode", default="0600", show_default=True, metavar="MODE")
+@click.option("--sink-group", metavar="GROUP", help="Group of the sink file (e.g. www-data).")
 @with_settings
-def token(settings_flags: dict[str, Any]) -> None:
+def token(settings_flags: dict[str, Any], **options: Any) -> None:
     """Print a valid access token on stdout (refreshed if due), for scripts.
 
-    This is the only command that prints a token. Example:
+    This and `ctct store new-key --stdout` are the only commands that print a secret.
+    Example:
     curl -H "Authorization: Bearer $(ctct auth token)" https://api.cc.email/v3/account/summary
     """
     from ctct.cli.auth_manage import print_token
 
-    print_token(settings_flags)
+    print_token(settings_flags, **options)
 
 
 @auth.command("refresh")

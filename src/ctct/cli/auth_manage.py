@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ctct.cli import _console
@@ -31,13 +32,50 @@ if TYPE_CHECKING:
     from ctct.stores import GrantKey, SealedStore
 
 
-def print_token(flags: dict[str, Any]) -> None:
-    """A valid access token on stdout (refreshed if due), nothing else."""
+def print_token(
+    flags: dict[str, Any],
+    *,
+    fmt: str = "token",
+    min_valid: float = 0.0,
+    sink: Path | None = None,
+    sink_mode: str = "0600",
+    sink_group: str | None = None,
+) -> None:
+    """A valid access token on stdout (refreshed if due) in ``fmt``, or a sink file."""
+    from ctct.broker.formats import document, render
+
     settings = load_settings(flags)
     with http_client(settings) as http, token_manager(settings, http) as manager:
-        token = manager.token()
-    sys.stdout.write(token + "\n")
+        if sink is not None:
+            _run_sink(manager, sink, fmt, sink_mode, sink_group)
+            return
+        tokens = manager.current(min_valid=min_valid)
+        now = manager.clock()
+    if tokens.access_token is None:  # pragma: no cover - current() raises first
+        raise AuthorizationRequired("no access token", code="no_access_token")
+    doc = document(
+        profile=settings.profile,
+        access_token=tokens.access_token.reveal(),
+        token_type=tokens.token_type,
+        expires_at=tokens.expires_at,
+        scopes=tokens.scopes,
+        now=now,
+    )
+    sys.stdout.write(render(fmt, doc))  # type: ignore[arg-type]
     sys.stdout.flush()
+
+
+def _run_sink(
+    manager: TokenManager, path: Path, fmt: str, mode_text: str, group: str | None
+) -> None:
+    from ctct.broker.sink import Sink, SinkSpec
+    from ctct.cli.broker_cmd import _mode
+
+    spec = SinkSpec(path.resolve(), mode=_mode(mode_text), group=group, format=fmt)  # type: ignore[arg-type]
+    sink = Sink(manager, spec)
+    sink.run_once()
+    _console.note(f"Keeping {spec.path} current for profile {manager.profile!r} (Ctrl-C stops).")
+    sink.run()
 
 
 def refresh(flags: dict[str, Any], *, force: bool, as_json: bool) -> None:

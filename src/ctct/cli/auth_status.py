@@ -2,7 +2,8 @@
 
 ``collect_status`` gathers a ``StatusReport`` (a valid access token, refreshed if due;
 its verified claims; the account from ``GET /v3/account/summary``; the refresh token's
-type and idle deadline; the store and its encryption); ``render_status`` prints it, and
+type and idle deadline; the clock offset measured from the provider's ``Date``; the
+store and its encryption); ``render_status`` prints it, and
 ``ctct demo`` uses the same renderer. Only fingerprints of tokens are ever shown.
 """
 
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ctct._clock import MAX_CLOCK_OFFSET, describe_offset, duration, offset_in_range, offset_json
 from ctct.cli._console import (
     countdown,
     escape,
@@ -60,6 +62,8 @@ class StatusReport:
     warnings: list[str] = field(default_factory=list)
     error: CtctError | None = None
     now: float = field(default_factory=time.time)
+    local_provider: bool = False
+    """The provider is an emulator on loopback (its clock may have been advanced)."""
 
     def as_json(self) -> dict[str, Any]:
         tokens = self.tokens
@@ -102,6 +106,7 @@ class StatusReport:
                 "last_refresh_at": iso(tokens.last_refresh_at),
                 "refreshed_now": self.refreshed_now,
             }
+            data["clock_offset"] = offset_json(tokens.clock_skew)
             data["claims"] = self.claims
             data["claims_error"] = self.claims_error
             data["account"] = self.account
@@ -120,6 +125,7 @@ def collect_status(
         client_id=manager.client.client_id,
         store=info,
         now=manager.clock(),
+        local_provider=manager.provider.is_local,
     )
     report.warnings.extend(info.warnings)
     before = manager.tokens()
@@ -145,7 +151,9 @@ def collect_status(
     report.refreshed_now = after.received_at != before.received_at
     report.state = _state_name(after, report.now, manager)
     _fill_refresh_info(report, manager)
-    report.claims, report.claims_error = _verified_claims(manager, http, access, timeout, leeway)
+    report.claims, report.claims_error = _verified_claims(
+        manager, http, access, timeout, leeway, skew=after.clock_skew
+    )
     report.account, account_error = fetch_account(manager, http, access, timeout)
     if account_error is not None:
         report.account_error = account_error.message
@@ -161,10 +169,32 @@ def _state_name(tokens: TokenSet, now: float, manager: TokenManager) -> str:
     return state.value.replace("_", " ")
 
 
+def clock_text(offset: float, *, local: bool = False) -> str:
+    """The ``Clock`` row: the offset measured from the provider's ``Date`` header."""
+    whose = "the emulator's" if local else "the provider's"
+    text = describe_offset(offset, whose=whose) + " (from its Date header"
+    if offset_in_range(offset):
+        return text + ("; corrected for)" if abs(offset) >= 1.5 else ")")
+    return text + f"; more than the {duration(MAX_CLOCK_OFFSET)} ctct corrects for)"
+
+
 def _fill_refresh_info(report: StatusReport, manager: TokenManager) -> None:
     tokens = report.tokens
     if tokens is None:
         return
+    if not offset_in_range(tokens.clock_skew):
+        local = manager.provider.is_local
+        whose = "the emulator's" if local else "the provider's"
+        fix = (
+            "the emulator's clock was advanced; start a fresh emulator"
+            if local
+            else "fix the system clock (NTP)"
+        )
+        report.warnings.append(
+            f"{describe_offset(tokens.clock_skew, whose=whose)}, more than the "
+            f"{duration(MAX_CLOCK_OFFSET)} ctct corrects for: {fix}, or tokens will fail "
+            "verification"
+        )
     deadline = tokens.refresh_token_idle_deadline(manager.provider.refresh_token_idle_ttl)
     report.refresh_token_idle_deadline = deadline
     if tokens.refresh_token is None:
@@ -180,7 +210,13 @@ def _fill_refresh_info(report: StatusReport, manager: TokenManager) -> None:
 
 
 def _verified_claims(
-    manager: TokenManager, http: httpx2.Client, access: str, timeout: float, leeway: float
+    manager: TokenManager,
+    http: httpx2.Client,
+    access: str,
+    timeout: float,
+    leeway: float,
+    *,
+    skew: float,
 ) -> tuple[dict[str, Any] | None, str | None]:
     provider = manager.provider
     if provider.jwks_uri is None or provider.access_token_format == "opaque":
@@ -193,7 +229,10 @@ def _verified_claims(
         provider, manager.client.client_id, clock=manager.clock, leeway=leeway
     )
     try:
-        claims = verifier.verify(access, lambda: fetch_jwks(http, jwks_uri, timeout=timeout))
+        # The stored offset: measured when this token arrived (maybe by another process).
+        claims = verifier.verify(
+            access, lambda: fetch_jwks(http, jwks_uri, timeout=timeout), skew=skew
+        )
     except CtctError as exc:
         return None, exc.message
     return {
@@ -335,6 +374,7 @@ def render_status(console: Console, report: StatusReport) -> None:
                 else ""
             )
             add("Refresh token", escape(f"{kind}{idle}"))
+        add("Clock", escape(clock_text(tokens.clock_skew, local=report.local_provider)))
         add("Obtained", timestamp(tokens.obtained_at))
         add("Last refresh", timestamp(tokens.last_refresh_at))
     store = report.store

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 Level = Literal["ok", "warn", "fail"]
 SKEW_WARN = 5.0
-"""Seconds of clock difference worth a warning (Date has 1 s granularity)."""
+"""Seconds of clock difference worth a warning (Date has 1 s granularity). Up to
+``ctct._clock.MAX_CLOCK_OFFSET`` ctct corrects for it; beyond, the check fails."""
 
 
 @dataclass
@@ -50,6 +51,8 @@ class Doctor:
         self.http = http
         self.checks: list[Check] = []
         self.provider: Provider | None = None
+        self.clock_offset: float | None = None
+        """The provider's clock minus ours, measured from a probe's ``Date`` header."""
 
     def add(self, name: str, level: Level, detail: str, fix: str | None = None) -> None:
         self.checks.append(Check(name, level, detail, fix))
@@ -128,26 +131,38 @@ class Doctor:
                 # Date is truncated to the second: the server's clock read [D, D + 1).
                 local = (sent + received) / 2
                 skew = server + 0.5 - local
+        self.clock_offset = skew
+        self._check_clock(skew, local=provider.is_local)
+
+    def _check_clock(self, skew: float | None, *, local: bool) -> None:
+        from ctct._clock import MAX_CLOCK_OFFSET, describe_offset, duration, offset_in_range
+
         if skew is None:
-            self.add("clock", "warn", "no server Date header seen: clock skew unknown")
-        elif abs(skew) > self.settings.leeway:
+            self.add("clock", "warn", "no server Date header seen: clock offset unknown")
+            return
+        whose = "the emulator's" if local else "the provider's"
+        measured = describe_offset(skew, whose=whose)
+        limit = duration(MAX_CLOCK_OFFSET)
+        if not offset_in_range(skew):
             self.add(
                 "clock",
                 "fail",
-                f"this machine's clock is {abs(skew):.0f} s "
-                f"{'behind' if skew > 0 else 'ahead of'} the server's, more than the "
-                f"{self.settings.leeway:g} s leeway: tokens will look invalid",
-                "synchronize the clock (NTP: timedatectl set-ntp true)",
+                f"{measured}, more than the {limit} ctct corrects for: tokens will fail "
+                "verification",
+                "the emulator's clock was advanced: start a fresh emulator"
+                if local
+                else "synchronize the clock (NTP: timedatectl set-ntp true)",
             )
         elif abs(skew) > SKEW_WARN:
             self.add(
                 "clock",
                 "warn",
-                f"clock differs from the server's by about {abs(skew):.0f} s",
-                "synchronize the clock (NTP)",
+                f"{measured}: ctct corrects for it (up to {limit}, measured from the "
+                "provider's Date header), but other software may not",
+                None if local else "synchronize the clock (NTP: timedatectl set-ntp true)",
             )
         else:
-            self.add("clock", "ok", f"within {max(abs(skew), 1):.0f} s of the server's clock")
+            self.add("clock", "ok", f"within {max(abs(skew), 1):.0f} s of {whose} clock")
 
     def _probe(self, name: str, method: str, url: str) -> httpx2.Response | None:
         import httpx2
@@ -305,11 +320,21 @@ def doctor(settings_flags: dict[str, Any], as_json: bool) -> None:
     from ctct.cli.auth_common import http_client, load_settings
 
     settings = load_settings(settings_flags)
+    from ctct._clock import offset_json
+
     with http_client(settings) as http:
-        checks = Doctor(settings, http).run()
+        doctor = Doctor(settings, http)
+        checks = doctor.run()
     failed = [c for c in checks if c.level == "fail"]
     if as_json:
-        _console.print_json({"ok": not failed, "checks": [c.as_json() for c in checks]})
+        offset = doctor.clock_offset
+        _console.print_json(
+            {
+                "ok": not failed,
+                "clock_offset": None if offset is None else offset_json(offset),
+                "checks": [c.as_json() for c in checks],
+            }
+        )
     else:
         from ctct.cli._console import escape
 

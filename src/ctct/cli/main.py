@@ -18,6 +18,7 @@ from ctct import __version__
 _COMMANDS: dict[str, str] = {
     "api": "ctct.cli.api_cmd:api",
     "auth": "ctct.cli.auth_cmd:auth",
+    "broker": "ctct.cli.broker_cmd:broker",
     "config": "ctct.cli.config_cmd:config",
     "contacts": "ctct.cli.contacts_cmd:contacts",
     "demo": "ctct.cli.demo:demo",

@@ -56,6 +56,21 @@ class UserConfig:
     role: Literal["account_owner", "account_manager", "campaign_creator"] = "account_owner"
 
 
+@dataclass(frozen=True)
+class PartnerConfig:
+    """A CC technology partner: credentials for the partner token endpoint, the API key
+    (``x-api-key``: one of its apps' client ids) and the client accounts it manages."""
+
+    partner_client_id: str
+    partner_secret: str
+    api_key: str
+    name: str = "Emulator Partner"
+    accounts: tuple[str, ...] = ()  # encoded_account_ids of existing accounts it manages
+
+
+DEFAULT_PARTNER_CLIENT_ID = "6a1e0c2f4b8d4e0fa9c3partner"
+DEFAULT_PARTNER_SECRET = "emulator-partner-secret-not-for-production"
+
 DEFAULT_USERS = (
     UserConfig(
         username="alice@example.com",
@@ -96,6 +111,15 @@ class EmulatorConfig:
 
     apps: tuple[AppConfig, ...] = (AppConfig(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),)
     users: tuple[UserConfig, ...] = DEFAULT_USERS
+    # Bob's Bikes is a managed client account of the default partner.
+    partners: tuple[PartnerConfig, ...] = (
+        PartnerConfig(
+            DEFAULT_PARTNER_CLIENT_ID,
+            DEFAULT_PARTNER_SECRET,
+            DEFAULT_CLIENT_ID,
+            accounts=("a07e1bob00002",),
+        ),
+    )
 
     access_token_ttl: int = _cc.ACCESS_TOKEN_TTL
     authorization_code_ttl: int = _cc.AUTHORIZATION_CODE_TTL
@@ -145,6 +169,9 @@ class EmulatorConfig:
     def user(self, username: str) -> UserConfig | None:
         return next((u for u in self.users if u.username.lower() == username.lower()), None)
 
+    def partner(self, partner_client_id: str) -> PartnerConfig | None:
+        return next((p for p in self.partners if p.partner_client_id == partner_client_id), None)
+
     @property
     def default_app(self) -> AppConfig:
         return self.apps[0]
@@ -163,8 +190,8 @@ class EmulatorConfig:
 def load_config_file(path: Path, base: EmulatorConfig | None = None) -> EmulatorConfig:
     """Read apps, users and settings from a TOML or JSON file.
 
-    ``[[apps]]`` and ``[[users]]`` tables replace the defaults; other top-level keys
-    are ``EmulatorConfig`` field names.
+    ``[[apps]]``, ``[[users]]`` and ``[[partners]]`` tables replace the defaults; other
+    top-level keys are ``EmulatorConfig`` field names.
     """
     text = path.read_text(encoding="utf-8")
     raw: dict[str, Any] = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
@@ -174,6 +201,11 @@ def load_config_file(path: Path, base: EmulatorConfig | None = None) -> Emulator
         changes["apps"] = tuple(_app_from_dict(a) for a in raw.pop("apps"))
     if "users" in raw:
         changes["users"] = tuple(UserConfig(**u) for u in raw.pop("users"))
+    if "partners" in raw:
+        changes["partners"] = tuple(
+            PartnerConfig(**{**p, "accounts": tuple(p.get("accounts", ()))})
+            for p in raw.pop("partners")
+        )
     known = {f.name for f in fields(EmulatorConfig)}
     for key, value in raw.items():
         if key not in known:

@@ -53,7 +53,7 @@ _LIMITS = (
     "token_rate_per_second",
     "token_burst",
 )
-_SHOWN_ELSEWHERE = ("apps", "users", "data_path", "allowed_hosts", "default_username")
+_SHOWN_ELSEWHERE = ("apps", "users", "partners", "data_path", "allowed_hosts", "default_username")
 
 
 class BadRequest(Exception):
@@ -199,6 +199,7 @@ def describe_config(config: EmulatorConfig) -> dict[str, Any]:
         "apps": [_describe_app(app) for app in config.apps],
         "default_client_id": config.default_app.client_id,
         "users": [asdict(user) for user in config.users],
+        "partners": [{**asdict(p), "accounts": list(p.accounts)} for p in config.partners],
         "default_username": config.default_username,
         "lifetimes": lifetimes,
         "switches": {name: _jsonable(value) for name, value in settings.items()},
@@ -211,6 +212,7 @@ def describe_config(config: EmulatorConfig) -> dict[str, Any]:
             "device_authorize": _cc.DEVICE_AUTHORIZE_PATH,
             "revoke": _cc.REVOKE_PATH,
             "jwks": _cc.JWKS_PATH,
+            "partner_token": _cc.PARTNER_TOKEN_PATH,
             "api": _cc.API_BASE_PATH,
             "control": PREFIX,
         },

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from ctct import _cc
 from ctct.emulator import oauth_control as control
+from ctct.emulator import partner_auth
 from ctct.emulator.oauth_authorize import authorize_get, authorize_post
 from ctct.emulator.oauth_device import (
     ACTIVATE_PATH,
@@ -40,7 +41,8 @@ def _bind(emu: Emulator, handler: Handler) -> Callable[[Request], Awaitable[Resp
 
 
 def routes(emu: Emulator) -> list[BaseRoute]:
-    """CC's authorization-server paths plus the device verification page."""
+    """CC's authorization-server paths plus the device verification page and the
+    technology partners' token endpoint."""
 
     async def jwks(request: Request) -> Response:
         return JSONResponse(emu.keys.jwks(), headers={"Cache-Control": "max-age=300"})
@@ -55,6 +57,7 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         Route(_cc.JWKS_PATH, jwks, methods=["GET"]),
         Route(ACTIVATE_PATH, _bind(emu, activate_get), methods=["GET"]),
         Route(ACTIVATE_PATH, _bind(emu, activate_post), methods=["POST"]),
+        *partner_auth.routes(emu),
     ]
 
 

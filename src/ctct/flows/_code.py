@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
-from ctct._oauth_requests import code_exchange_request, parse_token_response
+from ctct._oauth_requests import code_exchange_request, parse_token_response, retry_after
 from ctct._provider import PkceMode, Provider
 from ctct._secret import Secret
 from ctct._tokens import TokenSet
@@ -28,7 +28,7 @@ from ctct.errors import (
     FlowError,
 )
 from ctct.flows._common import FlowContext, sanitize, take_rate
-from ctct.flows._run import Flow, Send
+from ctct.flows._run import Flow, Send, Sleep
 
 DEFAULT_REDIRECT_URI: Final = "http://127.0.0.1/callback"
 """The redirect URI used when none is configured: a loopback URI on any port (RFC 8252
@@ -235,15 +235,28 @@ def _same_endpoint(a: SplitResult, b: SplitResult) -> bool:
     )
 
 
+RATE_RETRIES = 4
+
+
 def exchange(
     ctx: FlowContext, code: Secret, redirect_uri: str, code_verifier: Secret | None
 ) -> Flow[TokenSet]:
-    """Redeem the code at once (CC's codes live 5 minutes, single use)."""
-    yield from take_rate(ctx)
+    """Redeem the code at once (CC's codes live 5 minutes, single use).
+
+    A 429 is retried after ``Retry-After`` (at most ``RATE_RETRIES`` times): the limit is
+    checked before the code is looked at, so a throttled code is still unused. Our shared
+    bucket keeps processes of one app apart, but the server counts arrivals, and a
+    request delayed on its way can still arrive inside another's second.
+    """
     request = code_exchange_request(
         ctx.provider, ctx.client, code, redirect_uri=redirect_uri, code_verifier=code_verifier
     )
-    response = yield Send(request)
+    for _ in range(RATE_RETRIES):
+        yield from take_rate(ctx)
+        response = yield Send(request)
+        if response.status_code != 429:
+            break
+        yield Sleep(min(ctx.max_rate_wait, retry_after(response) or 1.0))
     try:
         return parse_token_response(
             response,

@@ -78,7 +78,7 @@ def finish(ctx: FlowContext, tokens: TokenSet, flow: FlowName) -> Flow[LoginResu
     subject = tokens.subject
     access = tokens.access_token.reveal() if tokens.access_token is not None else ""
     if access and ctx.verifies(access):
-        claims: AccessTokenClaims = yield Verify(access)
+        claims: AccessTokenClaims = yield Verify(access, tokens.clock_skew)
         subject = claims.subject
         tokens = tokens.with_subject(subject)
     yield Save(tokens)

@@ -157,7 +157,9 @@ def _execute(operation: Operation, io: Io) -> Any:
         verifier, jwks_uri = io._verifier()
         http = io.http()
         return verifier.verify(
-            operation.token, lambda: _oauth_http.fetch_jwks(http, jwks_uri, timeout=io.timeout)
+            operation.token,
+            lambda: _oauth_http.fetch_jwks(http, jwks_uri, timeout=io.timeout),
+            skew=operation.skew,
         )
     if isinstance(operation, Save):
         io.manager.save(operation.tokens)
@@ -190,7 +192,9 @@ async def _aexecute(operation: Operation, io: Io) -> Any:
         async def fetch() -> bytes:
             return await _oauth_http.afetch_jwks(client, jwks_uri, timeout=io.timeout)
 
-        claims: AccessTokenClaims = await verifier.averify(operation.token, fetch)
+        claims: AccessTokenClaims = await verifier.averify(
+            operation.token, fetch, skew=operation.skew
+        )
         return claims
     if isinstance(operation, Save):
         manager, tokens = io.manager, operation.tokens

@@ -4,12 +4,14 @@ activity that runs afterwards) and ``GET /v3/contact_exports/{file_export_id}`` 
 of a completed export; its id is the export activity's). Scope ``contact_data``;
 privilege ``contacts:write``.
 
-Sources the emulator cannot evaluate (``segment_id``, ``engagement_level``) are refused
-with a 400 rather than ignored.
+A ``segment_id`` source selects the segment's contacts as its criteria stand when the
+activity is requested. ``engagement_level``, which the emulator cannot evaluate, is
+refused with a 400 rather than ignored.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final
 
 from starlette.requests import Request
@@ -22,6 +24,7 @@ from ctct.emulator.api.contacts import STATUSES
 from ctct.emulator.api.custom_field_store import CustomFieldStore
 from ctct.emulator.api.export_rows import CF_PREFIX, EMAIL_DEPENDENT, FIELDS
 from ctct.emulator.api.gateway import Caller, Operation, Resource, read_json
+from ctct.emulator.api.segments import parse_segment_id, segment_condition
 from ctct.emulator.api.selection import IdProblems, Selection
 from ctct.emulator.api.tag_store import TagStore
 
@@ -33,7 +36,7 @@ MAX_LIST_IDS: Final = 50
 MAX_TAG_IDS: Final = 50
 NEW_SUBSCRIBER_SECONDS: Final = 30 * 86_400
 _SCOPE: Final = ("contact_data",)
-_UNSUPPORTED: Final = ("segment_id", "engagement_level")
+_UNSUPPORTED: Final = ("engagement_level",)
 # The status counters each response definition declares.
 MEMBERSHIP_STATUS: Final = ("items_total_count", "items_completed_count", "list_count")
 EXPORT_STATUS: Final = ("items_total_count", "items_completed_count")
@@ -61,8 +64,13 @@ def resources(emu: Emulator) -> list[Resource]:
 
     def membership(kind: str) -> Any:
         async def handler(request: Request, caller: Caller) -> Response:
-            selection, list_ids = _membership_body(await read_json(request, AREA))
+            selection, list_ids, segment_id = _membership_body(await read_json(request, AREA))
             check_exist(caller, (*selection.list_ids, *list_ids), selection.tag_ids)
+            if segment_id is not None:
+                if emu.accounts.segments.live(caller.account_id, segment_id) is None:
+                    raise errors.validation(AREA, f"segment {segment_id} does not exist.")
+                sql, args = segment_condition(emu, caller.account_id, segment_id, "c")
+                selection = replace(selection, segment_sql=sql, segment_params=tuple(args))
             payload = {"selection": selection.to_json(), "list_ids": list(list_ids)}
             return queue(caller, kind, payload, MEMBERSHIP_STATUS)
 
@@ -134,17 +142,22 @@ def _exclude(raw: object, problems: IdProblems) -> tuple[str, ...]:
     return problems.ids(exclude.get("contact_ids"), "exclude.contact_ids", 500, "contact")
 
 
-def _membership_body(body: object) -> tuple[Selection, tuple[str, ...]]:
-    """``ListActivityAddContacts``/``ListActivityRemoveContacts``."""
+def _membership_body(body: object) -> tuple[Selection, tuple[str, ...], int | None]:
+    """``ListActivityAddContacts``/``ListActivityRemoveContacts``: the selection, the
+    target lists and the source segment (its criteria are compiled by the caller)."""
     problems = IdProblems()
     data = _object(body, ("source", "list_ids", "exclude"), "body", problems)
     raw_source = data.get("source")
     source = _object(
         raw_source if raw_source is not None else {},
-        ("contact_ids", "list_ids", "all_active_contacts", "tag_ids"),
+        ("contact_ids", "list_ids", "all_active_contacts", "tag_ids", "segment_id"),
         "source",
         problems,
     )
+    segment = source.get("segment_id")
+    segment_id = parse_segment_id(str(segment)) if segment is not None else None
+    if segment is not None and segment_id is None:
+        problems.messages.append("source.segment_id must be a segment's id.")
     selection = Selection(
         contact_ids=problems.ids(
             source.get("contact_ids"), "source.contact_ids", MAX_CONTACT_IDS, "contact"
@@ -161,17 +174,18 @@ def _membership_body(body: object) -> tuple[Selection, tuple[str, ...]]:
         bool(selection.list_ids),
         bool(selection.tag_ids),
         selection.all_active,
+        segment_id is not None,
     ]
     if sum(chosen) != 1 and not problems.messages:
         problems.messages.append(
-            "source needs exactly one of contact_ids, list_ids, tag_ids or "
+            "source needs exactly one of contact_ids, list_ids, tag_ids, segment_id or "
             "all_active_contacts: true."
         )
     if data.get("list_ids") is None:
         problems.messages.append(f"list_ids is required: 1 to {MAX_LIST_IDS} target list ids.")
     list_ids = problems.ids(data.get("list_ids"), "list_ids", MAX_LIST_IDS, "list")
     problems.raise_any()
-    return selection, list_ids
+    return selection, list_ids, segment_id
 
 
 def _delete_body(body: object) -> Selection:

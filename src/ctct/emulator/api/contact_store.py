@@ -18,6 +18,7 @@ from typing import Any
 
 from ctct.emulator.api import contact_model, errors
 from ctct.emulator.api.contact_input import AREA, ContactInput
+from ctct.emulator.api.isotime import format_datetime
 from ctct.emulator.api.list_store import ListStore
 from ctct.emulator.clock import Clock
 from ctct.emulator.db import Database, register_schema
@@ -41,6 +42,12 @@ register_schema(
 )
 
 TABLES = ["contacts"]
+
+# A contact's SMS status: its (promotional) SMS consent, or not_set without an SMS channel.
+SMS_STATUS_SQL = (
+    "COALESCE(json_extract(data, '$.sms_channel.sms_channel_consents[0].sms_consent_permission'),"
+    " 'not_set')"
+)
 
 # One encoder for every stored document: ``json.dumps`` with options builds a new encoder
 # per call, which shows when an import stores 40,000 contacts.
@@ -83,6 +90,13 @@ class ContactQuery:
     updated_before: float | None = None
     created_after: float | None = None
     created_before: float | None = None
+    tags: tuple[str, ...] = ()
+    optout_after: float | None = None
+    optout_before: float | None = None
+    sms_statuses: tuple[str, ...] = ()  # empty or ("all",): any SMS status
+    # Contacts meeting a segment's criteria, evaluated when each page is read (segments
+    # are dynamic); the caller passes the compiled criteria as ``extra`` to page/count.
+    segment_id: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in (None, ())}
@@ -92,9 +106,14 @@ class ContactQuery:
         values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
         return cls(**values)
 
-    def where(self, account_id: str) -> tuple[str, list[Any]]:
+    def where(
+        self, account_id: str, extra: tuple[str, list[Any]] | None = None
+    ) -> tuple[str, list[Any]]:
         clauses: list[str] = ["account_id = ?"]
         params: list[Any] = [account_id]
+        if extra is not None:
+            clauses.append(f"({extra[0]})")
+            params.extend(extra[1])
         if not self.statuses:
             clauses.append("status != 'deleted'")
         elif "all" not in self.statuses:
@@ -108,6 +127,12 @@ class ContactQuery:
             subquery = f"SELECT contact_id FROM list_memberships WHERE list_id IN ({marks})"  # noqa: S608
             clauses.append(f"contact_id IN ({subquery})")
             params.extend(self.lists)
+        if self.tags:
+            marks = ",".join("?" * len(self.tags))
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM json_each(data, '$.taggings') j WHERE j.value IN ({marks}))"  # noqa: S608
+            )
+            params.extend(self.tags)
         for column, op, value in (
             ("updated_at", ">", self.updated_after),
             ("updated_at", "<", self.updated_before),
@@ -117,6 +142,15 @@ class ContactQuery:
             if value is not None:
                 clauses.append(f"{column} {op} ?")
                 params.append(value)
+        # Stored opt-out dates are CC-formatted UTC strings, which sort as they read.
+        for op, value in (("> ", self.optout_after), ("< ", self.optout_before)):
+            if value is not None:
+                clauses.append(f"json_extract(data, '$.email_address.opt_out_date') {op}?")
+                params.append(format_datetime(value))
+        if self.sms_statuses and "all" not in self.sms_statuses:
+            marks = ",".join("?" * len(self.sms_statuses))
+            clauses.append(f"{SMS_STATUS_SQL} IN ({marks})")
+            params.extend(self.sms_statuses)
         return " AND ".join(clauses), params
 
 
@@ -204,10 +238,16 @@ class ContactStore:
                 )
 
     def page(
-        self, account_id: str, query: ContactQuery, after: int, limit: int
+        self,
+        account_id: str,
+        query: ContactQuery,
+        after: int,
+        limit: int,
+        extra: tuple[str, list[Any]] | None = None,
     ) -> tuple[list[StoredContact], bool]:
-        """Up to ``limit`` contacts after position ``after``, and whether more follow."""
-        where, params = query.where(account_id)
+        """Up to ``limit`` contacts after position ``after``, and whether more follow
+        (``extra``: one more SQL condition over ``contacts`` and its parameters)."""
+        where, params = query.where(account_id, extra)
         rows = self.db.query(
             f"SELECT * FROM contacts WHERE {where} AND seq > ? "  # noqa: S608
             "ORDER BY seq LIMIT ?",
@@ -216,8 +256,10 @@ class ContactStore:
         contacts = [StoredContact.from_row(r) for r in rows[:limit]]
         return contacts, len(rows) > limit
 
-    def count(self, account_id: str, query: ContactQuery) -> int:
-        where, params = query.where(account_id)
+    def count(
+        self, account_id: str, query: ContactQuery, extra: tuple[str, list[Any]] | None = None
+    ) -> int:
+        where, params = query.where(account_id, extra)
         row = self.db.query_one(f"SELECT COUNT(*) AS n FROM contacts WHERE {where}", params)  # noqa: S608
         return int(row["n"]) if row else 0
 

@@ -21,6 +21,7 @@ from ctct.emulator.api.contact_input import (
 from ctct.emulator.api.contact_store import ContactQuery, StoredContact, contact_not_found
 from ctct.emulator.api.gateway import Caller, Operation, Resource, read_json
 from ctct.emulator.api.isotime import parse_datetime
+from ctct.emulator.api.segments import parse_segment_id, segment_condition
 
 if TYPE_CHECKING:
     from ctct.emulator.app import Emulator
@@ -33,10 +34,18 @@ STATUSES = (
     "deleted",
     *(p for p in PERMISSIONS if p not in ("explicit", "implicit")),
 )
-_DATE_FILTERS = ("updated_after", "updated_before", "created_after", "created_before")
-# Filters of CC's contract the emulator does not implement: refused rather than ignored,
-# so a caller never mistakes an unfiltered page for a filtered one.
-_UNSUPPORTED = ("segment_id", "tags", "optout_after", "optout_before", "sms_status")
+MAX_TAG_FILTER = 50
+SMS_STATUSES = ("all", "explicit", "unsubscribed", "pending_confirmation", "not_set")
+_DATE_FILTERS = (
+    "updated_after",
+    "updated_before",
+    "created_after",
+    "created_before",
+    "optout_after",
+    "optout_before",
+)
+# CC: segment_id "can only be combined with the limit query parameter".
+_WITH_SEGMENT = frozenset({"segment_id", "limit"})
 _SCOPE = ("contact_data",)
 
 
@@ -61,7 +70,10 @@ def resources(emu: Emulator) -> list[Resource]:
         else:
             query, include, include_count = _parse_list_params(params)
             after = 0
-        page, more = store.page(caller.account_id, query, after, limit)
+        extra = None
+        if query.segment_id is not None:
+            extra = segment_condition(emu, caller.account_id, query.segment_id, "contacts")
+        page, more = store.page(caller.account_id, query, after, limit, extra)
         lists = (
             emu.accounts.lists.memberships([c.contact_id for c in page])
             if "list_memberships" in include
@@ -71,7 +83,7 @@ def resources(emu: Emulator) -> list[Resource]:
             "contacts": [render(c, include, lists.get(c.contact_id, [])) for c in page]
         }
         if include_count:
-            body["contacts_count"] = store.count(caller.account_id, query)
+            body["contacts_count"] = store.count(caller.account_id, query, extra)
         if more:
             state = {"q": query.to_json(), "i": sorted(include), "c": include_count}
             token = pagination.encode_cursor(state, page[-1].seq)
@@ -148,9 +160,8 @@ def _include(raw: str | None) -> frozenset[str]:
 
 def _parse_list_params(params: QueryParams) -> tuple[ContactQuery, frozenset[str], bool]:
     problems: list[str] = []
-    for name in _UNSUPPORTED:
-        if name in params:
-            problems.append(f"The emulator does not support the {name} filter.")
+    if "segment_id" in params:
+        return _segment_query(params)
     statuses = _csv(params.get("status"))
     bad = [s for s in statuses if s not in STATUSES]
     if bad:
@@ -166,6 +177,15 @@ def _parse_list_params(params: QueryParams) -> tuple[ContactQuery, frozenset[str
                 problems.append(f"{name} must be an ISO-8601 date-time; got {params[name]!r}.")
             else:
                 dates[name] = moment
+    tags = _csv(params.get("tags"))
+    if len(tags) > MAX_TAG_FILTER or not all(is_uuid(i) for i in tags):
+        problems.append(f"tags must be up to {MAX_TAG_FILTER} comma-separated tag ids.")
+    sms_statuses = _csv(params.get("sms_status"))
+    bad = [s for s in sms_statuses if s not in SMS_STATUSES]
+    if bad:
+        problems.append(
+            f"sms_status: {', '.join(bad)} not valid; use any of {', '.join(SMS_STATUSES)}."
+        )
     include_count = params.get("include_count", "false").lower()
     if include_count not in ("true", "false"):
         problems.append("include_count must be true or false.")
@@ -176,9 +196,29 @@ def _parse_list_params(params: QueryParams) -> tuple[ContactQuery, frozenset[str
         statuses=tuple(statuses),
         email=email if email else None,
         lists=tuple(i.lower() for i in lists),
-        **dates,
+        tags=tuple(i.lower() for i in tags),
+        sms_statuses=tuple(sms_statuses),
+        updated_after=dates.get("updated_after"),
+        updated_before=dates.get("updated_before"),
+        created_after=dates.get("created_after"),
+        created_before=dates.get("created_before"),
+        optout_after=dates.get("optout_after"),
+        optout_before=dates.get("optout_before"),
     )
     return query, _include(params.get("include")), include_count == "true"
+
+
+def _segment_query(params: QueryParams) -> tuple[ContactQuery, frozenset[str], bool]:
+    others = sorted(set(params) - _WITH_SEGMENT)
+    if others:
+        raise errors.validation(
+            AREA,
+            f"segment_id can only be combined with limit; remove {', '.join(others)}.",
+        )
+    segment_id = parse_segment_id(params["segment_id"])
+    if segment_id is None:
+        raise errors.validation(AREA, "segment_id must be a segment's id (a positive integer).")
+    return ContactQuery(segment_id=segment_id), frozenset(), False
 
 
 def _from_cursor_state(state: dict[str, Any]) -> tuple[ContactQuery, frozenset[str], bool]:

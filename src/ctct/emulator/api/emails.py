@@ -47,12 +47,9 @@ def resources(emu: Emulator) -> list[Resource]:
     store = emu.accounts.emails
 
     def senders(account_id: str) -> frozenset[str]:
-        """The account's confirmed addresses: its users' logins and its contact email."""
-        addresses = {u.username.lower() for u in emu.config.users if u.account_id == account_id}
-        summary = emu.accounts.summary(account_id) or {}
-        if summary.get("contact_email"):
-            addresses.add(str(summary["contact_email"]).lower())
-        return frozenset(addresses)
+        """The account's confirmed addresses (``/v3/account/emails``): at first its users'
+        logins and its contact email."""
+        return emu.accounts.addresses(account_id).confirmed(account_id)
 
     def campaign_body(account_id: str, campaign_id: str) -> dict[str, Any]:
         row = store.campaign(account_id, campaign_id)

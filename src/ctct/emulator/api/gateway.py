@@ -64,6 +64,7 @@ Handler = Callable[[Request, Caller], Awaitable[Response]]
 
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
+NO_BODY = ""  # an operation that takes its input from the query only: no media type check
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Operation:
     handler: Handler
     scopes: tuple[str, ...] = ()  # any one of these suffices; empty: no scope needed
     privilege: str | None = None
-    content_type: str | None = JSON  # None: no request media type is checked
+    content_type: str = JSON  # NO_BODY: no request media type is checked
     produces: tuple[str, ...] = (JSON,)  # what Accept must allow (406); empty: anything
     modelled: bool = True  # False: a placeholder answering 501 (see ``routing``)
 
@@ -197,7 +198,7 @@ class Gateway:
             if operation is None:
                 raise errors.method_not_allowed(method, request.url.path, resource.methods)
             authorize(operation, caller)
-            if method in _BODY_METHODS and operation.content_type is not None:
+            if method in _BODY_METHODS and operation.content_type != NO_BODY:
                 require_media_type(request, operation.content_type)
             if operation.produces and not acceptable(
                 request.headers.get("accept"), operation.produces
@@ -223,11 +224,15 @@ class _Endpoint:
         await response(scope, receive, send)
 
 
-def build_routes(emu: Emulator, resources: list[Resource]) -> list[BaseRoute]:
-    """Routes for ``resources`` under /v3, then a catch-all answering CC's 404."""
+def build_routes(
+    emu: Emulator, resources: list[Resource], extra: list[BaseRoute] | None = None
+) -> list[BaseRoute]:
+    """Routes for ``resources`` under /v3, then ``extra`` (routes with a gateway of their
+    own: the partner endpoints), then a catch-all answering CC's 404."""
     gateway = Gateway(emu)
     routes: list[BaseRoute] = [
         Route(_cc.API_BASE_PATH + r.path, _Endpoint(gateway, r)) for r in resources
     ]
+    routes.extend(extra or [])
     routes.append(Route(_cc.API_BASE_PATH + "/{rest:path}", _Endpoint(gateway, None)))
     return routes

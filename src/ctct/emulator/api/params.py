@@ -6,6 +6,8 @@ Each collects problems into a list rather than raising, so an endpoint can answe
 
 from __future__ import annotations
 
+import re
+
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
@@ -50,3 +52,17 @@ def cursor_invalid(area: str) -> errors.ApiError:
     return errors.validation(
         area, "cursor is not valid: use the cursor from the previous page's _links.next.href."
     )
+
+
+_DIGITS = re.compile(r"[0-9]{1,18}")
+SQLITE_MAX: int = 2**63 - 1
+
+
+def whole_number(text: str, maximum: int = SQLITE_MAX) -> int | None:
+    """A whole number written with ASCII digits, at most ``maximum``; None otherwise (so
+    "²", "１" or a number SQLite cannot hold never reach ``int`` or a query)."""
+    text = text.strip()
+    if not _DIGITS.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= maximum else None

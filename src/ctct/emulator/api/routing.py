@@ -22,7 +22,7 @@ from starlette.responses import Response
 
 from ctct.emulator.api import errors
 from ctct.emulator.api.contract_ops import CONTRACT_OPERATIONS
-from ctct.emulator.api.gateway import Caller, Handler, Operation, Resource
+from ctct.emulator.api.gateway import NO_BODY, Caller, Handler, Operation, Resource
 
 _PARAM = re.compile(r"\{[^}]*\}")
 
@@ -43,7 +43,7 @@ def placeholder(method: str, template: str) -> Operation:
     """An operation of the contract the emulator does not serve: 501 after the token,
     limits and route checks, with no scope, privilege or media-type check of its own."""
     return Operation(
-        method, _not_modelled(method, template), content_type=None, produces=(), modelled=False
+        method, _not_modelled(method, template), content_type=NO_BODY, produces=(), modelled=False
     )
 
 
@@ -55,12 +55,19 @@ def specificity(path: str) -> tuple[int, ...]:
 def complete(
     resources: Iterable[Resource],
     contract: Iterable[tuple[str, tuple[str, ...]]] | None = None,
+    *,
+    elsewhere: Iterable[str] = (),
 ) -> list[Resource]:
+    """``elsewhere``: paths routed apart (the partner endpoints, behind their own
+    gateway): they get no placeholder here, which would shadow them."""
     served = list(resources)
     if contract is None:
         contract = CONTRACT_OPERATIONS
     by_shape = {shape(r.path): i for i, r in enumerate(served)}
+    routed_apart = {shape(path) for path in elsewhere}
     for path, methods in contract:
+        if shape(path) in routed_apart:
+            continue
         index = by_shape.get(shape(path))
         if index is None:
             ops = tuple(placeholder(m, path) for m in methods)

@@ -9,10 +9,13 @@ Request (JSON object; every key but the account is optional)::
                    "permission_to_send": "implicit", "list_memberships": ["VIP"],
                    "deleted": false, ...any other ContactPostRequest field}],
      "contacts_count": 1234,                     # generated contacts, after "contacts"
-     "generated_list_memberships": ["VIP"]}      # lists (names or ids) they join
+     "generated_list_memberships": ["VIP"],      # lists (names or ids) they join
+     ...}                                        # area data: see ``seed_areas.SEEDERS``
 
 Response 200: ``{"account_id": ..., "contacts": <number added>, "lists": [{"list_id",
-"name"}]}`` (the lists named in the request; existing lists of that name are reused).
+"name"}]}`` (the lists named in the request; existing lists of that name are reused),
+plus what each area seeder reports under its key (``seed_areas``: tracking events,
+events and registrations, social profiles, the physical address...).
 Errors: 400/404/409 ``{"error": "invalid_request"|"not_found"|"conflict",
 "error_description": "<what to send instead>"}``.
 """
@@ -31,6 +34,7 @@ from ctct.emulator.accounts import UnknownAccount
 from ctct.emulator.api import contact_model, errors
 from ctct.emulator.api.contact_input import parse_contact
 from ctct.emulator.api.isotime import format_datetime
+from ctct.emulator.api.seed_areas import SEEDERS, AreaSeedError
 
 if TYPE_CHECKING:
     import sqlite3
@@ -49,6 +53,7 @@ _ALLOWED = (
     "contacts",
     "contacts_count",
     "generated_list_memberships",
+    *SEEDERS,
 )
 _ERROR_CODES = {400: "invalid_request", 404: "not_found", 409: "conflict"}
 
@@ -149,10 +154,18 @@ def seed_account(emu: Emulator, body: object) -> dict[str, Any]:
             "UPDATE contacts SET status = 'deleted', deleted_at = ? WHERE contact_id = ?",
             [(now, cid) for cid, gone in zip(contact_ids, deleted, strict=False) if gone],
         )
+        reports: dict[str, Any] = {}
+        for key, seeder in SEEDERS.items():
+            if key in body:
+                try:
+                    reports[key] = seeder(emu, conn, account_id, body[key], now)
+                except AreaSeedError as exc:
+                    raise SeedError(400, str(exc)) from None
     return {
         "account_id": account_id,
         "contacts": len(contact_ids),
         "lists": [{"list_id": row["list_id"], "name": row["name"]} for row in lists],
+        **reports,
     }
 
 

@@ -28,6 +28,9 @@ class Selection:
     statuses: tuple[str, ...] = ()  # empty: every status but deleted; ("all",): all
     exclude: tuple[str, ...] = ()
     created_after: float | None = None
+    # A segment's criteria, compiled (over ``contacts c``) when the activity was requested.
+    segment_sql: str = ""
+    segment_params: tuple[Any, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +77,9 @@ class Selection:
         if self.created_after is not None:
             clauses.append("c.created_at > ?")
             params.append(self.created_after)
+        if self.segment_sql:
+            clauses.append(f"({self.segment_sql})")
+            params.extend(self.segment_params)
         return " AND ".join(clauses), params
 
     def count(self, conn: sqlite3.Connection, account_id: str) -> int:

@@ -7,15 +7,14 @@ Names are unique per account, case-insensitively. Contacts hold their tags as
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import uuid
 from typing import Any, Final
 
 from ctct.emulator.api import errors
 from ctct.emulator.api.activity_runner import JobContext
-from ctct.emulator.api.contact_store import encode_document
 from ctct.emulator.api.isotime import format_datetime
+from ctct.emulator.api.tagging_jobs import DocumentEditJob
 from ctct.emulator.clock import Clock
 from ctct.emulator.db import Database, register_schema
 
@@ -139,44 +138,25 @@ def tag_not_found(tag_id: str) -> errors.ApiError:
     return errors.not_found(AREA, f"Tag {tag_id} was not found.")
 
 
-class TagDeleteJob:
-    """Payload ``{"tag_ids": [...]}``: un-tag the account's contacts a chunk at a time
-    (``position`` is the last contact ``seq`` done), then delete the tags."""
+class TagDeleteJob(DocumentEditJob):
+    """Payload ``{"tag_ids": [...]}``: un-tag the account's contacts a chunk at a time,
+    then delete the tags."""
 
-    def start(self, ctx: JobContext) -> None:
+    def condition(self, ctx: JobContext) -> tuple[str, list[Any]]:
         tag_ids: list[str] = ctx.payload["tag_ids"]
         marks = ",".join("?" * len(tag_ids))
-        total = ctx.conn.execute(
-            "SELECT COUNT(DISTINCT c.seq) AS n FROM contacts c, "  # noqa: S608
-            f"json_each(c.data, '$.taggings') j WHERE c.account_id = ? AND j.value IN ({marks})",
-            (ctx.activity.account_id, *tag_ids),
-        ).fetchone()["n"]
-        ctx.activity.status.update(items_total_count=total, items_completed_count=0)
+        sql = (
+            "EXISTS (SELECT 1 FROM json_each(c.data, '$.taggings') j "  # noqa: S608
+            f"WHERE j.value IN ({marks}))"
+        )
+        return sql, list(tag_ids)
 
-    def step(self, ctx: JobContext) -> bool:
-        activity = ctx.activity
-        tag_ids: list[str] = ctx.payload["tag_ids"]
-        marks = ",".join("?" * len(tag_ids))
-        rows = ctx.conn.execute(
-            "SELECT DISTINCT c.seq AS seq, c.contact_id AS contact_id, c.data AS data "  # noqa: S608
-            "FROM contacts c, json_each(c.data, '$.taggings') j "
-            f"WHERE c.account_id = ? AND c.seq > ? AND j.value IN ({marks}) "
-            "ORDER BY c.seq LIMIT ?",
-            (activity.account_id, activity.position, *tag_ids, ctx.chunk_size),
-        ).fetchall()
-        updates = []
-        for row in rows:
-            data = json.loads(row["data"])
-            data["taggings"] = [t for t in data.get("taggings", []) if t not in tag_ids]
-            updates.append((encode_document(data), row["contact_id"]))
-        ctx.conn.executemany("UPDATE contacts SET data = ? WHERE contact_id = ?", updates)
-        if rows:
-            activity.position = rows[-1]["seq"]
-            activity.status["items_completed_count"] += len(rows)
-        if len(rows) < ctx.chunk_size:
-            ctx.conn.executemany(
-                "DELETE FROM contact_tags WHERE account_id = ? AND tag_id = ?",
-                [(activity.account_id, t) for t in tag_ids],
-            )
-            return True
-        return False
+    def edit(self, ctx: JobContext, data: dict[str, Any]) -> None:
+        tag_ids = ctx.payload["tag_ids"]
+        data["taggings"] = [t for t in data.get("taggings", []) if t not in tag_ids]
+
+    def finish(self, ctx: JobContext) -> None:
+        ctx.conn.executemany(
+            "DELETE FROM contact_tags WHERE account_id = ? AND tag_id = ?",
+            [(ctx.activity.account_id, t) for t in ctx.payload["tag_ids"]],
+        )
