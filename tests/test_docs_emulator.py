@@ -9,10 +9,11 @@ Markers on the line just before a block:
 - ``<!-- not run: why -->``: skipped (e.g. a command a person runs in the background).
 
 A person pasting commands takes more than the token endpoint's 1 request/second
-between blocks, so between blocks the test moves the clock of each emulator the doc has
-started so far 5 seconds forward rather than sleeping. An emulator started with
-``--split-hosts --port N`` answers for ``N``, ``N+1`` and ``N+2`` (its identity host and
-API).
+between blocks, so between blocks the test moves each emulator's clock 5 seconds
+forward rather than sleeping (each emulator from the first block that names it on: an
+emulator's clock far ahead of ctct's would fail ctct's checks of the tokens' times). An
+emulator started with ``--split-hosts --port N`` answers for ``N``, ``N+1`` and ``N+2``
+(its identity host and API).
 """
 
 from __future__ import annotations
@@ -53,8 +54,6 @@ class Block:
 class Emulator:
     doc_port: str
     flags: tuple[str, ...]
-    after: int = 0
-    """How many blocks run before the doc starts it: its clock moves from then on."""
 
 
 def read_doc(doc: Path = DOC) -> tuple[list[Emulator], list[Block], int]:
@@ -74,7 +73,7 @@ def read_doc(doc: Path = DOC) -> tuple[list[Emulator], list[Block], int]:
                 at = flags.index("--port")
                 port = flags[at + 1]
                 del flags[at : at + 2]
-            emulators.append(Emulator(port, tuple(flags), len(blocks)))
+            emulators.append(Emulator(port, tuple(flags)))
         else:
             body = match["body"]
             if match["lang"] == "python":
@@ -155,25 +154,26 @@ def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
         del env[name]
     with ExitStack() as stack:
         origins: dict[str, str] = {}
-        controls: list[tuple[int, str]] = []
+        control_of: dict[str, str] = {}  # doc port -> its emulator's control API origin
         for e in emulators:
             ports = stack.enter_context(start(tmp_path, e))
             origins.update(ports)
-            controls.append((e.after, ports[e.doc_port]))  # the control API's origin
+            control_of.update(dict.fromkeys(ports, ports[e.doc_port]))
         # Background jobs a block starts (a broker, say) never outlive the run, even
         # when a block fails.
         script = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
+        in_use: list[str] = []  # emulators a block has named so far: only their clocks move
         for number, block in enumerate(blocks, 1):
             body = block.body
             for doc_port, origin in origins.items():
+                control = control_of[doc_port]
+                if f"127.0.0.1:{doc_port}" in body and control not in in_use:
+                    in_use.append(control)
                 body = body.replace(f"127.0.0.1:{doc_port}", origin)
-            # Only the clocks of emulators the doc has started by now: a person starts
-            # each where the doc shows it, so its clock has not run ahead before that.
             advance = " ".join(
                 f"curl -sS -o /dev/null -X POST http://{origin}/__emulator/clock/advance "
                 """-H 'Content-Type: application/json' -d '{"seconds": 5}';"""
-                for after, origin in controls
-                if after < number
+                for origin in in_use
             )
             script += [f"echo '### block {number} ({doc.name} line {block.line})'"]
             script += [advance, body]
@@ -249,6 +249,11 @@ EXPECTED = (
     '"offset":',
     '"reset": true',
     '"contacts": 2',
+    # The generic provider mode, through ctct's discovery path.
+    '/oauth2/device_authorization"',
+    '"typ": "at+jwt"',
+    '"aud": "http://127.0.0.1:',
+    "43 characters, JWS: 0",
     '[\n  "tia@example.com"\n]',
     '"site_owner_name": "bob@example.com"',
     '"error": "invalid_client"',

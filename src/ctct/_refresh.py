@@ -306,19 +306,19 @@ def refresh_flow(
             received_at=received_at,
             previous=tokens,
         )
-    except ClientRejected:
+    except AuthorizationRequired as refused:
         yield ClearAttempt()
-        raise  # the app's credentials, not the grant: keep the refresh token
-    except AuthorizationRequired as rejected_error:
-        yield ClearAttempt()
-        return (yield from _after_invalid_grant(grant, current, rejected_error, rejected, in_doubt))
+        if isinstance(refused, ClientRejected):
+            # invalid_client: the app's credentials, not the grant; keep the refresh token.
+            raise refused
+        return (yield from _after_invalid_grant(grant, current, refused, rejected, in_doubt))
     except CtctError as error:
         # A network error or timeout may have reached the server, which may have rotated
         # the token: the attempt stays so the next holder knows. An answer means not.
         if not isinstance(error, NetworkError):
             yield ClearAttempt()
         if not error.retryable:
-            raise  # e.g. invalid_client: the refresh token is kept, the message says why
+            raise  # e.g. unauthorized_client: the refresh token is kept, the message says why
         return _transient(grant, current, grant.clock(), allow_transient_fallback, error)
 
     new_tokens = new_tokens.with_subject(tokens.subject)
@@ -395,9 +395,9 @@ def _after_invalid_grant(
 ) -> Generator[Operation, Any, Outcome]:
     # Another worker (one that does not share our lock, or a previous run of this
     # process) may have rotated the refresh token: trust the store over the error.
-    latest = yield Load()
-    if latest is not None and latest.version != current.version:
-        newer = decode(latest)
+    reread = yield Load()
+    if reread is not None and reread.version != current.version:
+        newer = decode(reread)
         if newer.tokens.refresh_token != current.tokens.refresh_token:
             return Outcome(newer, refreshed=False)
     # The server rejected this refresh token: only now is it safe to forget it. The

@@ -17,7 +17,7 @@ The handle knows the base URL and the default app's (test) credentials, and driv
 emulator's control API over HTTP: approve a device login, approve a browser login,
 advance the clock, inject faults, rotate signing keys, read counters::
 
-    with start_emulator(access_token_ttl=60) as emu:
+    with start_emulator(access_token_ttl=60) as emu:   # provider="generic": discovery
         ...  # start a device login in your app, read its user code
         emu.approve_device(user_code)
         emu.advance_clock(61)       # the access token has now expired
@@ -107,7 +107,22 @@ class EmulatorHandle:
         self._config: dict[str, Any] | None = None
         self._origins = {k: v.rstrip("/") for k, v in origins.items()} if origins else None
 
-    # -- where things are -------------------------------------------------------------
+    # -- where things are (Constant Contact's paths, or the generic provider mode's) ----
+
+    @property
+    def provider(self) -> str:
+        """``"constant-contact"``, or ``"generic"`` (an OAuth 2 / OIDC provider found by
+        discovery from ``issuer``)."""
+        return str(self.config(cached=True).get("provider", "constant-contact"))
+
+    @property
+    def issuer(self) -> str:
+        """The ``iss`` of the emulator's tokens (in the generic mode: its own origin)."""
+        return str(self.config(cached=True).get("issuer", _cc.ISSUER))
+
+    def _url(self, name: str, cc_path: str, role: str = "authz") -> str:
+        paths: dict[str, str] = self.config(cached=True).get("paths", {})
+        return self._origin(role) + paths.get(name, cc_path)
 
     def _origin(self, role: str) -> str:
         if self._origins is None:
@@ -140,32 +155,33 @@ class EmulatorHandle:
 
     @property
     def authorize_url(self) -> str:
-        return self.authz_origin + _cc.AUTHORIZE_PATH
+        return self._url("authorize", _cc.AUTHORIZE_PATH)
 
     @property
     def token_url(self) -> str:
-        return self.authz_origin + _cc.TOKEN_PATH
+        return self._url("token", _cc.TOKEN_PATH)
 
     @property
     def device_authorization_url(self) -> str:
-        return self.authz_origin + _cc.DEVICE_AUTHORIZE_PATH
+        return self._url("device_authorize", _cc.DEVICE_AUTHORIZE_PATH)
 
     @property
     def revoke_url(self) -> str:
-        return self.authz_origin + _cc.REVOKE_PATH
+        return self._url("revoke", _cc.REVOKE_PATH)
 
     @property
     def jwks_url(self) -> str:
-        return self.identity_origin + _cc.JWKS_PATH
+        return self._url("jwks", _cc.JWKS_PATH, "identity")
 
     @property
     def api_url(self) -> str:
         """The V3 API's base, e.g. ``http://127.0.0.1:7717/v3``."""
-        return self.api_origin + _cc.API_BASE_PATH
+        return self._url("api", _cc.API_BASE_PATH, "api")
 
-    def provider(self) -> Provider:
+    def provider_profile(self) -> Provider:
         """ctct's Constant Contact profile pointed at this emulator (each host at its own
-        origin with ``--split-hosts``)."""
+        origin with ``--split-hosts``). Not for the generic provider mode, whose profile
+        comes from discovery (``CTCT_ISSUER``: see ``env()``)."""
         from ctct._provider import Provider
 
         if not self.split_hosts:
@@ -202,16 +218,23 @@ class EmulatorHandle:
         return list(self.config(cached=True)["users"])
 
     def env(self) -> dict[str, str]:
-        """The environment variables that point ctct at this emulator."""
-        if self.split_hosts:
+        """The environment variables that point ctct at this emulator: ``CTCT_BASE_URL``
+        (Constant Contact's profile), ``CTCT_AUTH_URL``/``CTCT_IDENTITY_URL``/``CTCT_API_URL``
+        with ``--split-hosts``, or ``CTCT_ISSUER`` in the generic provider mode."""
+        config = self.config(cached=True)
+        if self.provider == "generic":
+            env = {"CTCT_ISSUER": self.issuer, "CTCT_CLIENT_ID": self.client_id}
+            if config.get("access_token_format") == "jwt":
+                env["CTCT_AUDIENCE"] = str(config["audience"])
+        elif self.split_hosts:
             env = {
                 "CTCT_AUTH_URL": self.authz_origin,
                 "CTCT_IDENTITY_URL": self.identity_origin,
                 "CTCT_API_URL": self.api_origin,
+                "CTCT_CLIENT_ID": self.client_id,
             }
         else:
-            env = {"CTCT_BASE_URL": self.base_url}
-        env["CTCT_CLIENT_ID"] = self.client_id
+            env = {"CTCT_BASE_URL": self.base_url, "CTCT_CLIENT_ID": self.client_id}
         if self.client_secret is not None:
             env["CTCT_CLIENT_SECRET"] = self.client_secret
         return env

@@ -50,7 +50,7 @@ def test_three_origins(split: EmulatorHandle) -> None:
                 split.identity_origin,
                 split.api_origin,
             )
-    provider = split.provider()
+    provider = split.provider_profile()
     assert provider.token_endpoint == split.token_url
     assert provider.jwks_uri == split.jwks_url and provider.api_base_url == split.api_url
 

@@ -63,6 +63,40 @@ def test_plain_httpx_auth(env: Env) -> None:
     assert env.refreshes() == 1
 
 
+def test_plain_httpx_async_client_refreshes_and_replays_after_401(env: Env) -> None:
+    """``httpx_auth`` on a plain ``httpx.AsyncClient``, over a real socket: the header
+    comes from the manager, a due token is refreshed once for many tasks, and a 401 is
+    answered by one refresh and one replay."""
+
+    async def scenario() -> tuple[list[int], list[int]]:
+        with env.manager() as manager:
+            first = env.login(manager)
+            async with httpx.AsyncClient(
+                base_url=env.server.base_url, auth=httpx_auth(manager)
+            ) as api:
+                ok = await api.get("/v3/account/summary")
+                assert ok.json()["organization_name"] == "Alice's Bakery"
+                env.clock.advance(DAY + 1)  # expired: every task needs the new token
+                env.emu.api_limiter.rate = 1000.0
+                storm = await asyncio.gather(*(api.get("/v3/account/summary") for _ in range(8)))
+                assert env.refreshes() == 1
+                second = manager.tokens()
+                assert second is not None and second.access_token is not None
+                assert second.access_token.reveal() != first.access_token.reveal()  # type: ignore[union-attr]
+                _revoke_access_token(env, second.access_token.reveal())
+                replayed = await api.get("/v3/account/summary")
+            await manager.aclose()
+            return [r.status_code for r in storm], [
+                *(r.status_code for r in replayed.history),
+                replayed.status_code,
+            ]
+
+    statuses, replay = asyncio.run(scenario())
+    assert statuses == [200] * 8
+    assert replay == [401, 200]  # refused once, refreshed, replayed
+    assert env.refreshes() == 2
+
+
 def test_requests_auth_sets_the_header_and_replays_after_401(env: Env) -> None:
     with env.manager() as manager, requests.Session() as session:
         first = env.login(manager)

@@ -119,6 +119,7 @@ def test_revoked_grant_requires_login_and_only_then_drops_the_refresh_token(env:
 
 
 def test_invalid_client_keeps_the_refresh_token(make_env: MakeEnv) -> None:
+    # safety: src/ctct/_refresh.py: raise refused
     env = make_env()
     with env.manager() as manager:
         before = env.login(manager)
@@ -136,6 +137,7 @@ def test_invalid_client_keeps_the_refresh_token(make_env: MakeEnv) -> None:
 
 @pytest.mark.parametrize("kind", ["503", "500", "garbled", "timeout", "drop"])
 def test_transient_failures_keep_serving_the_valid_token(env: Env, kind: str) -> None:
+    # safety: src/ctct/_refresh.py: return Outcome(current, refreshed=False, transient_error=error)
     with env.manager(policy=FAST, timeout=1.0) as manager:
         first = env.login(manager)
         env.clock.advance(DAY - 60)  # due but still valid

@@ -325,16 +325,19 @@ def test_acquire_rate_is_a_token_bucket(backend: Backend) -> None:
     # Network backends' clocks are the servers' and run on meanwhile: waits are approximate.
     one, two = backend.make(), backend.make()
     clock = backend.clock
+    # A loaded machine stretches the time between two round trips to a server by tens
+    # of milliseconds; the semantics (empty, refill, cap) are what is tested here.
+    tol = 0.05 if backend.name in ("sqlite", "memory") else 0.2
     assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == 0.0
     assert two.acquire_rate("token-endpoint:c1", rate=1, burst=2) == 0.0
     # Empty: the wait is reported and nothing is taken, however often it is asked.
-    assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(1.0, abs=0.05)
-    assert two.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(1.0, abs=0.05)
+    assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(1.0, abs=tol)
+    assert two.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(1.0, abs=tol)
     clock.advance(0.25)
-    assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(0.75, abs=0.05)
+    assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(0.75, abs=tol)
     clock.advance(0.75)
     assert two.acquire_rate("token-endpoint:c1", rate=1, burst=2) == 0.0
-    assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(1.0, abs=0.05)
+    assert one.acquire_rate("token-endpoint:c1", rate=1, burst=2) == pytest.approx(1.0, abs=tol)
     # Another bucket is independent.
     assert one.acquire_rate("token-endpoint:c2", rate=1, burst=1) == 0.0
     # Refill is capped at the burst.
@@ -342,7 +345,7 @@ def test_acquire_rate_is_a_token_bucket(backend: Backend) -> None:
     assert [one.acquire_rate("token-endpoint:c1", 1, 2) for _ in range(3)] == [
         0.0,
         0.0,
-        pytest.approx(1.0, abs=0.05),
+        pytest.approx(1.0, abs=tol),
     ]
 
 

@@ -64,6 +64,8 @@ class Settings:
     api_daily_quota: int | None = None
     token_rate: float | None = None
     allowed_hosts: tuple[str, ...] = ()
+    provider: str | None = None
+    access_tokens: str | None = None
 
 
 # Flags that map one-to-one onto an EmulatorConfig field.
@@ -79,6 +81,8 @@ _FIELDS = {
     "api_daily_quota": "api_daily_quota",
     "token_rate": "token_rate_per_second",
     "default_user": "default_username",
+    "provider": "provider",
+    "access_tokens": "access_token_format",
 }
 # Flags that switch off a behaviour that is on by default.
 _OFF_SWITCHES = {
@@ -118,6 +122,7 @@ def build_config(settings: Settings) -> EmulatorConfig:
         changes["allowed_hosts"] = (*config.allowed_hosts, *settings.allowed_hosts)
     changes["apps"] = _apps(config, settings)
     config = config.with_changes(**changes)
+    _check_provider(config)
     if config.user(config.default_username) is None:
         known = ", ".join(u.username for u in config.users)
         raise click.BadParameter(
@@ -125,6 +130,15 @@ def build_config(settings: Settings) -> EmulatorConfig:
             param_hint="--default-user",
         )
     return config
+
+
+def _check_provider(config: EmulatorConfig) -> None:
+    from ctct.emulator.generic import check_config
+
+    try:
+        check_config(config)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--access-tokens / --provider") from None
 
 
 def _apps(config: EmulatorConfig, settings: Settings) -> tuple[Any, ...]:
@@ -341,6 +355,18 @@ def check_host(host: str, allow_remote: bool) -> None:
     type=click.FloatRange(0, min_open=True),
     metavar="PER_SECOND",
     help=f"Token endpoint requests per second per app.  [default: {_cc.TOKEN_RATE_PER_SECOND:g}]",
+)
+@click.option(
+    "--provider",
+    type=click.Choice(["constant-contact", "generic"]),
+    help="Be Constant Contact, or a generic OAuth 2 / OpenID Connect provider found by "
+    "discovery (CTCT_ISSUER).  [default: constant-contact]",
+)
+@click.option(
+    "--access-tokens",
+    type=click.Choice(["jwt", "opaque"]),
+    help="With --provider generic: RFC 9068 JWT access tokens, or opaque random strings."
+    "  [default: jwt]",
 )
 @click.option("--json", "as_json", is_flag=True, help="Also print one JSON line when ready.")
 @click.option(

@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 
-from ctct import _cc
 from ctct.cli.emulator_cmd import WILDCARD_HOSTS
+from ctct.emulator import generic
 from ctct.emulator.app import Emulator, create_app
 from ctct.emulator.config import EmulatorConfig
 from ctct.emulator.hosts import ROLES
@@ -159,17 +159,15 @@ def ready_info(
     unless the hosts are split, when ``env`` names each (``CTCT_AUTH_URL``...)."""
     app = config.default_app
     origins = origins or {role: url for role in ROLES}
+    env = generic.client_env(config, url)
     if config.split_hosts:
+        del env["CTCT_BASE_URL"]
         env = {
             "CTCT_AUTH_URL": origins["authz"],
             "CTCT_IDENTITY_URL": origins["identity"],
             "CTCT_API_URL": origins["api"],
+            **env,
         }
-    else:
-        env = {"CTCT_BASE_URL": url}
-    env["CTCT_CLIENT_ID"] = app.client_id
-    if app.client_secret is not None:
-        env["CTCT_CLIENT_SECRET"] = app.client_secret
     return {
         "event": "ready",
         "pid": os.getpid(),
@@ -209,7 +207,8 @@ def announce(console: Console, config: EmulatorConfig, info: dict[str, Any], as_
         sys.stdout.flush()
     url = info["base_url"]
     app = config.default_app
-    console.print(f"[bold green]Constant Contact emulator[/] listening on [bold]{url}[/]")
+    mode = " (a generic OAuth 2 / OpenID Connect provider)" if generic.enabled(config) else ""
+    console.print(f"[bold green]Constant Contact emulator[/]{mode} listening on [bold]{url}[/]")
     if config.split_hosts:
         hosts = info["origins"]
         console.print(
@@ -239,16 +238,9 @@ def announce(console: Console, config: EmulatorConfig, info: dict[str, Any], as_
 
     endpoints = Table.grid(padding=(0, 2))
     origins = info["origins"]
-    for name, role, path in (
-        ("authorize", "authz", _cc.AUTHORIZE_PATH),
-        ("token", "authz", _cc.TOKEN_PATH),
-        ("device", "authz", _cc.DEVICE_AUTHORIZE_PATH),
-        ("revoke", "authz", _cc.REVOKE_PATH),
-        ("JWKS", "identity", _cc.JWKS_PATH),
-        ("V3 API", "api", _cc.API_BASE_PATH),
-        ("control", "authz", "/__emulator/config"),
-    ):
-        endpoints.add_row(name, origins[role] + path)
+    host_of = {"JWKS": "identity", "V3 API": "api"}  # the rest: the authorization server
+    for name, path in generic.endpoints(config):
+        endpoints.add_row(name, origins[host_of.get(name, "authz")] + path)
     console.print("\n[bold]Endpoints[/]")
     console.print(Padding(endpoints, (0, 0, 0, 2), expand=False))
 

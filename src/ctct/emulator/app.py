@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ctct.emulator import accounts, api, control, grants, oauth
+from ctct.emulator import accounts, api, control, generic, grants, oauth
 from ctct.emulator.api.amzn import AmznHeadersMiddleware
 from ctct.emulator.clock import Clock
 from ctct.emulator.config import EmulatorConfig
@@ -31,6 +31,7 @@ class Emulator:
 
     def __init__(self, config: EmulatorConfig | None = None, clock: Clock | None = None) -> None:
         self.config = config or EmulatorConfig()
+        generic.check_config(self.config)
         self.db = Database(self.config.data_path)
         offset = float(self.db.get_meta("clock_offset") or 0.0)
         self.clock = clock or Clock(offset=offset)
@@ -132,6 +133,8 @@ def create_app(config: EmulatorConfig | None = None, emulator: Emulator | None =
         Middleware(AmznHeadersMiddleware),
         Middleware(FaultMiddleware, faults=emu.faults),
     ]
+    if generic.enabled(emu.config):
+        middleware.insert(1, Middleware(generic.IssuerMiddleware))
     app = Starlette(
         routes=[*oauth.routes(emu), *api.routes(emu), *control.routes(emu)],
         middleware=middleware,

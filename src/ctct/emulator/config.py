@@ -13,6 +13,8 @@ from ctct import _cc
 
 RefreshTokenType = Literal["rotating", "long-lived"]
 ReusePolicy = Literal["token", "grant"]
+ProviderMode = Literal["constant-contact", "generic"]
+AccessTokenFormat = Literal["jwt", "opaque"]
 Flow = Literal["authorization_code", "device_code", "refresh_token", "implicit"]
 
 ALL_FLOWS: frozenset[Flow] = frozenset({"authorization_code", "device_code", "refresh_token"})
@@ -150,6 +152,12 @@ class EmulatorConfig:
 
     auto_approve: bool = False
     default_username: str = "alice@example.com"
+
+    # Which authorization server to be: Constant Contact's, or a generic OAuth 2 /
+    # OpenID Connect provider found by discovery (``generic``), whose access tokens are
+    # RFC 9068 JWTs or, with access_token_format "opaque", random strings.
+    provider: ProviderMode = "constant-contact"
+    access_token_format: AccessTokenFormat = "jwt"
 
     # Hosts the emulator answers to (its control API has no authentication, so a
     # request naming any other Host is refused: DNS-rebinding protection).

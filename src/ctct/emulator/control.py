@@ -23,8 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ctct import _cc
-from ctct.emulator import api, oauth
+from ctct.emulator import api, generic, oauth
 from ctct.emulator.config import AppConfig, EmulatorConfig
 from ctct.emulator.faults import FAULT_KINDS, FaultKind, FaultTarget
 
@@ -206,18 +205,8 @@ def describe_config(config: EmulatorConfig) -> dict[str, Any]:
         "limits": limits,
         "allowed_hosts": list(config.allowed_hosts),
         "persistent": config.data_path is not None,
-        "paths": {
-            "authorize": _cc.AUTHORIZE_PATH,
-            "token": _cc.TOKEN_PATH,
-            "device_authorize": _cc.DEVICE_AUTHORIZE_PATH,
-            "revoke": _cc.REVOKE_PATH,
-            "jwks": _cc.JWKS_PATH,
-            "partner_token": _cc.PARTNER_TOKEN_PATH,
-            "api": _cc.API_BASE_PATH,
-            "control": PREFIX,
-        },
-        "issuer": _cc.ISSUER,
-        "audience": _cc.AUDIENCE,
+        "paths": {**generic.paths(config), "control": PREFIX},
+        **generic.describe(config),
     }
 
 

@@ -88,8 +88,11 @@ class KeyRing:
         with self._lock:
             return KeySet(list(self._keys.values()))
 
-    def sign(self, claims: dict[str, Any]) -> str:
+    def sign(self, claims: dict[str, Any], *, typ: str | None = None) -> str:
         with self._lock:
             kid = self._active_kid
             key = self._keys[kid]
-        return jwt.encode({"alg": "RS256", "kid": kid}, claims, key)
+        header = {"alg": "RS256", "kid": kid}
+        if typ is not None:
+            header["typ"] = typ  # e.g. RFC 9068's "at+jwt"
+        return jwt.encode(header, claims, key)

@@ -14,8 +14,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ctct import _cc
+from ctct.emulator import generic, partner_auth
 from ctct.emulator import oauth_control as control
-from ctct.emulator import partner_auth
 from ctct.emulator.oauth_authorize import authorize_get, authorize_post
 from ctct.emulator.oauth_device import (
     ACTIVATE_PATH,
@@ -42,7 +42,10 @@ def _bind(emu: Emulator, handler: Handler) -> Callable[[Request], Awaitable[Resp
 
 def routes(emu: Emulator) -> list[BaseRoute]:
     """CC's authorization-server paths plus the device verification page and the
-    technology partners' token endpoint."""
+    technology partners' token endpoint (in the generic provider mode: that mode's
+    paths and discovery instead)."""
+    if generic.enabled(emu.config):
+        return generic.routes(emu)
 
     async def jwks(request: Request) -> Response:
         return JSONResponse(emu.keys.jwks(), headers={"Cache-Control": "max-age=300"})

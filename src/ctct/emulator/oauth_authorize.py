@@ -15,7 +15,6 @@ from urllib.parse import parse_qsl, urlsplit
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ctct import _cc
 from ctct.emulator import pages
 from ctct.emulator.config import AppConfig, UserConfig
 from ctct.emulator.oauth_common import OAuthError, add_query, parse_scopes, single_valued
@@ -177,7 +176,7 @@ async def authorize_get(emu: Emulator, request: Request) -> Response:
         target = approve_redirect(emu, taken, emu.config.default_user.username)
         return RedirectResponse(target, status_code=302)
     return pages.login_page(
-        action=_cc.AUTHORIZE_PATH,
+        action=request.url.path,
         request_id=pending.request_id,
         app_name=app.name,
         scopes=scopes,
@@ -206,7 +205,7 @@ async def authorize_post(emu: Emulator, request: Request) -> Response:
     user = user_for_login(emu, username, form.get("password", ""))
     if user is None:
         return pages.login_page(
-            action=_cc.AUTHORIZE_PATH,
+            action=request.url.path,
             request_id=pending.request_id,
             app_name=app_name,
             scopes=pending.scopes,

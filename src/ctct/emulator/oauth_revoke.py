@@ -14,7 +14,7 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ctct.emulator import tokens
+from ctct.emulator import generic, generic_tokens, tokens
 from ctct.emulator.grants import Grant
 from ctct.emulator.oauth_client import authenticate, extract_credentials
 from ctct.emulator.oauth_common import NO_STORE, OAuthError, query_and_form
@@ -32,15 +32,23 @@ def verified_access_token_claims(emu: Emulator, token: str) -> dict[str, object]
     return dict(decoded.claims)
 
 
+def _access_token(emu: Emulator, token: str) -> tuple[str, str] | None:
+    """``(jti, client_id)`` of an access token this emulator issued, else None."""
+    if generic.enabled(emu.config):
+        return generic_tokens.identify(emu, token)
+    claims = verified_access_token_claims(emu, token)
+    jti, cid = (claims.get("jti"), claims.get("cid")) if claims else (None, None)
+    return (jti, cid) if isinstance(jti, str) and isinstance(cid, str) else None
+
+
 def _grant_of_token(emu: Emulator, token: str) -> Grant | None:
     grant = emu.grants.grant_of_refresh_token(token)
     if grant is not None:
         return grant
-    claims = verified_access_token_claims(emu, token)
-    jti = claims.get("jti") if claims else None
-    if not isinstance(jti, str):
+    access = _access_token(emu, token)
+    if access is None:
         return None
-    row = emu.db.query_one("SELECT grant_id FROM access_tokens WHERE jti = ?", (jti,))
+    row = emu.db.query_one("SELECT grant_id FROM access_tokens WHERE jti = ?", (access[0],))
     return emu.grants.get(row["grant_id"]) if row and row["grant_id"] else None
 
 
@@ -66,9 +74,8 @@ async def revoke_endpoint(emu: Emulator, request: Request) -> Response:
         if kind == "refresh_token" and emu.grants.revoke_refresh_token(app.client_id, token):
             break
         if kind == "access_token":
-            claims = verified_access_token_claims(emu, token)
-            jti = claims.get("jti") if claims else None
-            if claims and claims.get("cid") == app.client_id and isinstance(jti, str):
-                tokens.revoke_access_token(emu, jti)
+            access = _access_token(emu, token)
+            if access is not None and access[1] == app.client_id:
+                tokens.revoke_access_token(emu, access[0])
                 break
     return Response(status_code=200, headers=NO_STORE)

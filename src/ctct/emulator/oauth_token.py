@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ctct import _cc
-from ctct.emulator import tokens
+from ctct.emulator import generic, tokens
 from ctct.emulator.config import AppConfig, UserConfig
 from ctct.emulator.oauth_client import authenticate, client_id_hint, extract_credentials
 from ctct.emulator.oauth_common import (
@@ -232,7 +232,7 @@ def id_token(emu: Emulator, client_id: str, user: UserConfig, nonce: str | None)
     claims: dict[str, Any] = {
         "ver": 1,
         "jti": "ID." + secrets.token_urlsafe(24),
-        "iss": _cc.ISSUER,
+        "iss": generic.token_issuer(emu.config),
         "aud": client_id,
         "sub": user.platform_user_id,
         "iat": now,

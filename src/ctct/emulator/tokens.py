@@ -53,6 +53,15 @@ def mint_access_token(
 ) -> MintedToken:
     now = int(emu.clock.now())
     lifetime = emu.config.access_token_ttl if ttl is None else ttl
+    if emu.config.provider == "generic":
+        from ctct.emulator import generic_tokens
+
+        token, jti = generic_tokens.mint(
+            emu, client_id=client_id, user=user, scopes=scopes, now=now, lifetime=lifetime
+        )
+        return _record(
+            emu, MintedToken(token, jti, now, now + lifetime, scopes), grant_id, client_id
+        )
     jti = "AT." + secrets.token_urlsafe(32)
     claims: dict[str, Any] = {
         "ver": 1,
@@ -69,14 +78,20 @@ def mint_access_token(
         "platform_user_id": user.platform_user_id,
     }
     token = emu.keys.sign(claims)
+    return _record(emu, MintedToken(token, jti, now, now + lifetime, scopes), grant_id, client_id)
+
+
+def _record(
+    emu: Emulator, minted: MintedToken, grant_id: str | None, client_id: str
+) -> MintedToken:
     with emu.db.transaction() as conn:
         # Expired rows are useless to the gateway; drop them as we go so the table stays small.
-        conn.execute("DELETE FROM access_tokens WHERE expires_at < ?", (now - 60,))
+        conn.execute("DELETE FROM access_tokens WHERE expires_at < ?", (minted.issued_at - 60,))
         conn.execute(
             "INSERT INTO access_tokens(jti, grant_id, client_id, expires_at) VALUES (?, ?, ?, ?)",
-            (jti, grant_id, client_id, now + lifetime),
+            (minted.jti, grant_id, client_id, minted.expires_at),
         )
-    return MintedToken(token, jti, now, now + lifetime, scopes)
+    return minted
 
 
 def access_token_active(emu: Emulator, jti: str) -> bool:

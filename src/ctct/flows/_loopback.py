@@ -53,12 +53,7 @@ class LoopbackReceiver:
         except ValueError:
             raise ConfigError(f"The redirect URI {redirect_uri!r} has an invalid port.") from None
         if parts.scheme != "http" or parts.hostname != _LOOPBACK_HOST:
-            raise ConfigError(
-                f"The browser login listens on 127.0.0.1 only, so its redirect URI must be "
-                f"http://127.0.0.1[:port]/path, not {redirect_uri!r}. Register such a URI for "
-                "the app (e.g. http://127.0.0.1/callback) and set CTCT_REDIRECT_URI, or use "
-                "the paste or device flow."
-            )
+            raise _not_loopback(redirect_uri)
         if parts.query or parts.fragment or parts.username:
             raise ConfigError(
                 f"The redirect URI {redirect_uri!r} must not carry a query, fragment or user."
@@ -155,6 +150,15 @@ class LoopbackReceiver:
             "(--no-browser) or the device flow.",
             code="timeout",
         )
+
+
+def _not_loopback(redirect_uri: str) -> ConfigError:
+    return ConfigError(
+        f"The browser login listens on 127.0.0.1 only, so its redirect URI must be "
+        f"http://127.0.0.1[:port]/path, not {redirect_uri!r}. Register such a URI for "
+        "the app (e.g. http://127.0.0.1/callback) and set CTCT_REDIRECT_URI, or use "
+        "the paste or device flow."
+    )
 
 
 class _Server(ThreadingHTTPServer):

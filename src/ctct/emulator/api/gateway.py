@@ -5,7 +5,8 @@ Order of checks (each failure ends the request):
 1. Bearer token (401, CC's single-object body and ``WWW-Authenticate``): RS256 only,
    signature against the emulator's keys (unknown ``kid`` fails), ``exp`` against the
    emulator's clock with no leeway, ``aud``/``iss`` equal to CC's literal values, and the
-   ``jti`` still honoured (not revoked).
+   ``jti`` still honoured (not revoked). In the generic provider mode, that mode's RFC
+   9068 or opaque tokens instead (``generic_tokens.verify``).
 2. Per-second limit for the token's API key (``cid``): 429 ``throttled``. A request
    refused here does not consume the daily quota.
 3. Daily quota for the key: 429 ``quota_exceeded`` (resets 00:00 UTC). Requests refused
@@ -35,7 +36,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from ctct import _cc
-from ctct.emulator import tokens
+from ctct.emulator import generic, generic_tokens, tokens
 from ctct.emulator.api import errors
 from ctct.emulator.api.accept import acceptable
 from ctct.emulator.api.privileges import privileges_of
@@ -103,6 +104,8 @@ def authenticate(emu: Emulator, authorization: str | None) -> Caller:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise errors.unauthorized()
+    if generic.enabled(emu.config):
+        return _generic_caller(emu, token)
     try:
         decoded = jwt.decode(token, emu.keys.key_set(), algorithms=["RS256"])
     except Exception:  # every way a token can be unreadable or forged means the same 401
@@ -124,6 +127,15 @@ def authenticate(emu: Emulator, authorization: str | None) -> Caller:
     if user is None or not tokens.access_token_active(emu, jti):
         raise errors.unauthorized()
     return Caller(client_id=cid, user=user, scopes=frozenset(scp), jti=jti)
+
+
+def _generic_caller(emu: Emulator, token: str) -> Caller:
+    """The generic provider mode: this provider's JWT or opaque access tokens."""
+    holder = generic_tokens.verify(emu, token)
+    user = emu.config.user(holder.username) if holder is not None else None
+    if holder is None or user is None:
+        raise errors.unauthorized()
+    return Caller(client_id=holder.client_id, user=user, scopes=holder.scopes, jti=holder.jti)
 
 
 def _audience_ok(aud: object) -> bool:
