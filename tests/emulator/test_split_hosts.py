@@ -105,3 +105,10 @@ def test_a_login_crosses_the_three_hosts(split: EmulatorHandle) -> None:
             auth=(split.client_id, split.client_secret or ""),
         )
         assert refreshed.status_code == 200, refreshed.text
+
+
+def test_split_hosts_are_constant_contacts_not_the_generic_providers() -> None:
+    from ctct.emulator import Emulator, EmulatorConfig
+
+    with pytest.raises(ValueError, match="--split-hosts or --provider generic"):
+        Emulator(EmulatorConfig(split_hosts=True, provider="generic"))
