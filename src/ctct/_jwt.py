@@ -34,6 +34,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
 from ctct import _clock
+from ctct._redact import server_text
 from ctct._secret import Secret
 from ctct.errors import CtctError, TokenValidationError, TransientProviderError
 
@@ -305,7 +306,7 @@ class JwtVerifier:
         if not isinstance(alg, str) or alg not in self.algorithms:
             raise _fail(
                 "algorithm",
-                f"The access token is signed with {alg!r}; this provider allows only "
+                f"The access token is signed with {_short(alg)}; this provider allows only "
                 f"{', '.join(self.algorithms)}.",
             )
         if kid is not None and not isinstance(kid, str):
@@ -317,7 +318,7 @@ class JwtVerifier:
         if key is None:
             raise _fail(
                 "key",
-                f"The access token's key id {parsed.kid!r} is not in the provider's JWKS "
+                f"The access token's key id {_short(parsed.kid)} is not in the provider's JWKS "
                 "(even after fetching it again).",
             )
         expected_type = _KEY_TYPES.get(parsed.alg[:2])
@@ -462,8 +463,8 @@ def _is_time(value: object) -> TypeGuard[int | float]:
 
 
 def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
+    # Headers and claims are the provider's text: JWT shapes masked, controls escaped.
+    return server_text(repr(value), limit=120)
 
 
 def _fail(check: str, message: str) -> TokenValidationError:

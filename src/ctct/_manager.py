@@ -25,12 +25,13 @@ import anyio
 import anyio.to_thread
 import httpx2
 
-from ctct import _oauth_http
+from ctct import _oauth_http, _redact
 from ctct._jwt import JwksCache, JwtVerifier
 from ctct._oauth_requests import ClientCredentials
 from ctct._provider import Provider
 from ctct._refresh import (
     ClearAttempt,
+    Flow,
     ForeignAttempt,
     Grant,
     Load,
@@ -50,7 +51,7 @@ from ctct._refresh import (
 from ctct._sansio import Send, Sleep, TakeRate, Verify, adrive, drive
 from ctct._settings import Settings
 from ctct._tokens import TokenSet, TokenState
-from ctct.errors import AuthorizationRequired, ConfigError
+from ctct.errors import AuthorizationRequired, ConfigError, CtctError
 from ctct.stores import (
     AccountState,
     Attempt,
@@ -147,7 +148,11 @@ class TokenManager:
         leeway: float = 60.0,
         on_mark: MarkHook | None = None,
         owns_store: bool = False,
+        process_cache: bool = True,
     ) -> None:
+        """``process_cache=False``: keep this manager's in-memory copy to itself instead
+        of sharing it with every manager of the grant in the process (for a service
+        that refreshes thousands of grants once each and must not keep them all)."""
         self.provider = provider
         self.client = client
         self.store = store
@@ -163,7 +168,7 @@ class TokenManager:
         self._owns_async_http = async_http is None
         self._owns_store = owns_store
         self._on_mark = on_mark
-        self._shared = _shared_for(store, self.key)
+        self._shared = _shared_for(store, self.key) if process_cache else _Shared()
         self._grant = Grant(self.key, provider, client, clock, self.policy, http_timeout=timeout)
         self._verifier: JwtVerifier | None = None
         if provider.jwks_uri is not None and provider.access_token_format != "opaque":
@@ -253,16 +258,18 @@ class TokenManager:
 
     # -- explicit operations ---------------------------------------------------------------
 
-    def refresh(self, *, force: bool = True) -> TokenSet:
-        """Refresh now (``force``) or only if due; return the tokens in use afterwards.
+    def refresh(self, *, force: bool = True, min_valid: float = 0.0) -> TokenSet:
+        """Refresh now (``force``) or only if due (or expiring within ``min_valid``
+        seconds); return the tokens in use afterwards.
 
         Unlike ``token()``, which quietly keeps serving a still-valid token when the
         provider fails for a moment, an explicit refresh that failed raises that error
         (``TransientProviderError`` or ``NetworkError``); the old tokens stay in use."""
-        return self._ensure(force=force, raise_transient=True).snapshot.tokens
+        return self._ensure(force=force, raise_transient=True, min_valid=min_valid).snapshot.tokens
 
-    async def arefresh(self, *, force: bool = True) -> TokenSet:
-        return (await self._aensure(force=force, raise_transient=True)).snapshot.tokens
+    async def arefresh(self, *, force: bool = True, min_valid: float = 0.0) -> TokenSet:
+        cached = await self._aensure(force=force, raise_transient=True, min_valid=min_valid)
+        return cached.snapshot.tokens
 
     def unauthorized(self, rejected_token: str) -> str | None:
         """The API refused ``rejected_token`` (HTTP 401): refresh once if it is still the
@@ -285,6 +292,21 @@ class TokenManager:
         """The stored tokens (no refresh), or None when the profile has no grant."""
         record = self.store.load(self.key)
         return None if record is None else decode(record).tokens
+
+    def held_secrets(self) -> _redact.Held:
+        """What must never appear in a message: the grant's tokens (in memory and in the
+        store) and the client secret. Error paths mask server text with it; the store
+        is read here, so do not call it on a hot path."""
+        cached = self._shared.cached
+        try:
+            stored = self.tokens()
+        except CtctError:
+            stored = None
+        return _redact.Held(
+            _redact.in_tokens(cached.snapshot.tokens if cached is not None else None),
+            _redact.in_tokens(stored),
+            self.client.client_secret,
+        )
 
     def save(self, tokens: TokenSet) -> None:
         """Store a new grant (after a login or an import), replacing any previous one."""
@@ -332,8 +354,15 @@ class TokenManager:
                 flow = refresh_flow(
                     self._grant, force=force, rejected=rejected, min_valid=min_valid
                 )
-                outcome = drive(flow, lambda operation: self._execute(operation, lease))
+                outcome = self._run(flow, lease)
             return self._settle(outcome, raise_transient)
+
+    def _run(self, flow: Flow, lease: Lease) -> Outcome:
+        try:
+            return drive(flow, lambda operation: self._execute(operation, lease))
+        except CtctError as error:
+            _redact.scrub(error, self.held_secrets())
+            raise
 
     def _lease(self) -> Lease:
         return self.store.lease(
@@ -427,10 +456,18 @@ class TokenManager:
                 flow = refresh_flow(
                     self._grant, force=force, rejected=rejected, min_valid=min_valid
                 )
-                outcome = await adrive(flow, lambda operation: self._aexecute(operation, lease))
+                outcome = await self._arun(flow, lease)
             finally:
                 await anyio.to_thread.run_sync(lease.release)
             return self._settle(outcome, raise_transient)
+
+    async def _arun(self, flow: Flow, lease: Lease) -> Outcome:
+        try:
+            return await adrive(flow, lambda operation: self._aexecute(operation, lease))
+        except CtctError as error:
+            held = await anyio.to_thread.run_sync(self.held_secrets)
+            _redact.scrub(error, held)
+            raise
 
     async def _aexecute(self, operation: object, lease: Lease) -> Any:
         if isinstance(operation, Renew | ForeignAttempt | RecordAttempt | ClearAttempt | SetState):

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 
+from ctct import _redact
 from ctct._oauth_requests import MAX_RESPONSE_BYTES
 from ctct._provider import AccessTokenFormat, Provider
 from ctct._settings import Settings
@@ -220,8 +221,12 @@ def discovery_flow(
     audience: str | None = None,
     access_token_format: AccessTokenFormat = "auto",  # noqa: S107 - not a password
     default_scopes: tuple[str, ...] = (),
+    held: object = (),
 ) -> Flow[Provider]:
-    """Sans-I/O discovery: yields GET requests, returns the ``Provider``."""
+    """Sans-I/O discovery: yields GET requests, returns the ``Provider``.
+
+    A document that shows one of the ``held`` secrets (the client secret, say) or a
+    JWT in any of its values is refused: its URLs would end up in messages and logs."""
     tried: list[str] = []
     for url, expected_issuer in discovery_candidates(issuer_or_url):
         response = yield httpx2.Request("GET", url, headers={"Accept": "application/json"})
@@ -246,6 +251,7 @@ def discovery_flow(
                 f"The discovery document at {url} is not a JSON object; retry later.",
                 code="garbled",
             )
+        _refuse_echoes(metadata, url, _redact.Held(held))
         return Provider.from_metadata(
             metadata,
             expected_issuer=expected_issuer,
@@ -257,6 +263,21 @@ def discovery_flow(
         f"No discovery document for {issuer_or_url!r} (HTTP 404 at {', '.join(tried)}): "
         "check CTCT_ISSUER, or configure the endpoints explicitly."
     )
+
+
+def _refuse_echoes(metadata: dict[str, Any], url: str, held: _redact.Held) -> None:
+    for name, value in metadata.items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if not isinstance(item, str):
+                continue
+            if held.shows(item) or (name != "signed_metadata" and _redact.jwt_shaped(item)):
+                raise ProviderError(
+                    f"The discovery document at {url} echoes a secret ctct holds (in "
+                    f"{_redact.server_text(name, held, limit=60)}); refusing to use it. Check "
+                    "CTCT_ISSUER: the server, or a proxy in front of it, is misbehaving.",
+                    code="echoed_secret",
+                )
 
 
 def discover(
@@ -325,6 +346,7 @@ def _discovery_options(settings: Settings) -> dict[str, Any]:
         "audience": settings.audience,
         "access_token_format": fmt if fmt in ("jwt", "opaque") else "auto",
         "default_scopes": settings.scopes or (),
+        "held": (settings.client_secret,),
     }
 
 

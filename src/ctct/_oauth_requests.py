@@ -15,8 +15,10 @@ form-urlencoded before base64 (RFC 6749 section 2.3.1) for confidential clients,
     3xx (never followed)           -> ProviderError (code "redirect")
     anything else                  -> ProviderError with the provider's code
 
-Messages include the provider's ``error_description`` only after long token-like runs
-are masked and it is cut short, so a provider echoing a token cannot leak it.
+Every piece of the provider's answer a message shows (``error``, ``error_description``,
+``error_uri``, device-flow fields) goes through ``ctct._redact`` first: what the request
+carried, the tokens being refreshed and anything JWT-shaped are masked, control
+characters escaped and the text cut short, so a provider echoing a secret cannot leak it.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypeGuard
-from urllib.parse import parse_qsl, quote_plus, unquote_plus
+from urllib.parse import quote_plus
 
 import httpx2
 
-from ctct import __version__
+from ctct import __version__, _redact
 from ctct._cc import DEVICE_CODE_GRANT
 from ctct._provider import Provider
+from ctct._redact import server_text
 from ctct._secret import MASK, Secret
 from ctct._tokens import TokenSet, parse_http_date
 from ctct.errors import (
@@ -49,7 +52,7 @@ from ctct.errors import (
 
 MAX_RESPONSE_BYTES: Final = 1024 * 1024
 _USER_AGENT: Final = f"ctct/{__version__}"
-_TOKENISH = re.compile(r"[A-Za-z0-9._~+/=-]{20,}")
+_ERROR_CODE: Final = re.compile(r"[a-z0-9_.:-]{1,64}")
 
 
 @dataclass(frozen=True, repr=False)
@@ -199,13 +202,15 @@ def parse_token_response(
     received_at: float,
     requested_scopes: Iterable[str] = (),
     previous: TokenSet | None = None,
+    held: object = (),
 ) -> TokenSet:
     """A token-endpoint response as a ``TokenSet``, or the mapped exception.
 
     ``received_at`` is the local clock when the response arrived; ``previous`` is the
-    set being refreshed (see ``TokenSet.from_token_response``).
+    set being refreshed (see ``TokenSet.from_token_response``). An error message masks
+    what the request carried, ``previous``'s tokens and ``held`` (see ``oauth_error``).
     """
-    body = _success_body(response)
+    body = _success_body(response, (_redact.in_tokens(previous), held))
     return TokenSet.from_token_response(
         body,
         issuer=provider.storage_issuer,
@@ -224,6 +229,7 @@ def parse_device_poll_response(
     client_id: str,
     received_at: float,
     requested_scopes: Iterable[str] = (),
+    held: object = (),
 ) -> TokenSet | DevicePending:
     """A device-flow poll: tokens, ``DevicePending``, or an exception
     (``AuthorizationDenied`` for access_denied, ``FlowTimedOut`` for expired_token)."""
@@ -237,14 +243,18 @@ def parse_device_poll_response(
         client_id=client_id,
         received_at=received_at,
         requested_scopes=requested_scopes,
+        held=held,
     )
 
 
 def parse_device_authorization_response(
-    response: httpx2.Response, *, received_at: float
+    response: httpx2.Response, *, received_at: float, held: object = ()
 ) -> DeviceAuthorization:
-    """The device authorization endpoint's answer (RFC 8628 section 3.2)."""
-    body = _success_body(response)
+    """The device authorization endpoint's answer (RFC 8628 section 3.2).
+
+    The user code and URLs are shown to the person: what the request carried, the
+    device code and ``held`` are masked in them and control characters escaped."""
+    body = _success_body(response, held)
     device_code, user_code = body.get("device_code"), body.get("user_code")
     uri = body.get("verification_uri")
     complete = body.get("verification_uri_complete")
@@ -258,20 +268,28 @@ def parse_device_authorization_response(
         and _is_seconds(interval)
     ):
         raise TransientProviderError("The device authorization response is incomplete.")
+    shown = _redact.Held(_redact.in_response(response), device_code, held)
+    complete = complete if isinstance(complete, str) else None
+    # Shown to the person: no secret in them, and nothing that drives a terminal.
+    user_code = server_text(user_code, shown, limit=64)
+    uri = server_text(uri, shown, limit=None)
+    if complete is not None:
+        complete = server_text(complete, shown, limit=None)
     return DeviceAuthorization(
         device_code=Secret(device_code),
         user_code=user_code,
         verification_uri=uri,
-        verification_uri_complete=complete if isinstance(complete, str) else None,
+        verification_uri_complete=complete,
         expires_at=received_at + float(expires_in),
         interval=float(interval),
     )
 
 
-def check_revoke_response(response: httpx2.Response) -> None:
-    """RFC 7009: 200 means revoked (or already invalid). Else raise the mapped error."""
+def check_revoke_response(response: httpx2.Response, *, held: object = ()) -> None:
+    """RFC 7009: 200 means revoked (or already invalid). Else raise the mapped error
+    (``held``: the grant's other tokens, masked in its message like what was sent)."""
     if response.status_code != 200:
-        raise oauth_error(response)
+        raise oauth_error(response, held=held)
 
 
 def retry_after(response: httpx2.Response) -> float | None:
@@ -289,8 +307,12 @@ def retry_after(response: httpx2.Response) -> float | None:
     return max(0.0, when - server_now)
 
 
-def oauth_error(response: httpx2.Response) -> CtctError:
-    """The exception for a non-success token/device/revoke response."""
+def oauth_error(response: httpx2.Response, *, held: object = ()) -> CtctError:
+    """The exception for a non-success token/device/revoke response.
+
+    The provider's ``error``, ``error_description`` and ``error_uri`` appear only
+    masked (``ctct._redact``): every secret the request carried, ``held`` (the tokens
+    being refreshed, say) and anything JWT-shaped."""
     status = response.status_code
     if len(response.content) > MAX_RESPONSE_BYTES:
         return TransientProviderError(
@@ -305,9 +327,15 @@ def oauth_error(response: httpx2.Response) -> CtctError:
             code="redirect",
         )
     body = _json_object(response)
-    code = body.get("error") if body is not None else None
-    code = code if isinstance(code, str) and code else None
-    detail = _describe(body, _sent_secrets(response))
+    raw = body.get("error") if body is not None else None
+    raw = raw if isinstance(raw, str) and raw else None
+    secrets = _redact.Held(held)
+    # ...and what the request carried.
+    secrets = secrets.plus(_redact.in_response(response))
+    # The raw code picks the exception; only its masked form is shown or kept.
+    code = raw
+    code = _shown_code(raw, secrets)
+    detail = _describe(body, secrets)
     if status == 429:
         return TransientProviderError(
             f"The provider is rate-limiting token requests (HTTP 429); retry later.{detail}",
@@ -317,7 +345,7 @@ def oauth_error(response: httpx2.Response) -> CtctError:
         return TransientProviderError(
             f"The provider failed (HTTP {status}); retry later.{detail}", code=code
         )
-    if code == "invalid_client":
+    if raw == "invalid_client":
         return ClientRejected(
             "The provider refused this app's credentials (invalid_client): check the client "
             "ID and secret (CTCT_CLIENT_ID, CTCT_CLIENT_SECRET); a secret regenerated in the "
@@ -325,29 +353,29 @@ def oauth_error(response: httpx2.Response) -> CtctError:
             f"and works again once the credentials are fixed.{detail}",
             code=code,
         )
-    if code == "invalid_grant":
+    if raw == "invalid_grant":
         return AuthorizationRequired(
             "The provider refused the grant (invalid_grant): the refresh token or "
             "authorization code is invalid, expired, revoked or already used. Authorize "
             f"again with `ctct auth login`.{detail}",
             code=code,
         )
-    if code == "access_denied":
+    if raw == "access_denied":
         return AuthorizationDenied(
             f"The person declined the authorization request (access_denied).{detail}",
             code=code,
         )
-    if code == "expired_token":
+    if raw == "expired_token":
         return FlowTimedOut(
             "The device code expired before the login was completed (expired_token): "
             f"start the login again.{detail}",
             code=code,
         )
-    if code in ("temporarily_unavailable", "server_error"):
+    if raw in ("temporarily_unavailable", "server_error"):
         return TransientProviderError(
             f"The provider is temporarily unavailable ({code}); retry later.{detail}", code=code
         )
-    if code is None:
+    if raw is None:
         if status in (404, 405, 410):
             return ProviderError(
                 f"The provider answered HTTP {status} without an OAuth error: check the "
@@ -363,11 +391,11 @@ def oauth_error(response: httpx2.Response) -> CtctError:
     )
 
 
-def _success_body(response: httpx2.Response) -> dict[str, Any]:
+def _success_body(response: httpx2.Response, held: object = ()) -> dict[str, Any]:
     if response.status_code != 200:
-        raise oauth_error(response)
+        raise oauth_error(response, held=held)
     if len(response.content) > MAX_RESPONSE_BYTES:
-        raise oauth_error(response)
+        raise oauth_error(response, held=held)
     body = _json_object(response)
     if body is None:
         raise TransientProviderError(
@@ -391,46 +419,21 @@ def _error_code(response: httpx2.Response) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _describe(body: dict[str, Any] | None, sent: list[str]) -> str:
-    text = body.get("error_description") if body is not None else None
-    if not isinstance(text, str) or not text.strip():
+def _shown_code(raw: str | None, secrets: _redact.Held) -> str | None:
+    if raw is None:
+        return None
+    if _ERROR_CODE.fullmatch(raw) and not secrets.shows(raw):
+        return raw
+    return _redact.server_text(raw, secrets, limit=64)
+
+
+def _describe(body: dict[str, Any] | None, secrets: _redact.Held) -> str:
+    if body is None:
         return ""
-    text = " ".join(text.split())
-    # Exact values we sent first (however short), then anything else token-shaped.
-    for value in sorted(sent, key=len, reverse=True):
-        text = text.replace(value, MASK)
-    text = _TOKENISH.sub(MASK, text)
-    if len(text) > 200:
-        text = text[:197] + "..."
-    return f" The provider said: {text!r}"
-
-
-_SECRET_FIELDS: Final = frozenset(
-    {"refresh_token", "code", "code_verifier", "device_code", "token", "client_secret"}
-)
-
-
-def _sent_secrets(response: httpx2.Response) -> list[str]:
-    """The secret values of the request this response answers, to mask if echoed."""
-    try:
-        request = response.request
-    except RuntimeError:  # a Response built without a request
-        return []
-    found: list[str] = []
-    try:
-        body = request.content.decode("utf-8", "replace")
-    except httpx2.RequestNotRead:
-        body = ""
-    found.extend(v for k, v in parse_qsl(body) if k in _SECRET_FIELDS and len(v) >= 3)
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "basic":
-        try:
-            pair = base64.b64decode(value).decode("utf-8")
-        except ValueError:
-            pair = ""
-        password = unquote_plus(pair.partition(":")[2])
-        found.extend(p for p in (password, quote_plus(password)) if len(p) >= 3)
-    return found
+    text = _redact.server_text(body.get("error_description"), secrets)
+    uri = _redact.server_text(body.get("error_uri"), secrets)
+    detail = f' The provider said: "{text}"' if text.strip() else ""
+    return detail + (f" (see {uri})" if uri.strip() else "")
 
 
 def _is_seconds(value: object) -> TypeGuard[int | float]:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ctct import _cc
+from ctct._redact import server_text
 from ctct._urls import is_loopback_host, origin_of, require_safe_url
 from ctct.errors import ConfigError
 
@@ -209,7 +210,8 @@ class Provider:
         issuer = metadata.get("issuer")
         if issuer != expected_issuer:
             raise ConfigError(
-                f"The discovery document names issuer {issuer!r}, not the configured "
+                f"The discovery document names issuer {server_text(repr(issuer))}, not the "
+                "configured "
                 f"{expected_issuer!r} (RFC 8414 section 3.3 requires them to be equal). "
                 "Check CTCT_ISSUER; a mismatch can mean the URL points at the wrong server."
             )

@@ -352,6 +352,7 @@ def _save(grant: Grant, expected: int, tokens: TokenSet) -> Generator[Operation,
         # Someone wrote the record while we held the lease: a login or import (which skip
         # the lease), or a holder that took over a lease we held too long. Lineage decides
         # whether our tokens, the newest the server gave *us*, may replace what is there.
+        yield Mark("conflict")
         latest = yield Load()
         stored = decode(latest) if latest is not None else None
         decision = decide(tokens, stored.tokens if stored is not None else None)

@@ -42,6 +42,7 @@ from ctct._provider import (
     Provider,
     normalize_base_url,
 )
+from ctct._redact import redact_url
 from ctct._secret import MASK, Secret
 from ctct._urls import require_safe_url
 from ctct.errors import ConfigError
@@ -350,13 +351,8 @@ def default_config_path() -> Path:
 
 
 def redact_url_password(url: str) -> str:
-    """``url`` with any password in its authority replaced by the mask."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{parts.username}:{MASK}@{host}" if parts.username else f":{MASK}@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    """``url`` with any password in it replaced by the mask (``ctct._redact.redact_url``)."""
+    return redact_url(url)
 
 
 # -- the config file ----------------------------------------------------------------------

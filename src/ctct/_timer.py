@@ -111,8 +111,17 @@ def next_wake(manager: TokenManager, policy: TimerPolicy) -> float:
 
 
 def tick(manager: TokenManager, policy: TimerPolicy) -> float:
-    """One round: refresh if due, keep alive if idle; returns seconds to sleep."""
+    """One round: refresh if due, keep alive if idle; returns seconds to sleep.
+
+    When a ``ctct keeper`` looks after the store, it refreshes ahead of every worker and
+    keeps idle grants alive: the timer then only checks back now and then (the request
+    path still refreshes on its own if the keeper ever falls behind)."""
+    from ctct.keeper.presence import keeper_present
+
     try:
+        if keeper_present(manager.store):
+            log.debug("a keeper looks after profile %r; the timer stands by", manager.profile)
+            return policy.max_sleep
         manager.refresh(force=False)
         keep_alive(manager, margin=policy.idle_margin)
         return next_wake(manager, policy)

@@ -360,6 +360,39 @@ class EmulatorHandle:
         """Sign with a new key from now on; returns its ``kid``."""
         return str(self._call("POST", "/keys/rotate", {"retire_old": retire_old})["kid"])
 
+    def mint_grants(
+        self, count: int, *, username: str | None = None, scopes: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Create ``count`` grants at once (no token-endpoint rate limit); returns the
+        token responses, as the token endpoint would have answered each login."""
+        body: dict[str, Any] = {"count": count}
+        if username is not None:
+            body["username"] = username
+        if scopes is not None:
+            body["scopes"] = scopes
+        minted: list[dict[str, Any]] = self._call("POST", "/grants/mint", body)["tokens"]
+        return minted
+
+    def set_rates(
+        self,
+        *,
+        token_rate_per_second: float | None = None,
+        api_rate_per_second: float | None = None,
+        api_daily_quota: int | None = None,
+    ) -> dict[str, float]:
+        """Change the token endpoint's and the API's limits from now on."""
+        body = {
+            k: v
+            for k, v in {
+                "token_rate_per_second": token_rate_per_second,
+                "api_rate_per_second": api_rate_per_second,
+                "api_daily_quota": api_daily_quota,
+            }.items()
+            if v is not None
+        }
+        limits: dict[str, float] = self._call("POST", "/rates", body)
+        return limits
+
     def seed(self, data: Mapping[str, Any] | None = None, /, **fields: Any) -> Any:
         """Add account data (contacts, lists...) through ``POST /__emulator/seed``."""
         return self._call("POST", "/seed", {**(data or {}), **fields})

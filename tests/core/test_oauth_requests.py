@@ -339,11 +339,16 @@ def test_revoke_response() -> None:
 
 def test_error_messages_mask_echoed_tokens() -> None:
     leaked = "refresh-token-value-0123456789"
+    request_id = "0b7a3c6e-5d4f-4e21-9a8b-7c6d5e4f3a2b"
     response = reply(
         400,
-        {"error": "invalid_grant", "error_description": f"Token {leaked} is revoked " + "x " * 200},
+        {
+            "error": "invalid_grant",
+            "error_description": f"Token {leaked} is revoked (request {request_id}) " + "x " * 200,
+        },
     )
-    error = oauth_error(response)
+    error = oauth_error(response, held=[Secret(leaked)])
     assert leaked not in error.message
     assert "**********" in error.message
+    assert request_id in error.message  # what we do not hold stays readable
     assert len(error.message) < 600

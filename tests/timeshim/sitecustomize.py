@@ -24,8 +24,10 @@ can: ``site`` runs first) would keep the real one.
 from __future__ import annotations
 
 import datetime as _datetime
+import functools
 import os
 import time as _time
+from collections.abc import Callable
 from typing import Any
 
 OFFSET_VAR = "CTCT_TEST_CLOCK_OFFSET"
@@ -108,15 +110,22 @@ def _install(offset: _Offset) -> None:
             return time_ns()
         return real_clock_gettime_ns(clock_id)
 
-    _time.time = time
-    _time.time_ns = time_ns
-    _time.gmtime = gmtime
-    _time.localtime = localtime
-    _time.ctime = ctime
-    _time.asctime = asctime
-    _time.strftime = strftime
-    _time.clock_gettime = clock_gettime
-    _time.clock_gettime_ns = clock_gettime_ns
+    # As functools.partial objects, not plain functions: partials are no descriptors,
+    # so code that keeps one as a class attribute (logging.Formatter.converter =
+    # time.localtime) calls it unbound, as it does the builtin.
+    replacements: dict[str, Callable[..., Any]] = {
+        "time": time,
+        "time_ns": time_ns,
+        "gmtime": gmtime,
+        "localtime": localtime,
+        "ctime": ctime,
+        "asctime": asctime,
+        "strftime": strftime,
+        "clock_gettime": clock_gettime,
+        "clock_gettime_ns": clock_gettime_ns,
+    }
+    for name, function in replacements.items():
+        setattr(_time, name, functools.partial(function))
     _install_datetime()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
+from ctct._redact import server_text
 from ctct.api import bulk
 from ctct.api.errors import ActivityFailed, InputError, Requirement
 from ctct.api.flow import (
@@ -89,10 +90,10 @@ def wait_flow(
         now: float = yield Now()
         if now - start > timeout:
             late = current[pending[0]]
+            late_id = server_text(str(late.get("activity_id")), limit=100)
             raise ActivityFailed(
-                f"Activity {late.get('activity_id')} is still {late.get('state')!r} after "
-                f"{timeout:.0f} s; check it later with `ctct api GET /activities/"
-                f"{late.get('activity_id')}`.",
+                f"Activity {late_id} is still {late.get('state')!r} after "
+                f"{timeout:.0f} s; check it later with `ctct api GET /activities/{late_id}`.",
                 activity=late,
             )
         yield Sleep(interval)
@@ -101,10 +102,12 @@ def wait_flow(
     if check:
         for activity in current:
             if activity.get("state") != "completed":
-                errors = "; ".join(str(e) for e in activity.get("activity_errors") or [])[:500]
+                errors = server_text(
+                    "; ".join(str(e) for e in activity.get("activity_errors") or []), limit=500
+                )
                 raise ActivityFailed(
-                    f"Activity {activity.get('activity_id')} ended {activity.get('state')!r}"
-                    + (f": {errors}" if errors else "."),
+                    f"Activity {server_text(str(activity.get('activity_id')), limit=100)} ended "
+                    f"{activity.get('state')!r}" + (f": {errors}" if errors else "."),
                     activity=activity,
                 )
     return current
@@ -283,7 +286,8 @@ def export_file_flow(policy: RetryPolicy, activity: Json) -> Flow[str]:
     href = results.get("href") if isinstance(results, dict) else None
     if not isinstance(href, str) or not href:
         raise ActivityFailed(
-            f"Export activity {activity.get('activity_id')} has no results link "
+            f"Export activity {server_text(str(activity.get('activity_id')), limit=100)} has no "
+            "results link "
             f"(state {activity.get('state')!r}).",
             activity=activity,
         )

@@ -24,7 +24,7 @@ import anyio
 import anyio.to_thread
 import httpx2
 
-from ctct import __version__
+from ctct import __version__, _redact
 from ctct._auth import BearerAuth
 from ctct._manager import TokenManager
 from ctct._sansio import adrive, drive
@@ -56,7 +56,7 @@ from ctct.api.scopes import check_scopes, token_scopes
 from ctct.api.tags import AsyncTags, Tags
 from ctct.api.transport import AsyncLimitedTransport, LimitedTransport
 from ctct.api.urls import ApiBase
-from ctct.errors import ConfigError
+from ctct.errors import ConfigError, CtctError
 from ctct.stores import Store
 
 T = TypeVar("T")
@@ -247,6 +247,10 @@ class Client(_Base):
             if not exc.local:
                 self.limiter.note_exhausted()
             raise
+        except CtctError as exc:
+            # The API's text may echo any token of the grant, or the client secret.
+            _redact.scrub(exc, self.manager.held_secrets())
+            raise
 
     def _drive(self, flow: Flow[T]) -> T:
         # The same driver as the refresh engine and the login flows (ctct._sansio).
@@ -366,6 +370,10 @@ class AsyncClient(_Base):
         except QuotaExceeded as exc:
             if not exc.local:
                 self.limiter.note_exhausted()
+            raise
+        except CtctError as exc:
+            held = await anyio.to_thread.run_sync(self.manager.held_secrets)
+            _redact.scrub(exc, held)
             raise
 
     async def _drive(self, flow: Flow[T]) -> T:

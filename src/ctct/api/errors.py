@@ -17,7 +17,10 @@ one of these (all under ``ctct.errors.ApiError``, so ``except ApiError`` catches
     InputError (ctct.errors.CtctError)  exit 2   bad local input (a CSV, a JSON argument)
     └── RefusedUrl                       exit 2   a path or link outside the API base
 
-Messages carry CC's own error messages (never a token) and say what to do.
+Messages carry CC's own error messages and say what to do. What CC sent (``error_key``,
+``error_message``, the reason phrase, a redirect's target) is shown and kept only after
+``ctct._redact`` masked the bearer token the request carried and anything JWT-shaped;
+``Client`` masks the grant's other tokens and the client secret on top.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 
 import httpx2
 
-from ctct import _cc
+from ctct import _cc, _redact
 from ctct.errors import ApiError, CtctError
 
 __all__ = [
@@ -296,20 +299,32 @@ def error_from_response(
 ) -> ApiError:
     """The exception for an error response (status >= 300)."""
     status = response.status_code
-    errors = parse_error_body(response.content)
+    held = _redact.NOTHING
+    # CC's text may echo the Authorization header it received: mask before use.
+    held = held.plus(_redact.in_response(response))
+    errors = tuple(
+        ErrorItem(
+            _redact.server_text(e.error_key, held, limit=100),
+            _redact.server_text(e.error_message, held, limit=500),
+        )
+        for e in parse_error_body(response.content)
+    )
     request = response.request
     where = {"method": request.method, "url": _without_query(str(request.url))}
     keys = {e.error_key for e in errors}
     if status == 429 and "quota_exceeded" in keys:
         return quota_exceeded(now, local=False, method=where["method"], url=where["url"])
     if 300 <= status < 400:
-        target = response.headers.get("location", "(no Location)")
+        target = _redact.server_text(
+            _without_query(response.headers.get("location", "(no Location)")), held
+        )
         return ApiError(
-            f"HTTP {status}: the API answered with a redirect to {_without_query(target)}; "
+            f"HTTP {status}: the API answered with a redirect to {target}; "
             "ctct never follows redirects with the access token.",
             status=status,
         )
-    message = _describe(status, errors, response.reason_phrase or "error")
+    reason = _redact.server_text(response.reason_phrase, held, limit=100)
+    message = _describe(status, errors, reason or "error")
     kwargs: dict[str, Any] = {"status": status, "errors": errors, **where}
     if status == 400:
         return BadRequest(message, **kwargs)

@@ -60,9 +60,13 @@ def note(text: str) -> None:
 
 
 def escape(text: str) -> str:
-    """``text`` with rich markup neutralized (URLs and messages contain ``[``)."""
+    """``text`` with rich markup neutralized (URLs and messages contain ``[``) and
+    control characters escaped: text from a server must never drive the terminal."""
     from rich.markup import escape as rich_escape
 
+    from ctct._redact import printable
+
+    text = printable(text, lines=True)
     return rich_escape(text)
 
 

@@ -10,7 +10,9 @@ Every expected failure is a ``ctct.errors.CtctError``; its class carries the exi
 
 ``--debug`` (anywhere on the command line) or ``CTCT_DEBUG=1`` adds the traceback and
 ctct's debug log on stderr; neither contains a token or secret, because ctct's
-messages and log lines never do.
+messages and log lines never do. As a last line of defence, everything this module
+writes to stderr has JWT-shaped runs masked and control characters escaped
+(``ctct._redact``), so server text quoted in a message cannot drive the terminal.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from ctct._redact import NOTHING, printable
 from ctct.errors import CtctError
+
+if TYPE_CHECKING:
+    import logging
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -58,7 +64,7 @@ def enable_debug_logging() -> None:
     import logging
 
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("debug: %(name)s: %(message)s"))
+    handler.setFormatter(_safe_formatter("debug: %(name)s: %(message)s"))
     logger = logging.getLogger("ctct")
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
@@ -71,8 +77,26 @@ def show_library_warnings() -> None:
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(logging.WARNING)
-    handler.setFormatter(logging.Formatter("Warning: %(message)s"))
+    handler.setFormatter(_safe_formatter("Warning: %(message)s"))
     logging.getLogger("ctct").addHandler(handler)
+
+
+def _safe_formatter(fmt: str) -> logging.Formatter:
+    import logging
+
+    class SafeFormatter(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return safe(super().format(record))
+
+    return SafeFormatter(fmt)
+
+
+def safe(text: str) -> str:
+    """``text`` fit for the terminal: JWT-shaped runs masked, control characters
+    escaped (newlines kept)."""
+    text = NOTHING.mask(text)
+    text = printable(text, lines=True)
+    return text  # noqa: RET504 - one step a line, each named by a safety test
 
 
 def run(command: click.Command, argv: Sequence[str], *, prog_name: str = "ctct") -> NoReturn:
@@ -114,7 +138,7 @@ def _invoke(command: click.Command, args: list[str], prog_name: str, debug: bool
 def report(exc: CtctError, *, debug: bool = False) -> int:
     """Print ``exc`` as one ``Error:`` line (its traceback too with ``debug``)."""
     if debug:
-        traceback.print_exception(exc, file=sys.stderr)
+        _print_traceback(exc)
     _echo_error(f"Error: {exc.message}")
     return exc.exit_code
 
@@ -123,7 +147,7 @@ def report_unexpected(exc: BaseException, *, debug: bool = False) -> int:
     """A failure ctct did not foresee: a bug. Its message is not shown (it could come
     from any library and carry anything); its type and the way to learn more are."""
     if debug:
-        traceback.print_exception(exc, file=sys.stderr)
+        _print_traceback(exc)
         _echo_error(f"Error: unexpected {type(exc).__name__} (a bug in ctct; please report it).")
     else:
         _echo_error(
@@ -154,9 +178,15 @@ def secret_flag_refused() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     )
 
 
+def _print_traceback(exc: BaseException) -> None:
+    with contextlib.suppress(OSError):
+        sys.stderr.write(safe("".join(traceback.format_exception(exc))))
+        sys.stderr.flush()
+
+
 def _echo_error(text: str) -> None:
     with contextlib.suppress(OSError):  # stderr closed: nothing more to say
-        click.echo(text, err=True)
+        click.echo(safe(text), err=True)
 
 
 def _silence_stdout() -> None:

@@ -70,10 +70,15 @@ def _body(data: str | None, input_file: IO[bytes] | None) -> Any:
 
 
 def _emit(value: Any) -> None:
-    if isinstance(value, str):
-        sys.stdout.write(value if value.endswith("\n") else value + "\n")
-    else:
-        sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+    if sys.stdout.isatty():
+        # The response is the account's data, printed as sent; but on a terminal its
+        # control characters (ESC, CSI, OSC, C1, bidi) are shown escaped, never obeyed.
+        # Piped or redirected, the bytes pass through unchanged.
+        from ctct._redact import printable
+
+        text = printable(text, lines=True)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 @click.command("api")

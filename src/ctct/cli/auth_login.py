@@ -87,12 +87,18 @@ class EventPrinter:
             f"To log in, open [bold]{escape(event.verification_uri)}[/] on any device and "
             f"enter the code [bold]{escape(event.user_code)}[/]"
         )
+        qr = None
         if event.verification_uri_complete:
+            try:
+                qr = qr_text(event.verification_uri_complete)
+            except ValueError:  # too long for any QR code: the URL and code still work
+                qr = None
+        if qr is not None:
             console.print(
                 f"or scan this code, which opens {escape(event.verification_uri_complete)}:"
             )
             # Printed as is: the QR code's block characters are not markup.
-            sys.stderr.write(qr_text(event.verification_uri_complete))
+            sys.stderr.write(qr)
             sys.stderr.flush()
         console.print(
             f"Waiting for approval (the code expires {countdown(event.expires_at)}; "

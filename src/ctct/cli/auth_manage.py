@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ctct._redact import in_tokens, redact_url
 from ctct.cli import _console
 from ctct.cli._console import countdown, escape, fingerprint, iso, provider_label, timestamp
 from ctct.cli.auth_common import http_client, load_settings, token_manager
@@ -198,7 +199,7 @@ def revoke(manager: TokenManager, http: Any, tokens: TokenSet, timeout: float) -
         return None
     try:
         request = revoke_request(manager.provider, manager.client, token, token_type_hint=hint)  # type: ignore[arg-type]
-        check_revoke_response(send(http, request, timeout=timeout))
+        check_revoke_response(send(http, request, timeout=timeout), held=in_tokens(tokens))
     except ClientRejected as exc:
         return exc  # our credentials were refused: the server said nothing about the token
     except AuthorizationRequired as exc:
@@ -239,7 +240,7 @@ def list_profiles(flags: dict[str, Any], *, as_json: bool) -> None:
     if as_json:
         _console.print_json(
             {
-                "store": info.location,
+                "store": redact_url(info.location),
                 "encrypted": info.encryption is not None,
                 "grants": [_row_json(row, now, settings.profile, current_issuer) for row in rows],
             }
@@ -247,7 +248,7 @@ def list_profiles(flags: dict[str, Any], *, as_json: bool) -> None:
         return
     console = _console.out()
     encryption = "encrypted" if info.encryption is not None else "[yellow]NOT encrypted[/]"
-    console.print(f"Store: {escape(info.location)} ({encryption})")
+    console.print(f"Store: {escape(redact_url(info.location))} ({encryption})")
     if not rows:
         console.print("No grants stored: run `ctct auth login`.")
         return
@@ -287,6 +288,8 @@ def _rows(store: SealedStore) -> list[_Row]:
 
     rows = []
     for key in store.keys():  # noqa: SIM118 - a store, not a dict
+        if key.issuer.startswith("ctct:"):
+            continue  # bookkeeping records (the keeper's account details), not grants
         try:
             record = store.load(key)
             tokens = None if record is None else TokenSet.from_json(record.data)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ctct._clock import MAX_CLOCK_OFFSET, describe_offset, duration, offset_in_range, offset_json
+from ctct._redact import Held, in_response, redact_url, scrub, server_text
 from ctct.cli._console import (
     countdown,
     escape,
@@ -75,7 +76,7 @@ class StatusReport:
             "state": self.state,
             "store": {
                 "backend": self.store.backend,
-                "location": self.store.location,
+                "location": redact_url(self.store.location),
                 "encrypted": self.store.encryption is not None,
                 "encryption": self.store.encryption,
             },
@@ -132,7 +133,7 @@ def collect_status(
     if before is None:
         report.error = AuthorizationRequired(
             f"Profile {manager.profile!r} is not logged in (no grant in the store at "
-            f"{info.location}): run `ctct auth login --profile {manager.profile}` or "
+            f"{redact_url(info.location)}): run `ctct auth login --profile {manager.profile}` or "
             "`ctct auth import`.",
             code="not_logged_in",
         )
@@ -234,7 +235,8 @@ def _verified_claims(
             access, lambda: fetch_jwks(http, jwks_uri, timeout=timeout), skew=skew
         )
     except CtctError as exc:
-        return None, exc.message
+        # The token's header and claims are the provider's text.
+        return None, scrub(exc, manager.held_secrets()).message
     return {
         "verified": True,
         "issuer": claims.issuer,
@@ -292,19 +294,21 @@ def fetch_account(
             code="unauthorized",
         )
     return None, ApiError(
-        f"GET /v3/account/summary answered HTTP {response.status_code}{_api_error_text(response)}.",
+        f"GET /v3/account/summary answered HTTP {response.status_code}"
+        f"{_api_error_text(response, Held(in_response(response), manager.held_secrets()))}.",
         status=response.status_code,
     )
 
 
-def _api_error_text(response: httpx2.Response) -> str:
+def _api_error_text(response: httpx2.Response, held: Held) -> str:
     try:
         body = response.json()
     except ValueError:
         return ""
     first = body[0] if isinstance(body, list) and body else body
     if isinstance(first, dict) and "error_key" in first:
-        return f" ({first.get('error_key')}: {first.get('error_message')})"
+        key = server_text(first.get("error_key"), held, limit=100)
+        return f" ({key}: {server_text(first.get('error_message'), held)})"
     return ""
 
 
@@ -383,7 +387,7 @@ def render_status(console: Console, report: StatusReport) -> None:
         if store.encryption is not None
         else "[yellow]NOT encrypted[/]"
     )
-    add("Store", f"{escape(store.backend)} {escape(store.location)}, {encryption}")
+    add("Store", f"{escape(store.backend)} {escape(redact_url(store.location))}, {encryption}")
 
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")

@@ -182,6 +182,7 @@ class Doctor:
     # -- store, keyring, grant ------------------------------------------------------------
 
     def check_store_and_grant(self) -> None:
+        from ctct._redact import redact_url
         from ctct.errors import CtctError
         from ctct.stores import open_store
 
@@ -192,7 +193,7 @@ class Doctor:
             return
         with store:
             info = store.describe()
-            self.add("store", "ok", f"{info.backend} at {info.location}")
+            self.add("store", "ok", f"{info.backend} at {redact_url(info.location)}")
             if info.backend == "sqlite":
                 self._check_permissions(Path(info.location))
             if info.encryption is None:

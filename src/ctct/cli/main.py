@@ -24,6 +24,7 @@ _COMMANDS: dict[str, str] = {
     "demo": "ctct.cli.demo:demo",
     "doctor": "ctct.cli.doctor_cmd:doctor",
     "emulator": "ctct.cli.emulator_cmd:emulator",
+    "keeper": "ctct.cli.keeper_cmd:keeper",
     "lists": "ctct.cli.lists_cmd:lists",
     "store": "ctct.cli.store_cmd:store",
 }

@@ -108,6 +108,8 @@ def _choice(body: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
 
 
 def routes(emu: Emulator) -> list[BaseRoute]:
+    from ctct.emulator import control_fleet  # it builds on this module's helpers
+
     """All ``/__emulator/`` routes, including those of the OAuth and API modules."""
 
     async def counters(request: Request) -> Response:
@@ -182,6 +184,8 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         route("/keys/rotate", keys_rotate, "POST"),
         route("/reset", reset, "POST"),
         route("/config", config, "GET"),
+        route("/grants/mint", lambda request: control_fleet.mint(emu, request), "POST"),
+        route("/rates", lambda request: control_fleet.rates(emu, request), "POST"),
         *oauth.control_routes(emu),
         *api.control_routes(emu),
     ]

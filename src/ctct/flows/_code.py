@@ -18,6 +18,7 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from ctct._oauth_requests import code_exchange_request, parse_token_response, retry_after
 from ctct._provider import PkceMode, Provider
+from ctct._redact import Held
 from ctct._secret import Secret
 from ctct._tokens import TokenSet
 from ctct.errors import (
@@ -160,7 +161,7 @@ def code_from_query(query: str, expected_state: str) -> Secret:
         )
     error = params.get("error")
     if error is not None:
-        described = sanitize(params.get("error_description"))
+        described = sanitize(params.get("error_description"), Held(expected_state))
         detail = f" The provider said: {described!r}" if described else ""
         if error == "access_denied":
             raise AuthorizationDenied(

@@ -3,7 +3,6 @@ and the finish (verify, store durably, report scopes)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -11,6 +10,7 @@ from typing import Final
 from ctct._jwt import AccessTokenClaims
 from ctct._oauth_requests import ClientCredentials
 from ctct._provider import Provider
+from ctct._redact import NOTHING, Held, server_text
 from ctct._tokens import TokenSet
 from ctct.errors import TransientProviderError
 from ctct.flows._events import FlowName, LoginCompleted, LoginResult, ScopesDiffer
@@ -21,7 +21,6 @@ RATE_SAFETY: Final = 0.9
 """Logins take token-endpoint slots at 90% of the provider's rate. The provider counts
 at its end, where network jitter can bring two requests sent exactly one second apart
 closer than that; a login must never spend a poll on a 429."""
-_TOKENISH: Final = re.compile(r"[A-Za-z0-9._~+/=-]{20,}")
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,9 @@ class FlowContext:
     clock: Callable[[], float]
     verify: bool = True
     max_rate_wait: float = DEFAULT_MAX_RATE_WAIT
+    held: Callable[[], Held] = lambda: NOTHING
+    """The secrets the provider's text must not show beyond what a request carries (the
+    grant being replaced, the client secret): ``TokenManager.held_secrets``."""
 
     @property
     def rate_bucket(self) -> str:
@@ -97,9 +99,7 @@ def finish(ctx: FlowContext, tokens: TokenSet, flow: FlowName) -> Flow[LoginResu
     return result
 
 
-def sanitize(text: object, limit: int = 200) -> str:
-    """Provider-supplied text fit for a message: one line, short, token-like runs masked."""
-    if not isinstance(text, str):
-        return ""
-    cleaned = _TOKENISH.sub("**********", " ".join(text.split()))
-    return cleaned if len(cleaned) <= limit else cleaned[: limit - 3] + "..."
+def sanitize(text: object, held: Held = NOTHING, limit: int = 200) -> str:
+    """Provider-supplied text fit for a message: one line, short, ``held`` values and
+    JWT-shaped runs masked, control characters escaped (``ctct._redact``)."""
+    return server_text(text, held, limit=limit)

@@ -38,7 +38,10 @@ def device_flow(ctx: FlowContext, *, timeout: float | None = None) -> Flow[Login
     """Run a device login to the end: a stored grant, or an exception."""
     response = yield Send(device_authorization_request(ctx.provider, ctx.client, ctx.scopes))
     started = ctx.clock()
-    device = parse_device_authorization_response(response, received_at=started)
+    held: object = ()
+    # The user code and URLs are shown: mask in them the grant being replaced too.
+    held = ctx.held()
+    device = parse_device_authorization_response(response, received_at=started, held=held)
     yield Emit(
         DeviceCodeIssued(
             user_code=device.user_code,

@@ -109,6 +109,7 @@ class Login:
             scopes=self.scopes,
             clock=manager.clock,
             verify=verify,
+            held=manager.held_secrets,
         )
         self._verifier: JwtVerifier | None = None
         if verify and provider.jwks_uri is not None and provider.access_token_format != "opaque":

@@ -18,7 +18,7 @@ import anyio
 import anyio.to_thread
 import httpx2
 
-from ctct import _oauth_http
+from ctct import _oauth_http, _redact
 from ctct._jwt import AccessTokenClaims, JwtVerifier
 from ctct._manager import TokenManager
 from ctct._sansio import Send as Send
@@ -27,6 +27,7 @@ from ctct._sansio import TakeRate as TakeRate
 from ctct._sansio import Verify as Verify
 from ctct._sansio import adrive, drive
 from ctct._tokens import TokenSet
+from ctct.errors import CtctError
 from ctct.flows._events import EventHandler, LoginEvent
 
 if TYPE_CHECKING:
@@ -134,12 +135,22 @@ class Io:
 
 def run(flow: Flow[T], io: Io) -> T:
     """Drive ``flow`` synchronously."""
-    return drive(flow, lambda operation: _execute(operation, io))
+    try:
+        return drive(flow, lambda operation: _execute(operation, io))
+    except CtctError as error:
+        # The flow masked what its requests carried; the grant being replaced and the
+        # client secret are masked here.
+        _redact.scrub(error, io.manager.held_secrets())
+        raise
 
 
 async def arun(flow: Flow[T], io: Io) -> T:
     """Drive ``flow`` on an event loop (store calls go to worker threads)."""
-    return await adrive(flow, lambda operation: _aexecute(operation, io))
+    try:
+        return await adrive(flow, lambda operation: _aexecute(operation, io))
+    except CtctError as error:
+        _redact.scrub(error, await anyio.to_thread.run_sync(io.manager.held_secrets))
+        raise
 
 
 def _execute(operation: Operation, io: Io) -> Any:

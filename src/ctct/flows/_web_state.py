@@ -163,3 +163,13 @@ def cookie_value(header: str | None, name: str) -> str | None:
         if eq and key == name:
             return value.strip().strip('"')
     return None
+
+
+def set_cookie_header(name: str, value: str, *, max_age: float, path: str, secure: bool) -> str:
+    """A ``Set-Cookie`` value for a login or session cookie: HttpOnly, and SameSite=Lax
+    (sent on the provider's top-level redirect back, never on a cross-site POST)."""
+    parts = [f"{name}={value}", f"Max-Age={int(max_age)}", f"Path={path}", "HttpOnly"]
+    parts.append("SameSite=Lax")
+    if secure:
+        parts.append("Secure")
+    return "; ".join(parts)

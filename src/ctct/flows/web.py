@@ -57,6 +57,7 @@ from ctct.flows._web_state import (
     PendingWebLogin,
     RedirectAllowList,
     cookie_value,
+    set_cookie_header,
 )
 from ctct.stores import Store, open_store
 
@@ -309,17 +310,9 @@ class WebLogin:
     # -- cookies ----------------------------------------------------------------------------
 
     def _cookie(self, value: str, max_age: float) -> str:
-        parts = [
-            f"{self.cookie_name}={value}",
-            f"Max-Age={int(max_age)}",
-            f"Path={self.cookie_path}",
-            "HttpOnly",
-            # Lax: sent on the provider's top-level redirect back, not on cross-site posts.
-            "SameSite=Lax",
-        ]
-        if self.secure:
-            parts.append("Secure")
-        return "; ".join(parts)
+        return set_cookie_header(
+            self.cookie_name, value, max_age=max_age, path=self.cookie_path, secure=self.secure
+        )
 
     @property
     def clear_cookie(self) -> str:

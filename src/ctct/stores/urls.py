@@ -5,24 +5,17 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ctct import _redact
 from ctct.errors import ConfigError
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for messages, status and doctor)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable store URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    """``url`` with any password replaced by the mask (for messages, status and doctor):
+    ctct's one rule for that, ``ctct._redact.redact_url`` (the authority's password and
+    password-like query parameters such as libpq's ``?password=``)."""
+    return _redact.redact_url(url)
 
 
 def split_options(url: str, known: dict[str, str]) -> tuple[str, dict[str, str]]:
