@@ -117,7 +117,7 @@ def test_flags_shape_the_configuration(tmp_path: Path) -> None:
         "--refresh-token-grace", "10", "--reject-client-secret-post", "--reject-pkce-confidential",
         "--strict-loopback-ports", "--device-interval", "1", "--device-expires-in", "120",
         "--auto-approve", "--api-rate", "2.5", "--api-daily-quota", "50", "--token-rate", "3",
-        "--default-user", "bob@example.com",
+        "--default-user", "bob@example.com", "--require-state",
     ]  # fmt: skip
     with emulator_process(tmp_path, *args) as (proc, info):
         config = httpx2.get(info["base_url"] + "/__emulator/config").json()
@@ -143,6 +143,8 @@ def test_flags_shape_the_configuration(tmp_path: Path) -> None:
     assert switches["allow_pkce_for_confidential"] is False
     assert switches["loopback_redirect_any_port"] is False
     assert switches["auto_approve"] is True
+    assert switches["require_state"] is True
+    assert switches["strict"] is False and switches["split_hosts"] is False
     assert config["limits"]["api_rate_per_second"] == 2.5
     assert config["limits"]["api_daily_quota"] == 50
     assert config["limits"]["token_rate_per_second"] == 3
@@ -336,3 +338,45 @@ def test_data_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> No
     assert result.returncode == 1
     assert f"cannot use --data {junk}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_strict_and_split_hosts(tmp_path: Path) -> None:
+    with emulator_process(tmp_path, "--strict", "--split-hosts") as (proc, info):
+        origins = info["origins"]
+        assert origins["authz"] == info["base_url"]
+        assert len({origins["authz"], origins["identity"], origins["api"]}) == 3
+        assert info["env"] == {
+            "CTCT_AUTH_URL": origins["authz"],
+            "CTCT_IDENTITY_URL": origins["identity"],
+            "CTCT_API_URL": origins["api"],
+            "CTCT_CLIENT_ID": DEFAULT_CLIENT_ID,
+            "CTCT_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+        }
+        with httpx2.Client() as http:
+            switches = http.get(info["base_url"] + "/__emulator/config").json()["switches"]
+            assert switches["strict"] is True and switches["split_hosts"] is True
+            assert switches["allow_client_secret_post"] is False
+            assert http.get(origins["identity"] + _cc.JWKS_PATH).status_code == 200
+            forbidden = http.get(origins["api"] + _cc.TOKEN_PATH)
+            assert forbidden.status_code == 403 and forbidden.json() == {"message": "Forbidden"}
+        code, out, _ = stop(proc)
+    assert code == 0
+    assert f"api {origins['api']}" in out and f"export CTCT_AUTH_URL={origins['authz']}" in out
+    assert f"{origins['identity']}{_cc.JWKS_PATH}" in out
+    assert f"{origins['api']}{_cc.API_BASE_PATH}" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "mentions"),
+    [
+        (["--api-port", "9000"], "--api-port needs --split-hosts"),
+        (["--split-hosts", "--port", "65535"], "leaves no room"),
+        (["--split-hosts", "--port", "7000", "--api-port", "7000"], "three different ports"),
+    ],
+)
+def test_split_host_ports_are_checked(args: list[str], mentions: str) -> None:
+    result = subprocess.run(
+        [str(CTCT), "emulator", *args], capture_output=True, text=True, env=ENV, timeout=30
+    )
+    assert result.returncode == 2, result.stderr
+    assert mentions in result.stderr and "Traceback" not in result.stderr

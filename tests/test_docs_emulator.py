@@ -11,7 +11,9 @@ Markers on the line just before a block:
 A person pasting commands takes more than the token endpoint's 1 request/second
 between blocks, so between blocks the test moves each emulator's clock 5 seconds
 forward rather than sleeping (each emulator from the first block that names it on: an
-emulator's clock far ahead of ctct's would fail ctct's checks of the tokens' times).
+emulator's clock far ahead of ctct's would fail ctct's checks of the tokens' times). An
+emulator started with ``--split-hosts --port N`` answers for ``N``, ``N+1`` and ``N+2``
+(its identity host and API).
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ class Emulator:
 def read_doc(doc: Path = DOC) -> tuple[list[Emulator], list[Block], int]:
     """The emulators the doc starts, the blocks to run, and how many are not run."""
     text = doc.read_text(encoding="utf-8")
-    emulators, blocks, skipped = [], [], 0
+    emulators: list[Emulator] = []
+    blocks: list[Block] = []
+    skipped = 0
     for match in FENCE.finditer(text):
         if match["marker"] == "not run":
             skipped += 1
@@ -79,7 +83,10 @@ def read_doc(doc: Path = DOC) -> tuple[list[Emulator], list[Block], int]:
 
 
 @contextmanager
-def start(tmp_path: Path, emulator: Emulator) -> Iterator[str]:
+def start(tmp_path: Path, emulator: Emulator) -> Iterator[dict[str, str]]:
+    """Start ``emulator``; yield what to put in place of each doc port: its own, and with
+    ``--split-hosts`` the next two (the identity host's and the API's, as ``ctct
+    emulator`` places them by default)."""
     ready = tmp_path / f"ready-{emulator.doc_port}.json"
     proc = subprocess.Popen(
         [str(CTCT), "emulator", "--port", "0", "--ready-file", str(ready), *emulator.flags],
@@ -93,7 +100,12 @@ def start(tmp_path: Path, emulator: Emulator) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"ctct emulator {' '.join(emulator.flags)} did not start")
             time.sleep(0.02)
-        yield str(json.loads(ready.read_text())["base_url"]).removeprefix("http://")
+        info = json.loads(ready.read_text())
+        origins = [str(info["base_url"])]
+        if "--split-hosts" in emulator.flags:
+            origins = [str(info["origins"][role]) for role in ("authz", "identity", "api")]
+        first = int(emulator.doc_port)
+        yield {str(first + i): o.removeprefix("http://") for i, o in enumerate(origins)}
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
@@ -141,7 +153,12 @@ def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
     for name in [k for k in env if k.startswith("CTCT_") and "KEYRING" not in k]:
         del env[name]
     with ExitStack() as stack:
-        origins = {e.doc_port: stack.enter_context(start(tmp_path, e)) for e in emulators}
+        origins: dict[str, str] = {}
+        control_of: dict[str, str] = {}  # doc port -> its emulator's control API origin
+        for e in emulators:
+            ports = stack.enter_context(start(tmp_path, e))
+            origins.update(ports)
+            control_of.update(dict.fromkeys(ports, ports[e.doc_port]))
         # Background jobs a block starts (a broker, say) never outlive the run, even
         # when a block fails.
         script = ["set -euo pipefail", "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT"]
@@ -149,12 +166,13 @@ def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
         for number, block in enumerate(blocks, 1):
             body = block.body
             for doc_port, origin in origins.items():
-                if f"127.0.0.1:{doc_port}" in body and origin not in in_use:
-                    in_use.append(origin)
+                control = control_of[doc_port]
+                if f"127.0.0.1:{doc_port}" in body and control not in in_use:
+                    in_use.append(control)
                 body = body.replace(f"127.0.0.1:{doc_port}", origin)
             advance = " ".join(
                 f"curl -sS -o /dev/null -X POST http://{origin}/__emulator/clock/advance "
-                """-d '{"seconds": 5}';"""
+                """-H 'Content-Type: application/json' -d '{"seconds": 5}';"""
                 for origin in in_use
             )
             script += [f"echo '### block {number} ({doc.name} line {block.line})'"]
@@ -243,6 +261,15 @@ EXPECTED = (
     "43 characters, JWS: 0",
     '[\n  "tia@example.com"\n]',
     '"site_owner_name": "bob@example.com"',
+    '"error": "invalid_client"',
+    "error=invalid_request&error_description=The+%27state%27+parameter+is+required",
+    '"identity": "http://127.0.0.1:',
+    "JWKS on the authorization server: 404",
+    '{"message":"Forbidden"} 403',
+    "403\nAlice's Bakery\n",
+    "HTTP/1.1 406 Not Acceptable",
+    "x-amzn-errortype: NotAcceptableException",
+    "1 passed",
 )
 
 # What docs/api.md's commands print, somewhere in the run: (text of a block that runs,

@@ -287,3 +287,71 @@ def test_a_users_project_enables_the_fixtures_with_pytest_plugins(tmp_path: Path
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "6 passed" in result.stdout
+
+
+# -- the pytest11 entry point -----------------------------------------------------------
+
+USER_TESTS_WITHOUT_CONFTEST = """
+from ctct.testing import EmulatorHandle
+
+
+def test_fixtures_come_from_the_entry_point(ctct_emulator: EmulatorHandle) -> None:
+    config = ctct_emulator.config()
+    print("strict", config["switches"]["strict"], "split", ctct_emulator.split_hosts)
+"""
+
+
+def run_pytest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", *args],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
+        timeout=120,
+    )
+
+
+def test_the_plugin_is_registered_under_its_module_name() -> None:
+    from importlib.metadata import entry_points
+
+    (plugin,) = [e for e in entry_points(group="pytest11") if e.value == "ctct.testing"]
+    # Any other name and `pytest_plugins = ["ctct.testing"]` fails: "Plugin already
+    # registered under a different name".
+    assert plugin.name == "ctct.testing"
+
+
+def test_a_users_project_without_conftest_gets_the_fixtures(tmp_path: Path) -> None:
+    (tmp_path / "test_app.py").write_text(USER_TESTS_WITHOUT_CONFTEST, encoding="utf-8")
+    plain = run_pytest(tmp_path)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert "strict False split False" in plain.stdout
+    strict = run_pytest(tmp_path, "--ctct-strict", "--ctct-split-hosts")
+    assert strict.returncode == 0, strict.stdout + strict.stderr
+    assert "strict True split True" in strict.stdout
+    # Without the entry point (autoload off) the fixtures are not there: proof that the
+    # run above got them from the entry point, not from some conftest.
+    off = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")},
+            "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        },
+        timeout=120,
+    )
+    assert off.returncode != 0 and "fixture 'ctct_emulator' not found" in off.stdout
+
+
+def test_importing_the_plugin_loads_no_emulator() -> None:
+    code = (
+        "import sys, ctct.testing\n"
+        "heavy = [m for m in ('starlette', 'uvicorn', 'httpx2', 'ctct.emulator', 'anyio') "
+        "if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

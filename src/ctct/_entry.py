@@ -37,6 +37,7 @@ _SIMPLE_KEYS = frozenset(
         "store",
         "scopes",
         "redirect_uri",
+        "pkce",
         "refresh_margin",
         "leeway",
         "timeout",
@@ -158,6 +159,10 @@ def _env_layer(environ: dict[str, str] | os._Environ[str]) -> dict[str, object]:
 
 _COMPLEX_KEYS = frozenset(
     {
+        "auth_url",  # moves the storage key; the full CLI resolves CC's three hosts
+        "identity_url",
+        "api_url",
+        "redirect_port",
         "issuer",
         "token_endpoint",
         "authorization_endpoint",

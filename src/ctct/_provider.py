@@ -4,7 +4,9 @@ look like.
 Three ways to get one:
 
 * ``Provider.constant_contact()`` - Constant Contact V3 (the default), optionally with
-  ``base_url`` pointing all of CC's hosts at one origin such as the emulator;
+  ``base_url`` pointing all of CC's hosts at one origin such as the emulator, and
+  ``auth_url``/``identity_url``/``api_url`` pointing each of CC's three hosts (the
+  authorization server, the identity host serving the JWKS, the V3 API) at its own;
 * ``Provider.from_metadata(...)`` - an RFC 8414 / OpenID Connect discovery document
   (fetching it is I/O: see ``ctct._oauth_http.discover``);
 * ``Provider(issuer=..., token_endpoint=..., ...)`` - explicit endpoints.
@@ -25,6 +27,12 @@ from ctct import _cc
 from ctct._redact import server_text
 from ctct._urls import is_loopback_host, origin_of, require_safe_url
 from ctct.errors import ConfigError
+
+PkceMode = Literal["auto", "always", "never"]
+"""When the authorization code flow sends PKCE (RFC 7636): ``always``; ``auto``, only
+when the client has no secret (a provider may refuse PKCE from a confidential client, as
+CC might: its server flow has none); ``never`` (a provider without PKCE support)."""
+PKCE_MODES: tuple[PkceMode, ...] = ("auto", "always", "never")
 
 AccessTokenFormat = Literal["jwt", "opaque", "auto"]
 """``jwt``: access tokens must be JWTs and are verified; ``opaque``: never parsed
@@ -68,7 +76,10 @@ class Provider:
     refresh_token_idle_ttl: int | None = None
     """Seconds a refresh token survives unused (CC: 180 days); ``None`` if unknown."""
     base_url: str | None = None
-    """Set when CC's hosts were pointed at another origin (``CTCT_BASE_URL``)."""
+    """Set when CC's authorization server was pointed at another origin
+    (``CTCT_BASE_URL`` or ``CTCT_AUTH_URL``): that origin."""
+    pkce: PkceMode = "always"
+    """When to send PKCE (see ``PkceMode``); RFC 9700 recommends it for every client."""
     metadata: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -104,17 +115,38 @@ class Provider:
     def is_constant_contact(self) -> bool:
         return self.name == "constant-contact"
 
+    def uses_pkce(self, confidential: bool) -> bool:
+        """Whether an authorization request from this client carries PKCE."""
+        if self.pkce == "auto":
+            return not confidential
+        return self.pkce == "always"
+
     @property
     def is_local(self) -> bool:
         """The token endpoint is on loopback: an emulator (whose clock can be advanced)."""
         return is_loopback_host(urlsplit(self.token_endpoint).hostname or "")
 
     @classmethod
-    def constant_contact(cls, base_url: str | None = None) -> Provider:
+    def constant_contact(
+        cls,
+        base_url: str | None = None,
+        *,
+        auth_url: str | None = None,
+        identity_url: str | None = None,
+        api_url: str | None = None,
+        pkce: PkceMode = "auto",
+    ) -> Provider:
         """Constant Contact V3; with ``base_url``, every CC host is replaced by that origin.
 
+        ``auth_url``, ``identity_url`` and ``api_url`` replace one host each (the
+        authorization server; the identity host, whose JWKS verifies tokens; the V3 API),
+        as ``ctct emulator --split-hosts`` serves them; the ones not given fall back to
+        ``base_url``, else to CC's own host. Each is a base URL, CC's paths are appended.
+
         The issuer and audience stay CC's literal values (the emulator mints exactly
-        those), but ``storage_issuer`` gains the base URL so grants never mix.
+        those), but ``storage_issuer`` gains the authorization server's URL when it is
+        not CC's, so grants never mix. ``pkce`` defaults to ``auto``: CC documents PKCE
+        for public clients and the secret for server apps, never both.
         """
         common: dict[str, Any] = {
             "issuer": _cc.ISSUER,
@@ -130,15 +162,23 @@ class Provider:
             "api_daily_quota": _cc.API_DAILY_QUOTA,
             "token_rate_per_second": _cc.TOKEN_RATE_PER_SECOND,
             "refresh_token_idle_ttl": _cc.REFRESH_TOKEN_IDLE_TTL,
+            "pkce": pkce,
         }
-        if base_url is None:
-            authz, identity, api = _cc.AUTHZ_ORIGIN, _cc.IDENTITY_ORIGIN, _cc.API_ORIGIN
-            storage = _cc.ISSUER
-        else:
-            base = normalize_base_url(base_url)
-            authz = identity = api = base
+        base = None if base_url is None else normalize_base_url(base_url, what="CTCT_BASE_URL")
+
+        def host(given: str | None, setting: str, real: str) -> str:
+            if given is not None:
+                return normalize_base_url(given, what=setting)
+            return base if base is not None else real
+
+        authz = host(auth_url, "CTCT_AUTH_URL", _cc.AUTHZ_ORIGIN)
+        identity = host(identity_url, "CTCT_IDENTITY_URL", _cc.IDENTITY_ORIGIN)
+        api = host(api_url, "CTCT_API_URL", _cc.API_ORIGIN)
+        redirected = authz != _cc.AUTHZ_ORIGIN
+        storage = _cc.ISSUER
+        if redirected:
             # An RFC 8414 issuer has no fragment, so this key can never equal a real one.
-            storage = f"{_cc.ISSUER}#via={base}"
+            storage = f"{_cc.ISSUER}#via={authz}"
         return cls(
             token_endpoint=authz + _cc.TOKEN_PATH,
             authorization_endpoint=authz + _cc.AUTHORIZE_PATH,
@@ -147,7 +187,7 @@ class Provider:
             jwks_uri=identity + _cc.JWKS_PATH,
             api_base_url=api + _cc.API_BASE_PATH,
             storage_issuer=storage,
-            base_url=None if base_url is None else authz,
+            base_url=authz if redirected else None,
             **common,
         )
 
@@ -214,12 +254,12 @@ class Provider:
         )
 
 
-def normalize_base_url(base_url: str) -> str:
+def normalize_base_url(base_url: str, *, what: str = "CTCT_BASE_URL") -> str:
     """Check a base URL (``https``, or ``http`` on loopback) and drop a trailing slash."""
-    require_safe_url(base_url, what="base URL (CTCT_BASE_URL)")
+    require_safe_url(base_url, what=f"base URL ({what})")
     parts = urlsplit(base_url)
     if parts.query or parts.fragment:
-        raise ConfigError("The base URL (CTCT_BASE_URL) must not have a query or fragment.")
+        raise ConfigError(f"The base URL ({what}) must not have a query or fragment.")
     return origin_of(base_url) + parts.path.rstrip("/")
 
 

@@ -30,11 +30,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
 from ctct import _cc
-from ctct._provider import AccessTokenFormat, Provider, normalize_base_url
+from ctct._provider import (
+    PKCE_MODES,
+    AccessTokenFormat,
+    PkceMode,
+    Provider,
+    normalize_base_url,
+)
 from ctct._redact import redact_url
 from ctct._secret import MASK, Secret
 from ctct._urls import require_safe_url
@@ -52,18 +59,25 @@ _URL_FIELDS: Final = (
     "revocation_endpoint",
     "jwks_uri",
 )
+# Constant Contact's three hosts, each pointable at its own base URL (``--split-hosts``).
+_HOST_FIELDS: Final = ("auth_url", "identity_url", "api_url")
 _STR_FIELDS: Final = (
     "client_id",
     "base_url",
+    *_HOST_FIELDS,
     *_URL_FIELDS,
     "audience",
     "access_token_format",
+    "pkce",
     "redirect_uri",
     "store",
 )
 _FLOAT_FIELDS: Final = ("refresh_margin", "leeway", "timeout")
+_INT_FIELDS: Final = ("redirect_port",)
 _SECRET_FILE: Final = "client_secret_file"
-_KEYS: Final = frozenset({*_STR_FIELDS, *_FLOAT_FIELDS, "scopes", "client_secret", _SECRET_FILE})
+_KEYS: Final = frozenset(
+    {*_STR_FIELDS, *_FLOAT_FIELDS, *_INT_FIELDS, "scopes", "client_secret", _SECRET_FILE}
+)
 _FORMATS: Final = ("jwt", "opaque", "auto")
 
 
@@ -76,6 +90,12 @@ class Settings:
     client_secret: Secret | None = None
     base_url: str | None = None
     """Point all of Constant Contact's hosts at one origin (e.g. the emulator)."""
+    auth_url: str | None = None
+    """Point CC's authorization server (authz.constantcontact.com) elsewhere."""
+    identity_url: str | None = None
+    """Point CC's identity host (identity.constantcontact.com: the JWKS) elsewhere."""
+    api_url: str | None = None
+    """Point CC's V3 API host (api.cc.email; ``/v3`` is appended) elsewhere."""
     issuer: str | None = None
     """Another provider's issuer or discovery URL (``CTCT_ISSUER``)."""
     token_endpoint: str | None = None
@@ -86,7 +106,13 @@ class Settings:
     audience: str | None = None
     access_token_format: str | None = None
     scopes: tuple[str, ...] | None = None
+    pkce: str | None = None
+    """``auto``, ``always`` or ``never`` (see ``ctct._provider.PkceMode``); default: the
+    provider's (Constant Contact: ``auto``, no PKCE when a client secret is set)."""
     redirect_uri: str | None = None
+    redirect_port: int | None = None
+    """The loopback login's fixed port (a provider matching redirect URIs exactly needs
+    the registered one); default: the redirect URI's, else any free port."""
     store: str | None = None
     """Token store URL, e.g. ``sqlite:///path``; ``None`` lets the store layer choose."""
     refresh_margin: float = 300.0
@@ -133,7 +159,7 @@ class Settings:
 
         values: dict[str, Any] = {"profile": profile}
         sources: dict[str, str] = {"profile": profile_source}
-        for key in (*_STR_FIELDS, *_FLOAT_FIELDS, "scopes"):
+        for key in (*_STR_FIELDS, *_FLOAT_FIELDS, *_INT_FIELDS, "scopes"):
             for label, layer in layers:
                 if key in layer:
                     where = _describe_source(label, key)
@@ -186,12 +212,38 @@ class Settings:
                 audience=self.audience,
                 access_token_format=fmt,
                 default_scopes=self.scopes or (),
+                pkce=self.pkce_mode or "always",
             )
         if self.needs_discovery:
             raise ConfigError(
                 f"The provider {self.issuer!r} must be discovered first (network I/O)."
             )
-        return Provider.constant_contact(self.base_url)
+        return Provider.constant_contact(
+            self.base_url,
+            auth_url=self.auth_url,
+            identity_url=self.identity_url,
+            api_url=self.api_url,
+            pkce=self.pkce_mode or "auto",
+        )
+
+    @property
+    def pkce_mode(self) -> PkceMode | None:
+        """``pkce`` as a ``PkceMode`` (validated at load), or None when unset."""
+        for mode in PKCE_MODES:
+            if self.pkce == mode:
+                return mode
+        return None
+
+    def login_redirect_uri(self) -> str | None:
+        """The redirect URI for logins: ``redirect_uri`` with ``redirect_port`` applied
+        (on ``http://127.0.0.1/callback`` when only the port is set); None: the flows'
+        default."""
+        if self.redirect_port is None:
+            return self.redirect_uri
+        parts = urlsplit(self.redirect_uri or "http://127.0.0.1/callback")
+        host = parts.hostname or "127.0.0.1"
+        netloc = f"[{host}]:{self.redirect_port}" if ":" in host else f"{host}:{self.redirect_port}"
+        return urlunsplit(parts._replace(netloc=netloc))
 
     def client_credentials(self) -> ClientCredentials:
         """The app's identity for token requests; ``ConfigError`` without a client id."""
@@ -236,21 +288,45 @@ class Settings:
         def where(key: str) -> str:
             return self.sources.get(key, "default")
 
-        if self.base_url is not None:
+        hosts = [key for key in ("base_url", *_HOST_FIELDS) if getattr(self, key) is not None]
+        for key in hosts:
             try:
-                normalize_base_url(self.base_url)
+                normalize_base_url(getattr(self, key), what=f"CTCT_{key.upper()}")
             except ConfigError as exc:
-                raise ConfigError(f"{exc.message} (from {where('base_url')})") from None
+                raise ConfigError(f"{exc.message} (from {where(key)})") from None
+        if hosts:
+            first = hosts[0]
             if self.issuer is not None and self.issuer != _cc.ISSUER:
                 raise ConfigError(
-                    "base_url points Constant Contact's hosts elsewhere, but issuer names "
+                    f"{first} points Constant Contact's hosts elsewhere, but issuer names "
                     f"another provider ({where('issuer')}): set one or the other."
                 )
             explicit = [key for key in _URL_FIELDS[1:] if getattr(self, key) is not None]
             if explicit:
                 raise ConfigError(
-                    f"base_url replaces all of Constant Contact's endpoints, but {explicit[0]} "
+                    f"{first} replaces Constant Contact's endpoints, but {explicit[0]} "
                     f"is also set ({where(explicit[0])}): set one or the other."
+                )
+        if self.pkce is not None and self.pkce_mode is None:
+            raise ConfigError(
+                f"pkce must be one of {', '.join(PKCE_MODES)}, not {self.pkce!r} "
+                f"(from {where('pkce')})."
+            )
+        if self.redirect_port is not None:
+            if not 1 <= self.redirect_port <= 65535:
+                raise ConfigError(
+                    f"redirect_port must be a port number 1-65535, not {self.redirect_port} "
+                    f"(from {where('redirect_port')})."
+                )
+            try:
+                uri_port = urlsplit(self.redirect_uri).port if self.redirect_uri else None
+            except ValueError:
+                uri_port = None
+            if uri_port is not None and uri_port != self.redirect_port:
+                raise ConfigError(
+                    f"redirect_port {self.redirect_port} ({where('redirect_port')}) differs from "
+                    f"the port of redirect_uri {self.redirect_uri} ({where('redirect_uri')}): "
+                    "set one or the other."
                 )
         for key in _URL_FIELDS:
             value = getattr(self, key)
@@ -339,12 +415,21 @@ def _check_table(path: Path, text: str, profile: str | None, table: dict[str, An
         expected: tuple[type, ...]
         if key in _FLOAT_FIELDS:
             expected = (int, float)
+        elif key in _INT_FIELDS:
+            expected = (int,)
         elif key == "scopes":
             expected = (list, str)
         else:
             expected = (str,)
         if isinstance(value, bool) or not isinstance(value, expected):
-            names = " or ".join("number" if t in (int, float) else t.__name__ for t in expected)
+            names = " or ".join(
+                "whole number"
+                if expected == (int,)
+                else "number"
+                if t in (int, float)
+                else t.__name__
+                for t in expected
+            )
             raise ConfigError(f"{path}, line {line}: {key} must be a {names}.")
         if (
             key == "scopes"
@@ -385,6 +470,13 @@ def _convert(key: str, value: Any, where: str) -> Any:
             return float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key} must be a number, not {value!r} (from {where}).") from None
+    if key in _INT_FIELDS:
+        try:
+            return int(str(value).strip()) if not isinstance(value, int) else value
+        except ValueError:
+            raise ConfigError(
+                f"{key} must be a whole number, not {value!r} (from {where})."
+            ) from None
     if key == "scopes":
         items = value.replace(",", " ").split() if isinstance(value, str) else list(value)
         return tuple(items)

@@ -23,8 +23,14 @@ advance the clock, inject faults, rotate signing keys, read counters::
         emu.advance_clock(61)       # the access token has now expired
         assert emu.counters()["token_requests"]["refresh_token"]["ok"] == 1
 
-Importing this module does not need pytest; the fixtures exist only when pytest is
-installed.
+Importing this module does not need pytest, and stays cheap: the emulator (Starlette,
+uvicorn) and httpx2 are imported when an emulator is started or a handle is made. That
+matters because the module is also a pytest plugin that pytest loads in every run of
+every project where ctct is installed (the ``pytest11`` entry point ``ctct.testing``).
+
+Two pytest options change the fixtures' emulator for a whole run, e.g. once in CI:
+``--ctct-strict`` (CC's strictest plausible behaviour, ``EmulatorConfig.strict``) and
+``--ctct-split-hosts`` (CC's three hosts on three origins).
 """
 
 from __future__ import annotations
@@ -33,17 +39,18 @@ import importlib.util
 import itertools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import httpx2
-
 from ctct import _cc
-from ctct.emulator.app import Emulator, create_app
-from ctct.emulator.config import EmulatorConfig
-from ctct.emulator.faults import DroppedConnection
-from ctct.emulator.inprocess import SyncASGITransport
-from ctct.emulator.server import EmulatorServer
+
+if TYPE_CHECKING:
+    import httpx2
+
+    from ctct._provider import Provider
+    from ctct.emulator.app import Emulator
+    from ctct.emulator.config import EmulatorConfig
+    from ctct.emulator.hosts import Role
 
 __all__ = [
     "EmulatorControlError",
@@ -54,6 +61,7 @@ __all__ = [
 
 CONTROL = "/__emulator"
 INPROCESS_BASE_URL = "http://127.0.0.1"
+ROLES: tuple[Role, ...] = ("authz", "identity", "api")  # ctct.emulator.hosts.ROLES
 # Each in-process emulator gets its own origin (a port nothing listens on: the transport
 # never opens a socket), so ctct's per-origin state (JWKS caches, grant keys) never mixes
 # two emulators' keys and tokens.
@@ -84,13 +92,20 @@ class EmulatorHandle:
         transport: httpx2.BaseTransport | None = None,
         emulator: Emulator | None = None,
         timeout: float = 10.0,
+        origins: Mapping[str, str] | None = None,
     ) -> None:
+        """``base_url``: the emulator's (its authorization server's, with
+        ``--split-hosts``), which serves the control API. ``origins``: each of CC's
+        hosts (``authz``, ``identity``, ``api``) when known; else asked of the emulator."""
+        import httpx2
+
         self.base_url = base_url.rstrip("/")
         self.transport = transport
         self.emulator = emulator
         self._timeout = timeout
         self._control = httpx2.Client(base_url=self.base_url, transport=transport, timeout=timeout)
         self._config: dict[str, Any] | None = None
+        self._origins = {k: v.rstrip("/") for k, v in origins.items()} if origins else None
 
     # -- where things are (Constant Contact's paths, or the generic provider mode's) ----
 
@@ -105,9 +120,38 @@ class EmulatorHandle:
         """The ``iss`` of the emulator's tokens (in the generic mode: its own origin)."""
         return str(self.config(cached=True).get("issuer", _cc.ISSUER))
 
-    def _url(self, name: str, cc_path: str) -> str:
+    def _url(self, name: str, cc_path: str, role: str = "authz") -> str:
         paths: dict[str, str] = self.config(cached=True).get("paths", {})
-        return self.base_url + paths.get(name, cc_path)
+        return self._origin(role) + paths.get(name, cc_path)
+
+    def _origin(self, role: str) -> str:
+        if self._origins is None:
+            told = self.config(cached=True).get("origins") or {}
+            split = len({told.get(r) for r in ROLES}) > 1
+            # One origin: this handle's own base URL (it may carry a proxy's path prefix).
+            self._origins = {r: (told[r] if split else self.base_url) for r in ROLES}
+        return self._origins[role]
+
+    @property
+    def split_hosts(self) -> bool:
+        """True when CC's three hosts are on three origins (``--split-hosts``)."""
+        return len({self._origin(r) for r in ROLES}) > 1
+
+    @property
+    def authz_origin(self) -> str:
+        """The authorization server (CC's authz.constantcontact.com): OAuth endpoints,
+        login pages, and the emulator's control API."""
+        return self._origin("authz")
+
+    @property
+    def identity_origin(self) -> str:
+        """The identity host (CC's identity.constantcontact.com): the JWKS."""
+        return self._origin("identity")
+
+    @property
+    def api_origin(self) -> str:
+        """The V3 API host (CC's api.cc.email); the API is under ``/v3`` there."""
+        return self._origin("api")
 
     @property
     def authorize_url(self) -> str:
@@ -127,12 +171,24 @@ class EmulatorHandle:
 
     @property
     def jwks_url(self) -> str:
-        return self._url("jwks", _cc.JWKS_PATH)
+        return self._url("jwks", _cc.JWKS_PATH, "identity")
 
     @property
     def api_url(self) -> str:
         """The V3 API's base, e.g. ``http://127.0.0.1:7717/v3``."""
-        return self._url("api", _cc.API_BASE_PATH)
+        return self._url("api", _cc.API_BASE_PATH, "api")
+
+    def provider_profile(self) -> Provider:
+        """ctct's Constant Contact profile pointed at this emulator (each host at its own
+        origin with ``--split-hosts``). Not for the generic provider mode, whose profile
+        comes from discovery (``CTCT_ISSUER``: see ``env()``)."""
+        from ctct._provider import Provider
+
+        if not self.split_hosts:
+            return Provider.constant_contact(self.base_url)
+        return Provider.constant_contact(
+            auth_url=self.authz_origin, identity_url=self.identity_origin, api_url=self.api_origin
+        )
 
     # -- the default app and users (test values) ---------------------------------------
 
@@ -163,12 +219,20 @@ class EmulatorHandle:
 
     def env(self) -> dict[str, str]:
         """The environment variables that point ctct at this emulator: ``CTCT_BASE_URL``
-        (Constant Contact's profile), or ``CTCT_ISSUER`` in the generic provider mode."""
+        (Constant Contact's profile), ``CTCT_AUTH_URL``/``CTCT_IDENTITY_URL``/``CTCT_API_URL``
+        with ``--split-hosts``, or ``CTCT_ISSUER`` in the generic provider mode."""
         config = self.config(cached=True)
         if self.provider == "generic":
             env = {"CTCT_ISSUER": self.issuer, "CTCT_CLIENT_ID": self.client_id}
             if config.get("access_token_format") == "jwt":
                 env["CTCT_AUDIENCE"] = str(config["audience"])
+        elif self.split_hosts:
+            env = {
+                "CTCT_AUTH_URL": self.authz_origin,
+                "CTCT_IDENTITY_URL": self.identity_origin,
+                "CTCT_API_URL": self.api_origin,
+                "CTCT_CLIENT_ID": self.client_id,
+            }
         else:
             env = {"CTCT_BASE_URL": self.base_url, "CTCT_CLIENT_ID": self.client_id}
         if self.client_secret is not None:
@@ -178,7 +242,10 @@ class EmulatorHandle:
     # -- HTTP clients that reach the emulator ------------------------------------------
 
     def http_client(self, **kwargs: Any) -> httpx2.Client:
-        """An httpx2 client with ``base_url`` set to the emulator (in-process or not)."""
+        """An httpx2 client with ``base_url`` set to the emulator (in-process or not);
+        with ``--split-hosts`` pass ``base_url=handle.api_origin`` to call ``/v3``."""
+        import httpx2
+
         kwargs.setdefault("base_url", self.base_url)
         kwargs.setdefault("timeout", self._timeout)
         if self.transport is not None:
@@ -190,9 +257,15 @@ class EmulatorHandle:
         if self.emulator is None or self.transport is None:
             return None
         app = getattr(self.transport, "app", None)
-        return _AsyncInProcessTransport(app) if app is not None else None
+        if app is None:
+            return None
+        from ctct.emulator.inprocess import async_transport
+
+        return async_transport(app)
 
     def async_http_client(self, **kwargs: Any) -> httpx2.AsyncClient:
+        import httpx2
+
         kwargs.setdefault("base_url", self.base_url)
         kwargs.setdefault("timeout", self._timeout)
         transport = self.async_transport()
@@ -413,6 +486,8 @@ def _detail(response: httpx2.Response) -> str:
 
 
 def _config(config: EmulatorConfig | None, changes: Mapping[str, Any]) -> EmulatorConfig:
+    from ctct.emulator.config import EmulatorConfig
+
     config = config or EmulatorConfig()
     return config.with_changes(**changes) if changes else config
 
@@ -423,15 +498,31 @@ def start_emulator(
     *,
     port: int = 0,
     host: str = "127.0.0.1",
+    identity_port: int = 0,
+    api_port: int = 0,
     **changes: Any,
 ) -> Iterator[EmulatorHandle]:
     """Serve an emulator on a loopback port (any free one by default) for the block.
 
-    Keyword arguments other than ``port``/``host`` change settings, e.g.
-    ``start_emulator(access_token_ttl=60, refresh_token_reuse="grant")``.
+    Keyword arguments other than the ports and ``host`` change settings, e.g.
+    ``start_emulator(access_token_ttl=60, refresh_token_reuse="grant")``, or
+    ``start_emulator(strict=True)`` and ``start_emulator(split_hosts=True)`` (then
+    ``identity_port``/``api_port`` place CC's identity host and API; ``port`` is the
+    authorization server's).
     """
-    server = EmulatorServer(_config(config, changes), host=host, port=port)
-    with server, EmulatorHandle(server.base_url, emulator=server.emulator) as handle:
+    from ctct.emulator.server import EmulatorServer
+
+    server = EmulatorServer(
+        _config(config, changes),
+        host=host,
+        port=port,
+        identity_port=identity_port,
+        api_port=api_port,
+    )
+    with (
+        server,
+        EmulatorHandle(server.base_url, emulator=server.emulator, origins=server.origins) as handle,
+    ):
         yield handle
 
 
@@ -442,46 +533,77 @@ def inprocess_emulator(
     """Run an emulator inside this process, without a socket, for the block.
 
     Point your httpx2 client at it with ``handle.http_client()`` or
-    ``transport=handle.transport`` (sync), ``handle.async_transport()`` (async).
+    ``transport=handle.transport`` (sync), ``handle.async_transport()`` (async). With
+    ``split_hosts=True`` each of CC's hosts gets its own (socket-less) origin, all
+    reached through the one transport.
     """
+    from ctct.emulator.app import Emulator, create_app
+    from ctct.emulator.inprocess import SyncASGITransport
+
     emulator = Emulator(_config(config, changes))
+    roles = ROLES if emulator.config.split_hosts else ROLES[:1]
+    ports = {role: next(_inprocess_ports) for role in roles}
+    if emulator.config.split_hosts:
+        emulator.host_roles.ports = dict(ports)
     transport = SyncASGITransport(create_app(emulator=emulator))
-    base_url = f"{INPROCESS_BASE_URL}:{next(_inprocess_ports)}"
+    origins: dict[str, str] = {
+        role: f"{INPROCESS_BASE_URL}:{ports.get(role, ports['authz'])}" for role in ROLES
+    }
     try:
-        with EmulatorHandle(base_url, transport=transport, emulator=emulator) as handle:
+        with EmulatorHandle(
+            origins["authz"], transport=transport, emulator=emulator, origins=origins
+        ) as handle:
             yield handle
     finally:
         transport.close()
         emulator.close()
 
 
-_DROPPED = "Server disconnected without sending a response."
-
-
-class _AsyncInProcessTransport(httpx2.ASGITransport):
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        try:
-            return await super().handle_async_request(request)
-        except DroppedConnection:
-            raise httpx2.RemoteProtocolError(_DROPPED, request=request) from None
-
-
 if importlib.util.find_spec("pytest") is not None:
     import pytest
 
-    @pytest.fixture
-    def ctct_emulator_config() -> EmulatorConfig:
-        """Settings for ``ctct_emulator``/``ctct_emulator_app``; override to change them."""
-        return EmulatorConfig()
+    def pytest_addoption(parser: pytest.Parser) -> None:
+        group = parser.getgroup("ctct", "ctct emulator (ctct.testing)")
+        group.addoption(
+            "--ctct-strict",
+            action="store_true",
+            help="Run the ctct_emulator fixtures' emulator in strict mode (CC's strictest "
+            "plausible OAuth behaviour).",
+        )
+        group.addoption(
+            "--ctct-split-hosts",
+            action="store_true",
+            help="Serve CC's three hosts (authz, identity, api) on three origins.",
+        )
 
     @pytest.fixture
-    def ctct_emulator(ctct_emulator_config: EmulatorConfig) -> Iterator[EmulatorHandle]:
+    def ctct_emulator_config(request: pytest.FixtureRequest) -> EmulatorConfig:
+        """Settings for ``ctct_emulator``/``ctct_emulator_app``; override to change them
+        (``--ctct-strict``/``--ctct-split-hosts`` still apply to what you return)."""
+        from ctct.emulator.config import EmulatorConfig
+
+        return EmulatorConfig()
+
+    def _with_options(request: pytest.FixtureRequest, config: EmulatorConfig) -> EmulatorConfig:
+        changes: dict[str, bool] = {}
+        if request.config.getoption("--ctct-strict", default=False):
+            changes["strict"] = True
+        if request.config.getoption("--ctct-split-hosts", default=False):
+            changes["split_hosts"] = True
+        return config.with_changes(**changes) if changes else config
+
+    @pytest.fixture
+    def ctct_emulator(
+        request: pytest.FixtureRequest, ctct_emulator_config: EmulatorConfig
+    ) -> Iterator[EmulatorHandle]:
         """An emulator on a loopback port, fresh for each test."""
-        with start_emulator(ctct_emulator_config) as handle:
+        with start_emulator(_with_options(request, ctct_emulator_config)) as handle:
             yield handle
 
     @pytest.fixture
-    def ctct_emulator_app(ctct_emulator_config: EmulatorConfig) -> Iterator[EmulatorHandle]:
+    def ctct_emulator_app(
+        request: pytest.FixtureRequest, ctct_emulator_config: EmulatorConfig
+    ) -> Iterator[EmulatorHandle]:
         """An emulator inside the test process (``handle.transport``), fresh for each test."""
-        with inprocess_emulator(ctct_emulator_config) as handle:
+        with inprocess_emulator(_with_options(request, ctct_emulator_config)) as handle:
             yield handle

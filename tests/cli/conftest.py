@@ -176,6 +176,12 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+MODES = ("lenient", "strict", "split")
+"""How ctct's own login tests meet the emulator: its lenient defaults, ``--strict`` (the
+loopback login then uses a registered fixed port, ``CTCT_REDIRECT_PORT``) and
+``--split-hosts`` (``CTCT_AUTH_URL``/``CTCT_IDENTITY_URL``/``CTCT_API_URL``)."""
+
+
 @pytest.fixture
 def emulator_changes() -> dict[str, Any]:
     """Emulator settings for the test; override in a module or set in a test."""
@@ -183,19 +189,60 @@ def emulator_changes() -> dict[str, Any]:
 
 
 @pytest.fixture
-def emu(emulator_changes: dict[str, Any]) -> Iterator[EmulatorHandle]:
+def emulator_mode() -> str:
+    """One of ``MODES``; parametrize a test with it to run it against each."""
+    return "lenient"
+
+
+@pytest.fixture
+def redirect_port() -> int:
+    """A free loopback port, registered with the emulator for strict-mode logins."""
+    return free_port()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def mode_changes(mode: str, redirect_port: int) -> dict[str, Any]:
+    """Emulator settings for ``mode`` (see ``MODES``)."""
+    from dataclasses import replace
+
+    from ctct.emulator import EmulatorConfig
+
+    if mode == "strict":
+        app = EmulatorConfig().default_app
+        uris = (*app.redirect_uris, f"http://127.0.0.1:{redirect_port}/callback")
+        return {"strict": True, "apps": (replace(app, redirect_uris=uris),)}
+    if mode == "split":
+        return {"split_hosts": True}
+    return {}
+
+
+@pytest.fixture
+def emu(
+    emulator_changes: dict[str, Any], emulator_mode: str, redirect_port: int
+) -> Iterator[EmulatorHandle]:
     """An emulator on a loopback port; device polls may come at once (interval 0) and
     the token endpoint takes 20 requests/s, so logins do not wait on real time."""
     changes: dict[str, Any] = {"device_poll_interval": 0, "token_rate_per_second": 20.0}
+    changes.update(mode_changes(emulator_mode, redirect_port))
     changes.update(emulator_changes)
     with start_emulator(**changes) as handle:
         yield handle
 
 
 @pytest.fixture
-def cli(tmp_path: Path, emu: EmulatorHandle) -> Cli:
+def cli(tmp_path: Path, emu: EmulatorHandle, emulator_mode: str, redirect_port: int) -> Cli:
     env = isolated_env(tmp_path)
     env.update(emu.env())
+    if emulator_mode == "strict":
+        env["CTCT_REDIRECT_PORT"] = str(redirect_port)
     return Cli(env, tmp_path)
 
 

@@ -16,7 +16,7 @@ import httpx2
 import pytest
 
 from ctct.testing import EmulatorHandle
-from tests.cli.conftest import TRACEBACK, Cli, Running, login
+from tests.cli.conftest import MODES, TRACEBACK, Cli, Running, login
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -109,10 +109,22 @@ def _complete_page(chromium: Any, url: str, button: str) -> str:
 
 
 @pytest.mark.browser
+@pytest.mark.parametrize("emulator_mode", MODES)
 def test_browser_login_with_chromium_clicking_approve(
-    cli: Cli, emu: EmulatorHandle, tmp_path: Path, chromium: Any
+    cli: Cli,
+    emu: EmulatorHandle,
+    tmp_path: Path,
+    chromium: Any,
+    emulator_mode: str,
+    redirect_port: int,
 ) -> None:
     flow = BrowserLogin(cli, tmp_path)
+    params = flow.params()
+    # Under --strict the registered fixed port (CTCT_REDIRECT_PORT), and no PKCE from
+    # this confidential app in any mode (the CC profile's pkce "auto").
+    if emulator_mode == "strict":
+        assert params["redirect_uri"] == f"http://127.0.0.1:{redirect_port}/callback"
+    assert "code_challenge" not in params
     shown = _complete_page(chromium, flow.url(), "approve")
     code, out, err = flow.finish()
     assert code == 0, err

@@ -10,11 +10,12 @@ from urllib.parse import parse_qsl
 import pytest
 
 from ctct.testing import EmulatorHandle
-from tests.cli.conftest import TRACEBACK, Cli, Proxy, approve_next_device, login
+from tests.cli.conftest import MODES, TRACEBACK, Cli, Proxy, approve_next_device, login
 
 
+@pytest.mark.parametrize("emulator_mode", MODES)
 def test_device_login_shows_code_url_and_qr_then_stores_the_grant(
-    cli: Cli, emu: EmulatorHandle
+    cli: Cli, emu: EmulatorHandle, emulator_mode: str
 ) -> None:
     running = cli.start("auth", "login", "--device", "--scopes", "contact_data")
     try:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 import httpx2
+import pytest
 
 from ctct.testing import EmulatorHandle
-from tests.cli.conftest import TRACEBACK, Cli, Running, login
+from tests.cli.conftest import MODES, TRACEBACK, Cli, Running, login
 
 
 def _authorization_url(running: Running, emu: EmulatorHandle) -> str:
@@ -27,13 +28,16 @@ def _approve(emu: EmulatorHandle, url: str) -> str:
     return emu.approve_authorization(pending["request_id"])
 
 
-def test_paste_the_redirected_url(cli: Cli, emu: EmulatorHandle) -> None:
+@pytest.mark.parametrize("emulator_mode", MODES)
+def test_paste_the_redirected_url(cli: Cli, emu: EmulatorHandle, emulator_mode: str) -> None:
     running = cli.start("auth", "login", "--no-browser")
     try:
         url = _authorization_url(running, emu)
         running.wait_for("Paste the address the browser landed on")
         redirect = _approve(emu, url)
-        assert redirect.startswith("http://127.0.0.1/callback?")
+        # The configured redirect URI (with CTCT_REDIRECT_PORT's port under --strict).
+        port = cli.env.get("CTCT_REDIRECT_PORT")
+        assert redirect.startswith(f"http://127.0.0.1{':' + port if port else ''}/callback?")
         running.send(redirect)
         code, out, err = running.finish()
     finally:

@@ -126,3 +126,40 @@ def test_url_helpers() -> None:
     assert origin_of("http://127.0.0.1:8000/a") == "http://127.0.0.1:8000"
     with pytest.raises(ConfigError, match="not a valid URL"):
         require_safe_url("https://id.example:99999999/", what="issuer")
+
+
+def test_each_of_ccs_three_hosts_can_point_at_its_own_origin() -> None:
+    authz, identity, api = (f"http://127.0.0.1:{p}" for p in (7717, 7718, 7719))
+    split = Provider.constant_contact(auth_url=authz, identity_url=identity, api_url=api + "/")
+    assert split.token_endpoint == authz + _cc.TOKEN_PATH
+    assert split.authorization_endpoint == authz + _cc.AUTHORIZE_PATH
+    assert split.device_authorization_endpoint == authz + _cc.DEVICE_AUTHORIZE_PATH
+    assert split.revocation_endpoint == authz + _cc.REVOKE_PATH
+    assert split.jwks_uri == identity + _cc.JWKS_PATH
+    assert split.api_base_url == api + "/v3"
+    # Grants are filed under the token endpoint's origin: the same as with base_url, and
+    # never CC's own key, so a production refresh token is never sent to this origin.
+    # safety: src/ctct/_provider.py: storage = f"{_cc.ISSUER}#via={authz}"
+    assert split.storage_issuer == Provider.constant_contact(authz).storage_issuer
+    assert split.storage_issuer != Provider.constant_contact().storage_issuer
+    assert authz in split.storage_issuer
+    assert split.base_url == authz
+    # Unset hosts fall back to base_url, else to CC's own.
+    partial = Provider.constant_contact(authz, api_url=api)
+    assert partial.jwks_uri == authz + _cc.JWKS_PATH and partial.api_base_url == api + "/v3"
+    only_api = Provider.constant_contact(api_url=api)
+    assert only_api.token_endpoint == _cc.AUTHZ_ORIGIN + _cc.TOKEN_PATH
+    assert only_api.storage_issuer == _cc.ISSUER  # the grant still comes from CC itself
+    with pytest.raises(ConfigError, match="CTCT_IDENTITY_URL"):
+        Provider.constant_contact(identity_url="http://example.com")  # plain http, not loopback
+
+
+@pytest.mark.parametrize(
+    ("mode", "public", "confidential"),
+    [("auto", True, False), ("always", True, True), ("never", False, False)],
+)
+def test_pkce_modes(mode: str, public: bool, confidential: bool) -> None:
+    provider = Provider.constant_contact(pkce=mode)  # type: ignore[arg-type]
+    assert provider.uses_pkce(confidential=False) is public
+    assert provider.uses_pkce(confidential=True) is confidential
+    assert Provider.constant_contact().pkce == "auto"  # CC: PKCE or a secret, not both

@@ -233,3 +233,59 @@ def test_client_credentials() -> None:
     assert "s3cret-value" not in repr(confidential)
     with pytest.raises(ConfigError, match="CTCT_CLIENT_ID"):
         Settings.load(env={}).client_credentials()
+
+
+def test_ccs_three_hosts_pkce_and_redirect_port() -> None:
+    env = {
+        "CTCT_AUTH_URL": "http://127.0.0.1:7717",
+        "CTCT_IDENTITY_URL": "http://127.0.0.1:7718",
+        "CTCT_API_URL": "http://127.0.0.1:7719",
+        "CTCT_PKCE": "always",
+        "CTCT_REDIRECT_PORT": "8123",
+    }
+    settings = Settings.load(env=env, config_path=None)
+    provider = settings.provider()
+    assert provider.token_endpoint == "http://127.0.0.1:7717" + _cc.TOKEN_PATH
+    assert provider.jwks_uri == "http://127.0.0.1:7718" + _cc.JWKS_PATH
+    assert provider.api_base_url == "http://127.0.0.1:7719/v3"
+    assert provider.pkce == "always"
+    assert settings.login_redirect_uri() == "http://127.0.0.1:8123/callback"
+    assert Settings.load(env={}).provider().pkce == "auto"
+    with_uri = Settings.load(
+        env={"CTCT_REDIRECT_URI": "http://127.0.0.1/done", "CTCT_REDIRECT_PORT": "9000"}
+    )
+    assert with_uri.login_redirect_uri() == "http://127.0.0.1:9000/done"
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"CTCT_PKCE": "sometimes"}, "pkce must be one of auto, always, never"),
+        ({"CTCT_REDIRECT_PORT": "http"}, "redirect_port must be a whole number"),
+        ({"CTCT_REDIRECT_PORT": "70000"}, "redirect_port must be a port number"),
+        (
+            {"CTCT_REDIRECT_PORT": "8000", "CTCT_REDIRECT_URI": "http://127.0.0.1:9000/cb"},
+            "differs from the port of redirect_uri",
+        ),
+        ({"CTCT_API_URL": "http://example.com"}, "CTCT_API_URL"),
+        ({"CTCT_AUTH_URL": "http://127.0.0.1:1", "CTCT_ISSUER": "https://x.example"}, "issuer"),
+        (
+            {"CTCT_AUTH_URL": "http://127.0.0.1:1", "CTCT_JWKS_URI": "https://x.example/k"},
+            "jwks_uri",
+        ),
+    ],
+)
+def test_bad_host_pkce_and_port_settings(env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError, match=says) as caught:
+        Settings.load(env=env, config_path=None)
+    assert "(from env CTCT_" in caught.value.message or "CTCT_" in caught.value.message
+
+
+def test_redirect_port_in_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('redirect_port = 8123\npkce = "never"\n')
+    settings = Settings.load(env={}, config_path=path)
+    assert settings.redirect_port == 8123 and settings.pkce_mode == "never"
+    path.write_text('redirect_port = "8123"\n')
+    with pytest.raises(ConfigError, match="redirect_port must be a whole number"):
+        Settings.load(env={}, config_path=path)

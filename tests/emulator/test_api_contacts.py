@@ -145,6 +145,7 @@ def test_sub_resources_appear_only_when_included(api: Api) -> None:
         ({"first_name": "Ann", "phone_numbers": [{}] * 4}, "at most 3"),
         ({"first_name": "Ann", "street_addresses": [{"street": "1 Main"}]}, "kind"),
         ({"first_name": "Ann", "list_memberships": ["not-a-uuid"]}, "UUID"),
+        ({"first_name": "Ann", "taggings": [[], {}]}, "UUID"),  # found by the fuzzer: a 500
         ({"first_name": "Ann", "list_memberships": [str(uuid.uuid4())]}, "does not exist"),
         ({"first_name": "Ann", "nickname": "Annie"}, "nickname"),
     ],

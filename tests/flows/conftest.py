@@ -66,6 +66,8 @@ class FlowEnv:
     client: ClientCredentials
     store_url: str
     control: EmulatorHandle
+    redirect_uri: str | None = None
+    """The registered fixed-port loopback URI (strict mode), else None (any port)."""
     events: list[LoginEvent] = field(default_factory=list)
     managers: list[TokenManager] = field(default_factory=list)
 
@@ -101,6 +103,8 @@ class FlowEnv:
             if on_event is not None:
                 on_event(event)
 
+        if self.redirect_uri is not None:
+            options.setdefault("redirect_uri", self.redirect_uri)
         options.setdefault("sleep", self.clock.sleep)
         options.setdefault("asleep", self.clock.asleep)
         return Login(self.manager(profile), on_event=record, **options)
@@ -128,17 +132,31 @@ MakeEnv = Callable[..., FlowEnv]
 def make_env(tmp_path: Path) -> Iterator[MakeEnv]:
     made: list[FlowEnv] = []
 
-    def make(*, public: bool = False, **changes: Any) -> FlowEnv:
+    def make(*, public: bool = False, mode: str = "lenient", **changes: Any) -> FlowEnv:
+        """``mode``: the emulator's lenient defaults, ``strict`` (the loopback login then
+        uses a registered fixed port) or ``split`` (CC's three hosts on three ports)."""
         clock = SharedClock()
         config = EmulatorConfig().with_changes(**changes)
         if public:
             config = config.with_changes(apps=(replace(config.default_app, client_secret=None),))
+        redirect_uri = None
+        if mode == "strict":
+            redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+            app = config.default_app
+            app = replace(app, redirect_uris=(*app.redirect_uris, redirect_uri))
+            config = config.with_changes(strict=True, apps=(app, *config.apps[1:]))
+        elif mode == "split":
+            config = config.with_changes(split_hosts=True)
         emu = Emulator(config, clock=Clock(source=clock))
         server = EmulatorServer(emulator=emu).start()
+        origins = server.origins
         env = FlowEnv(
             server=server,
             clock=clock,
-            provider=Provider.constant_contact(server.base_url),
+            provider=Provider.constant_contact(
+                auth_url=origins["authz"], identity_url=origins["identity"], api_url=origins["api"]
+            ),
+            redirect_uri=redirect_uri,
             client=ClientCredentials(
                 DEFAULT_CLIENT_ID, None if public else Secret(DEFAULT_CLIENT_SECRET)
             ),
@@ -159,6 +177,24 @@ def make_env(tmp_path: Path) -> Iterator[MakeEnv]:
 @pytest.fixture
 def env(make_env: MakeEnv) -> FlowEnv:
     return make_env()
+
+
+MODES = ("lenient", "strict", "split")
+
+
+@pytest.fixture(params=MODES)
+def mode_env(make_env: MakeEnv, request: pytest.FixtureRequest) -> FlowEnv:
+    """An environment in each of ``MODES``: ctct's logins must cope with all three."""
+    return make_env(mode=request.param)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from ctct.flows import (
     LoginResult,
     WaitingForCallback,
 )
+from ctct.flows._code import DEFAULT_REDIRECT_URI
 from tests.flows.conftest import FlowEnv, MakeEnv
 
 Tamper = Callable[[str], str]
@@ -107,7 +108,8 @@ def env(make_env: MakeEnv) -> FlowEnv:
 # -- loopback -----------------------------------------------------------------------------
 
 
-def test_loopback_login(env: FlowEnv, capfd: pytest.CaptureFixture[str]) -> None:
+def test_loopback_login(mode_env: FlowEnv, capfd: pytest.CaptureFixture[str]) -> None:
+    env = mode_env
     browser = HttpBrowser(env, first="/favicon.ico")
     with env.login() as login:
         result = login.browser(opener=browser, timeout=10)
@@ -119,8 +121,10 @@ def test_loopback_login(env: FlowEnv, capfd: pytest.CaptureFixture[str]) -> None
     assert page.headers["referrer-policy"] == "no-referrer"
     (url,) = browser.opened
     params = query_of(url)
-    # Confidential client, PKCE anyway (RFC 9700); offline_access requested.
-    assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) == 43
+    # Confidential client under CC's profile (pkce "auto"): the secret authenticates the
+    # exchange and no PKCE is sent (a strict CC refuses both together); offline_access
+    # requested.
+    assert "code_challenge" not in params and "code_challenge_method" not in params
     assert "offline_access" in params["scope"].split()
     redirect_uri = params["redirect_uri"]
     assert redirect_uri.startswith("http://127.0.0.1:") and redirect_uri.endswith("/callback")
@@ -149,17 +153,26 @@ def test_loopback_uses_the_registered_port(env: FlowEnv) -> None:
     assert query_of(browser.opened[0])["redirect_uri"] == f"http://127.0.0.1:{port}/callback"
 
 
-def test_public_client_always_uses_pkce_and_confidential_can_opt_out(make_env: MakeEnv) -> None:
+def test_public_client_always_uses_pkce_and_confidential_can_opt_in(make_env: MakeEnv) -> None:
     public = make_env(public=True)
     with public.login(pkce=False) as login:
         assert "code_challenge=" in login.authorization_request().url
+    with public.login() as login:  # the profile's "auto": PKCE, as there is no secret
+        assert "code_challenge=" in login.authorization_request().url
     confidential = make_env()
-    with confidential.login(pkce=False) as login:
-        browser = HttpBrowser(confidential)
-        result = login.browser(opener=browser, timeout=10)
-    browser.join()
-    assert "code_challenge" not in query_of(browser.opened[0])
-    assert result.tokens.access_token is not None
+    with confidential.login() as login:
+        assert "code_challenge" not in login.authorization_request().url
+    with confidential.login(pkce="never") as login:
+        assert "code_challenge" not in login.authorization_request().url
+    # RFC 9700's advice, where the provider accepts it (the lenient emulator does).
+    for choice in (True, "always"):
+        with confidential.login(pkce=choice) as login:
+            browser = HttpBrowser(confidential)
+            result = login.browser(opener=browser, timeout=10)
+        browser.join()
+        params = query_of(browser.opened[0])
+        assert params["code_challenge_method"] == "S256" and len(params["code_challenge"]) == 43
+        assert result.tokens.access_token is not None
 
 
 def check_refused(
@@ -245,7 +258,8 @@ def test_loopback_needs_a_loopback_ip_redirect_uri(env: FlowEnv) -> None:
 
 
 @pytest.mark.anyio
-async def test_async_loopback_login(env: FlowEnv) -> None:
+async def test_async_loopback_login(mode_env: FlowEnv) -> None:
+    env = mode_env
     browser = HttpBrowser(env)
     async with env.login() as login:
         result = await login.abrowser(opener=browser, timeout=10)
@@ -271,7 +285,8 @@ class Paster:
         return self.tamper(approve_redirect(self.env, url, deny=self.deny))
 
 
-def test_paste_login(env: FlowEnv) -> None:
+def test_paste_login(mode_env: FlowEnv) -> None:
+    env = mode_env
     paster = Paster(env)
     with env.login() as login:
         result = login.paste(paster)
@@ -383,3 +398,31 @@ async def test_async_paste_with_a_coroutine_prompt(env: FlowEnv) -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+# -- a strict provider -----------------------------------------------------------------------
+
+
+def test_a_strict_provider_refuses_what_the_cc_profile_does_not_send(make_env: MakeEnv) -> None:
+    """Why the profile's pkce "auto" and a fixed redirect port matter: a strict CC refuses
+    PKCE from a confidential client, and a loopback URI on a port it did not register."""
+    env = make_env(mode="strict")
+    pages: list[httpx2.Response] = []
+
+    def browse(url: str) -> bool:
+        def follow() -> None:
+            with httpx2.Client(timeout=10, follow_redirects=True) as client:
+                pages.append(client.get(url))
+
+        threading.Thread(target=follow, daemon=True).start()
+        return True
+
+    with env.login(pkce="always") as login, pytest.raises(FlowError) as caught:
+        login.browser(opener=browse, timeout=10)
+    assert caught.value.code == "invalid_request" and "PKCE" in str(caught.value)
+    # Any free port instead of the registered one: the provider shows an error page and
+    # never redirects, so the login can only time out.
+    with env.login(redirect_uri=DEFAULT_REDIRECT_URI) as login, pytest.raises(FlowTimedOut):
+        login.browser(opener=browse, timeout=1)
+    assert pages[-1].status_code == 400 and "Redirect URI not registered" in pages[-1].text
+    assert env.stored() is None

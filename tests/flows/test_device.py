@@ -29,7 +29,8 @@ def approve_when_shown(env: FlowEnv) -> Callable[[LoginEvent], None]:
     return handler
 
 
-def test_approved_login_is_stored_and_usable(env: FlowEnv) -> None:
+def test_approved_login_is_stored_and_usable(mode_env: FlowEnv) -> None:
+    env = mode_env
     with env.login(on_event=approve_when_shown(env), scopes=["account_read"]) as login:
         result = login.device()
     issued = env.events_of(DeviceCodeIssued)[0]

@@ -248,6 +248,9 @@ def wsgi_site(tmp_path: Path) -> Iterator[Site]:
         redirect_uri=f"{base}/auth/callback",
         signing_key=SIGNING_KEY,
         allowed_next=["/settings"],
+        # PKCE on purpose (the profile's "auto" sends none with a secret): the verifier
+        # must make the trip through the shared store too.
+        pkce="always",
         owns_store=True,
     )
     inner = web.wsgi_app(

@@ -57,6 +57,11 @@ class Env:
     def emu(self) -> Emulator:
         return self.server.emulator
 
+    @property
+    def api_origin(self) -> str:
+        """Where the V3 API is (its own origin with split hosts)."""
+        return self.server.origins["api"]
+
     def manager(self, profile: str = "default", **kwargs: object) -> TokenManager:
         return TokenManager(
             provider=self.provider,
@@ -126,8 +131,15 @@ def login_with_device_flow(base_url: str, store_url: str) -> TokenSet:
 def make_env(tmp_path: Path) -> Iterator[MakeEnv]:
     made: list[Env] = []
 
-    def make(*, public: bool = False, **changes: object) -> Env:
+    def make(*, public: bool = False, mode: str = "lenient", **changes: object) -> Env:
+        """``mode``: the emulator's lenient defaults, ``strict`` (a reused rotated refresh
+        token revokes the grant, Basic client auth only...) or ``split`` (CC's three
+        hosts on three ports: the token endpoint, JWKS and API on different origins)."""
         clock = SharedClock()
+        if mode == "strict":
+            changes = {"strict": True, **changes}
+        elif mode == "split":
+            changes = {"split_hosts": True, **changes}
         config = EmulatorConfig(auto_approve=True).with_changes(**changes)
         if public:
             app = config.default_app
@@ -136,7 +148,10 @@ def make_env(tmp_path: Path) -> Iterator[MakeEnv]:
             config = config.with_changes(apps=(replace(app, client_secret=None),))
         emu = Emulator(config, clock=Clock(source=clock))
         server = EmulatorServer(emulator=emu).start()
-        provider = Provider.constant_contact(server.base_url)
+        origins = server.origins
+        provider = Provider.constant_contact(
+            auth_url=origins["authz"], identity_url=origins["identity"], api_url=origins["api"]
+        )
         secret = None if public else Secret(DEFAULT_CLIENT_SECRET)
         env = Env(
             server=server,
@@ -158,6 +173,15 @@ def make_env(tmp_path: Path) -> Iterator[MakeEnv]:
 @pytest.fixture
 def env(make_env: MakeEnv) -> Env:
     return make_env()
+
+
+MODES = ("lenient", "strict", "split")
+
+
+@pytest.fixture(params=MODES)
+def mode_env(make_env: MakeEnv, request: pytest.FixtureRequest) -> Env:
+    """An environment in each of ``MODES``: ctct's refresh must cope with all three."""
+    return make_env(mode=request.param)
 
 
 FAST = RefreshPolicy(backoff_initial=0.01, backoff_max=0.05)

@@ -22,7 +22,9 @@ def _revoke_access_token(env: Env, token: str) -> None:
     env.clock.advance(1.1)
 
 
-def test_async_manager_refreshes_once_for_many_tasks(env: Env) -> None:
+def test_async_manager_refreshes_once_for_many_tasks(mode_env: Env) -> None:
+    env = mode_env
+
     async def scenario() -> set[str]:
         with env.manager() as manager:
             env.login(manager)

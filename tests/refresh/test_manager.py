@@ -24,7 +24,8 @@ def test_fresh_token_is_served_without_refreshing(env: Env) -> None:
     assert env.refreshes() == 0
 
 
-def test_due_token_is_refreshed_once_and_saved_before_use(env: Env) -> None:
+def test_due_token_is_refreshed_once_and_saved_before_use(mode_env: Env) -> None:
+    env = mode_env
     with env.manager() as manager:
         first = env.login(manager)
         env.clock.advance(DAY - 60)  # inside the 5-minute margin
@@ -42,7 +43,8 @@ def test_due_token_is_refreshed_once_and_saved_before_use(env: Env) -> None:
     assert env.refreshes() == 1
 
 
-def test_threads_share_one_refresh(env: Env) -> None:
+def test_threads_share_one_refresh(mode_env: Env) -> None:
+    env = mode_env
     with env.manager() as manager:
         env.login(manager)
         env.clock.advance(DAY + 1)  # expired
@@ -162,7 +164,8 @@ def test_transient_failure_with_an_expired_token_raises(env: Env) -> None:
         assert stored is not None and stored.refresh_token is not None
 
 
-def test_api_401_refreshes_once_and_replays(env: Env) -> None:
+def test_api_401_refreshes_once_and_replays(mode_env: Env) -> None:
+    env = mode_env
     with env.manager() as manager:
         first = env.login(manager)
         # Revoke just the access token (RFC 7009): the API now refuses it before expiry.
@@ -170,7 +173,7 @@ def test_api_401_refreshes_once_and_replays(env: Env) -> None:
 
         env.http.send(revoke_request(env.provider, env.client, first.access_token))  # type: ignore[arg-type]
         env.clock.advance(1.1)
-        with httpx2.Client(base_url=env.server.base_url, auth=BearerAuth(manager)) as api:
+        with httpx2.Client(base_url=env.api_origin, auth=BearerAuth(manager)) as api:
             response = api.get("/v3/account/summary")
         assert response.status_code == 200
         assert manager.token() != first.access_token.reveal()  # type: ignore[union-attr]

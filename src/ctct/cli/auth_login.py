@@ -154,7 +154,7 @@ def login(
         flow = Login(
             manager,
             scopes=wanted if wanted is not None else settings.scopes,
-            redirect_uri=settings.redirect_uri,
+            redirect_uri=settings.login_redirect_uri(),
             on_event=printer,
             http=http,
             leeway=settings.leeway,

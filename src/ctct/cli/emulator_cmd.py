@@ -6,6 +6,10 @@ JSON line (on stdout; the human-readable part then goes to stderr) and ``--ready
 writes the same JSON to a file once the port accepts connections, so scripts and tests
 learn the port chosen by ``--port 0``.
 
+``--strict`` turns every behaviour CC's documentation leaves unconfirmed to its strict
+side (``ctct.emulator.strict``); ``--split-hosts`` serves CC's three hosts on three ports
+(``ctct.emulator.hosts``).
+
 Exit codes: 0 stopped by Ctrl-C/SIGTERM; 1 could not start (e.g. port in use);
 2 bad flags or config file; 3 a non-loopback ``--host`` without ``--allow-remote``.
 """
@@ -50,6 +54,9 @@ class Settings:
     reject_client_secret_post: bool = False
     reject_pkce_confidential: bool = False
     strict_loopback_ports: bool = False
+    require_state: bool = False
+    strict: bool = False
+    split_hosts: bool = False
     device_interval: int | None = None
     device_expires_in: int | None = None
     auto_approve: bool = False
@@ -106,8 +113,9 @@ def build_config(settings: Settings) -> EmulatorConfig:
     for flag, field in _OFF_SWITCHES.items():
         if getattr(settings, flag):
             changes[field] = False
-    if settings.auto_approve:
-        changes["auto_approve"] = True
+    for switch in ("auto_approve", "require_state", "strict", "split_hosts"):
+        if getattr(settings, switch):
+            changes[switch] = True
     if settings.data is not None:
         changes["data_path"] = settings.data
     if settings.allowed_hosts:
@@ -283,6 +291,39 @@ def check_host(host: str, allow_remote: bool) -> None:
     help="Loopback redirect URIs must match the port too (no RFC 8252 any-port rule).",
 )
 @click.option(
+    "--require-state",
+    is_flag=True,
+    help="Refuse authorization requests without a state parameter (Okta does).",
+)
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="CC's strictest plausible behaviour where it is unconfirmed: exact loopback "
+    "ports, state required, HTTP Basic only, no PKCE from apps with a secret, reusing "
+    "a rotated refresh token revokes the grant. Run your CI once with it.",
+)
+@click.option(
+    "--split-hosts",
+    is_flag=True,
+    help="Serve CC's three hosts on three ports: the authorization server (--port, also "
+    "the control API), the identity host with the JWKS (--identity-port) and the V3 API "
+    "(--api-port).",
+)
+@click.option(
+    "--identity-port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="With --split-hosts: the identity host's port.  [default: --port + 1, or any "
+    "free port with --port 0]",
+)
+@click.option(
+    "--api-port",
+    type=click.IntRange(0, 65535),
+    metavar="PORT",
+    help="With --split-hosts: the V3 API's port.  [default: --port + 2, or any free port "
+    "with --port 0]",
+)
+@click.option(
     "--device-interval",
     type=click.IntRange(0),
     metavar="SECONDS",
@@ -339,6 +380,8 @@ def emulator(
     allow_remote: bool,
     as_json: bool,
     ready_file: Path | None,
+    identity_port: int | None,
+    api_port: int | None,
     **flags: Any,
 ) -> None:
     """Run a local Constant Contact (OAuth2 server + V3 API) until Ctrl-C.
@@ -353,11 +396,42 @@ def emulator(
         bare = host.strip("[]").lower()
         flags["allowed_hosts"] = (*flags["allowed_hosts"], f"[{bare}]" if ":" in bare else bare)
     config = build_config(Settings(**flags))
+    ports = split_ports(config.split_hosts, port, identity_port, api_port)
     if config.data_path is not None:
         config.data_path.parent.mkdir(parents=True, exist_ok=True)
     from ctct.cli.emulator_serve import serve
 
-    serve(config, host=host, port=port, as_json=as_json, ready_file=ready_file)
+    serve(config, host=host, port=port, as_json=as_json, ready_file=ready_file, ports=ports)
+
+
+def split_ports(
+    split: bool, port: int, identity_port: int | None, api_port: int | None
+) -> tuple[int, ...]:
+    """The ports to listen on: ``(port,)``, or the three of ``--split-hosts``."""
+    if not split:
+        for value, flag in ((identity_port, "--identity-port"), (api_port, "--api-port")):
+            if value is not None:
+                raise click.UsageError(f"{flag} needs --split-hosts")
+        return (port,)
+
+    def default(offset: int) -> int:
+        if port == 0:
+            return 0
+        if port + offset > 65535:
+            raise click.UsageError(
+                f"--port {port} leaves no room for the ports after it: set --identity-port "
+                "and --api-port"
+            )
+        return port + offset
+
+    identity = default(1) if identity_port is None else identity_port
+    api = default(2) if api_port is None else api_port
+    chosen = [p for p in (port, identity, api) if p != 0]
+    if len(set(chosen)) != len(chosen):
+        raise click.UsageError(
+            f"--split-hosts needs three different ports, got {port}, {identity} and {api}"
+        )
+    return (port, identity, api)
 
 
 def _is_wildcard(host: str) -> bool:

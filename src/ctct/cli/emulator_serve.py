@@ -24,6 +24,7 @@ from ctct.cli.emulator_cmd import WILDCARD_HOSTS
 from ctct.emulator import generic
 from ctct.emulator.app import Emulator, create_app
 from ctct.emulator.config import EmulatorConfig
+from ctct.emulator.hosts import ROLES
 from ctct.emulator.server import _uvicorn_config, bind
 from ctct.errors import CtctError
 
@@ -52,14 +53,20 @@ def serve(
     port: int,
     as_json: bool = False,
     ready_file: Path | None = None,
+    ports: tuple[int, ...] | None = None,
 ) -> None:
-    """Serve until Ctrl-C or SIGTERM, then return (the command exits 0)."""
+    """Serve until Ctrl-C or SIGTERM, then return (the command exits 0).
+
+    ``ports``: one port, or with ``split_hosts`` the authorization server's, the identity
+    host's and the API's (default: just ``port``)."""
     console = _console(stderr=as_json)
+    sockets: list[Any] = []
     try:
-        sock = bind(host, port)
-    except OSError as exc:
-        raise StartupError(_describe_oserror(exc, host, port)) from None
-    try:
+        for wanted in ports or (port,):
+            try:
+                sockets.append(bind(host, wanted))
+            except OSError as exc:
+                raise StartupError(_describe_oserror(exc, host, wanted)) from None
         try:
             emulator = Emulator(config)
         except sqlite3.Error as exc:
@@ -67,26 +74,33 @@ def serve(
                 f"cannot use --data {config.data_path}: {exc} (is it an emulator state file?)"
             ) from None
         try:
-            _run(emulator, sock, host, console, as_json, ready_file)
+            _run(emulator, sockets, host, console, as_json, ready_file)
         finally:
             emulator.close()
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()
     console.print("Emulator stopped.")
 
 
 def _run(
     emulator: Emulator,
-    sock: Any,
+    sockets: list[Any],
     host: str,
     console: Console,
     as_json: bool,
     ready_file: Path | None,
 ) -> None:
+    bound: list[int] = [sock.getsockname()[1] for sock in sockets]
+    port = bound[0]
+    if emulator.config.split_hosts:
+        emulator.host_roles.ports = dict(zip(ROLES, bound, strict=True))
     app = create_app(emulator=emulator)
-    port: int = sock.getsockname()[1]
     uvicorn_config = _uvicorn_config(app, host, port)
-    info = ready_info(emulator.config, base_url(host, port), port)
+    origins: dict[str, str] = {
+        role: base_url(host, bound[i] if len(bound) > 1 else port) for i, role in enumerate(ROLES)
+    }
+    info = ready_info(emulator.config, base_url(host, port), port, origins)
     failures: list[str] = []
 
     def on_ready() -> None:
@@ -106,7 +120,7 @@ def _run(
 
     previous = _install_stop_handlers(stop)
     try:
-        server.run(sockets=[sock])
+        server.run(sockets=sockets)
     except OSError as exc:
         raise StartupError(_describe_oserror(exc, host, port)) from None
     finally:
@@ -136,15 +150,30 @@ def base_url(host: str, port: int) -> str:
     return f"http://[{bare}]:{port}" if ":" in bare else f"http://{bare}:{port}"
 
 
-def ready_info(config: EmulatorConfig, url: str, port: int) -> dict[str, Any]:
-    """What ``--json``/``--ready-file`` report: where the emulator is and its test logins."""
+def ready_info(
+    config: EmulatorConfig, url: str, port: int, origins: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """What ``--json``/``--ready-file`` report: where the emulator is and its test logins.
+
+    ``origins``: each of CC's hosts (``authz``, ``identity``, ``api``); all ``url``
+    unless the hosts are split, when ``env`` names each (``CTCT_AUTH_URL``...)."""
     app = config.default_app
+    origins = origins or {role: url for role in ROLES}
     env = generic.client_env(config, url)
+    if config.split_hosts:
+        del env["CTCT_BASE_URL"]
+        env = {
+            "CTCT_AUTH_URL": origins["authz"],
+            "CTCT_IDENTITY_URL": origins["identity"],
+            "CTCT_API_URL": origins["api"],
+            **env,
+        }
     return {
         "event": "ready",
         "pid": os.getpid(),
         "base_url": url,
         "port": port,
+        "origins": origins,
         "client_id": app.client_id,
         "client_secret": app.client_secret,
         "redirect_uris": list(app.redirect_uris),
@@ -180,6 +209,12 @@ def announce(console: Console, config: EmulatorConfig, info: dict[str, Any], as_
     app = config.default_app
     mode = " (a generic OAuth 2 / OpenID Connect provider)" if generic.enabled(config) else ""
     console.print(f"[bold green]Constant Contact emulator[/]{mode} listening on [bold]{url}[/]")
+    if config.split_hosts:
+        hosts = info["origins"]
+        console.print(
+            f"CC's hosts split: authz {hosts['authz']}, identity {hosts['identity']}, "
+            f"api {hosts['api']}"
+        )
     console.print("Press Ctrl-C to stop.\n")
 
     apps = Table.grid(padding=(0, 2))
@@ -202,8 +237,10 @@ def announce(console: Console, config: EmulatorConfig, info: dict[str, Any], as_
     console.print(Padding(users, (0, 0, 0, 2), expand=False))
 
     endpoints = Table.grid(padding=(0, 2))
+    origins = info["origins"]
+    host_of = {"JWKS": "identity", "V3 API": "api"}  # the rest: the authorization server
     for name, path in generic.endpoints(config):
-        endpoints.add_row(name, url + path)
+        endpoints.add_row(name, origins[host_of.get(name, "authz")] + path)
     console.print("\n[bold]Endpoints[/]")
     console.print(Padding(endpoints, (0, 0, 0, 2), expand=False))
 

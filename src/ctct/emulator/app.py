@@ -1,5 +1,6 @@
 """Assembles the emulator: shared state (``Emulator``) and the ASGI app serving
-CC's authorization-server paths, the V3 API and the control API on one origin."""
+CC's authorization-server paths, the V3 API and the control API on one origin, or on
+CC's three hosts' origins with ``split_hosts`` (see ``hosts``)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ctct.emulator import accounts, api, control, generic, grants, oauth
+from ctct.emulator.api.amzn import AmznHeadersMiddleware
 from ctct.emulator.clock import Clock
 from ctct.emulator.config import EmulatorConfig
 from ctct.emulator.counters import Counters
 from ctct.emulator.db import Database
 from ctct.emulator.faults import FaultMiddleware, Faults
+from ctct.emulator.hosts import HostRoles, SplitHostsMiddleware
 from ctct.emulator.keys import KeyRing
 from ctct.emulator.ratelimit import DailyQuota, TokenBucket
 from ctct.emulator.settle import SettleMiddleware
@@ -46,6 +49,8 @@ class Emulator:
         self.api_quota = DailyQuota(self.clock, self.config.api_daily_quota)
         self.grants = grants.GrantStore(self)
         self.accounts = accounts.AccountStore(self)
+        # Filled in by whoever binds the ports when the config splits the hosts.
+        self.host_roles = HostRoles()
 
     def reset(self) -> None:
         """Forget grants, data, counters, faults and limits; keep config and keys."""
@@ -125,6 +130,8 @@ def create_app(config: EmulatorConfig | None = None, emulator: Emulator | None =
     middleware: list[Any] = [
         Middleware(HostCheckMiddleware, allowed=allowed),
         Middleware(DateHeaderMiddleware, clock=emu.clock),
+        Middleware(SplitHostsMiddleware, roles=emu.host_roles),
+        Middleware(AmznHeadersMiddleware),
         Middleware(FaultMiddleware, faults=emu.faults),
         Middleware(SettleMiddleware, accounts=emu.accounts),
     ]

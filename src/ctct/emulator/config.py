@@ -136,6 +136,12 @@ class EmulatorConfig:
     allow_client_secret_post: bool = True
     allow_pkce_for_confidential: bool = True
     loopback_redirect_any_port: bool = True  # RFC 8252 7.3
+    require_state: bool = False  # Okta requires it; CC's examples always send it
+    # All of the above at their strictest (``strict.STRICT``); wins over them.
+    strict: bool = False
+
+    # CC's three hosts (authz, identity, api) on three origins: see ``hosts``.
+    split_hosts: bool = False
 
     # Limits per API key (client_id); token buckets with burst equal to the rate.
     api_rate_per_second: float = _cc.API_RATE_PER_SECOND
@@ -158,6 +164,12 @@ class EmulatorConfig:
     allowed_hosts: tuple[str, ...] = ()
 
     data_path: Path | None = None  # SQLite file; None keeps state in memory
+
+    def __post_init__(self) -> None:
+        if self.strict:
+            from ctct.emulator import strict
+
+            strict.apply(self)
 
     def app(self, client_id: str) -> AppConfig | None:
         return next((a for a in self.apps if a.client_id == client_id), None)

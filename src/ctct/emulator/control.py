@@ -166,7 +166,9 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         return JSONResponse({"reset": True})
 
     async def config(request: Request) -> Response:
-        return JSONResponse(describe_config(emu.config))
+        # Where each of CC's hosts is (three origins with split_hosts, else this one).
+        origins = emu.host_roles.origins(request)
+        return JSONResponse({**describe_config(emu.config), "origins": origins})
 
     def route(path: str, handler: Handler, method: str) -> Route:
         return Route(PREFIX + path, _json_endpoint(handler), methods=[method])

@@ -65,6 +65,11 @@ def check_config(config: EmulatorConfig) -> None:
         raise ValueError(
             f"access_token_format must be 'jwt' or 'opaque', not {config.access_token_format!r}"
         )
+    if config.split_hosts and enabled(config):
+        raise ValueError(
+            "split hosts are Constant Contact's three hosts; the generic provider is one "
+            "issuer on one origin: use --split-hosts or --provider generic, not both"
+        )
     if config.access_token_format == "opaque" and not enabled(config):
         raise ValueError(
             "opaque access tokens need the generic provider mode (--provider generic, or "

@@ -53,5 +53,18 @@ class SyncASGITransport(httpx2.BaseTransport):
         self._portal = None
 
 
+_DROPPED = "Server disconnected without sending a response."
+
+
+class AsyncASGITransport(httpx2.ASGITransport):
+    """httpx2's ASGI transport, with the "drop" fault seen as over a socket."""
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        try:
+            return await super().handle_async_request(request)
+        except DroppedConnection:
+            raise httpx2.RemoteProtocolError(_DROPPED, request=request) from None
+
+
 def async_transport(app: ASGIApp) -> httpx2.AsyncBaseTransport:
-    return httpx2.ASGITransport(app=app)
+    return AsyncASGITransport(app=app)

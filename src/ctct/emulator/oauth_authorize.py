@@ -149,6 +149,12 @@ async def authorize_get(emu: Emulator, request: Request) -> Response:
                 "This application is not enabled for the authorization code flow.",
             )
         scopes = parse_scopes(params.get("scope"))
+        if emu.config.require_state and not state:
+            raise OAuthError(
+                "invalid_request",
+                "The 'state' parameter is required: send an unguessable value and check "
+                "it when the redirect comes back (CSRF protection).",
+            )
         challenge = _check_pkce(emu, app, params)
     except OAuthError as exc:
         target = add_query(

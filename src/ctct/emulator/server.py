@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from ctct.emulator.app import Emulator, create_app
 from ctct.emulator.config import EmulatorConfig
 from ctct.emulator.drop import DropConnectionMiddleware
+from ctct.emulator.hosts import ROLES
 
 
 def is_loopback(host: str) -> bool:
@@ -70,23 +71,41 @@ class EmulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         emulator: Emulator | None = None,
+        identity_port: int = 0,
+        api_port: int = 0,
     ) -> None:
+        """``identity_port``/``api_port``: with ``split_hosts``, where CC's identity host
+        and API listen (0: any free port); ``port`` is the authorization server's."""
         self.emulator = emulator or Emulator(config)
         self.app = create_app(emulator=self.emulator)
-        self._socket = bind(host, port)
+        self._sockets = [bind(host, port)]
         self.host = host
-        self.port: int = self._socket.getsockname()[1]
+        self.port: int = self._sockets[0].getsockname()[1]
+        if self.emulator.config.split_hosts:
+            self._sockets += [bind(host, identity_port), bind(host, api_port)]
+            ports = [s.getsockname()[1] for s in self._sockets]
+            self.emulator.host_roles.ports = dict(zip(ROLES, ports, strict=True))
         self._server = uvicorn.Server(_uvicorn_config(self.app, host, self.port))
         self._thread: threading.Thread | None = None
 
+    def _url(self, port: int) -> str:
+        host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
+        return f"http://{host}:{port}"
+
     @property
     def base_url(self) -> str:
-        host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        """The authorization server's origin, which also serves the control API."""
+        return self._url(self.port)
+
+    @property
+    def origins(self) -> dict[str, str]:
+        """The origin of each of CC's hosts (all ``base_url`` unless split)."""
+        ports = self.emulator.host_roles.ports
+        return {role: self._url(ports.get(role, self.port)) for role in ROLES}
 
     def start(self, timeout: float = 10.0) -> EmulatorServer:
         self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+            target=self._server.run, kwargs={"sockets": self._sockets}, daemon=True
         )
         self._thread.start()
         deadline = time.monotonic() + timeout
@@ -100,8 +119,9 @@ class EmulatorServer:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)
-        with contextlib.suppress(OSError):
-            self._socket.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
         self.emulator.close()
 
     def __enter__(self) -> EmulatorServer:

@@ -17,7 +17,7 @@ from typing import Final
 from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit
 
 from ctct._oauth_requests import code_exchange_request, parse_token_response, retry_after
-from ctct._provider import Provider
+from ctct._provider import PkceMode, Provider
 from ctct._redact import Held
 from ctct._secret import Secret
 from ctct._tokens import TokenSet
@@ -67,11 +67,26 @@ def s256_challenge(verifier: Secret) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def uses_pkce(confidential: bool, pkce: bool) -> bool:
-    """PKCE S256 always for public clients; for confidential ones unless turned off
-    (RFC 9700 2.1.1 recommends it for them too; switch it off for a provider that
-    refuses PKCE from a client with a secret)."""
-    return True if not confidential else pkce
+PkceChoice = bool | PkceMode | None
+"""A flow's ``pkce`` option: None follows the provider profile's ``pkce`` (CC: ``auto``);
+``True`` is ``always``; ``False`` is ``auto`` (PKCE for public clients only, which
+cannot do without it); or a ``PkceMode`` by name."""
+
+
+def uses_pkce(provider: Provider, confidential: bool, pkce: PkceChoice = None) -> bool:
+    """Whether this client's authorization requests carry PKCE S256.
+
+    RFC 9700 2.1.1 recommends PKCE for confidential clients too, but a strict provider
+    (CC may be one: its server flow authenticates with the secret alone) refuses it from
+    a client that has a secret; the provider profile's ``pkce`` says which it is.
+    """
+    if pkce is None:
+        return provider.uses_pkce(confidential)
+    if pkce is True or pkce == "always":
+        return True
+    if pkce is False or pkce == "auto":
+        return not confidential
+    return False  # "never"
 
 
 def authorization_request(

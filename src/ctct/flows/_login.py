@@ -27,6 +27,7 @@ from ctct.flows._browser import browser_flow, paste_flow
 from ctct.flows._code import (
     DEFAULT_REDIRECT_URI,
     AuthorizationRequest,
+    PkceChoice,
     authorization_request,
     uses_pkce,
 )
@@ -65,7 +66,7 @@ class Login:
         scopes: Iterable[str] | None = None,
         redirect_uri: str | None = None,
         on_event: EventHandler | None = None,
-        pkce: bool = True,
+        pkce: PkceChoice = None,
         verify: bool = True,
         wait_for_other_login: float = DEFAULT_WAIT,
         reuse_other_login: bool = True,
@@ -78,7 +79,9 @@ class Login:
     ) -> None:
         """``scopes``: what to ask for (default: the provider's default scopes);
         ``redirect_uri``: the registered one (default ``http://127.0.0.1/callback``);
-        ``pkce``: also for confidential clients (public ones always use it);
+        ``pkce``: when to send PKCE (default: the provider profile's ``pkce``; see
+        ``PkceChoice``); ``redirect_uri`` with a port binds that port (a provider that
+        matches redirect URIs exactly needs the registered one);
         ``verify``: check the new access token's signature and claims before storing;
         ``wait_for_other_login``: seconds to wait for a concurrent login of the profile;
         ``reuse_other_login``: return the grant that login stored instead of asking again;
@@ -127,7 +130,7 @@ class Login:
         settings = settings or Settings.load()
         manager = TokenManager.from_settings(settings, store=store)
         options.setdefault("scopes", settings.scopes)
-        options.setdefault("redirect_uri", settings.redirect_uri)
+        options.setdefault("redirect_uri", settings.login_redirect_uri())
         options.setdefault("leeway", settings.leeway)
         return cls(manager, owns_manager=True, **options)
 
@@ -222,7 +225,7 @@ class Login:
             self.manager.client.client_id,
             redirect_uri=redirect_uri or self.redirect_uri,
             scopes=self.scopes,
-            pkce=uses_pkce(self.manager.client.confidential, self.pkce),
+            pkce=uses_pkce(self.manager.provider, self.manager.client.confidential, self.pkce),
         )
 
     # -- tokens the person already has ---------------------------------------------------

@@ -41,7 +41,13 @@ from ctct._provider import Provider
 from ctct._secret import Secret
 from ctct._settings import Settings
 from ctct.errors import ConfigError, FlowError
-from ctct.flows._code import authorization_request, code_from_query, exchange, uses_pkce
+from ctct.flows._code import (
+    PkceChoice,
+    authorization_request,
+    code_from_query,
+    exchange,
+    uses_pkce,
+)
 from ctct.flows._common import FlowContext, finish
 from ctct.flows._events import EventHandler, LoginResult, requested_scopes
 from ctct.flows._run import Flow, Io, arun, run
@@ -102,7 +108,7 @@ class WebLogin:
         cookie_name: str = "ctct_login",
         cookie_path: str = "/",
         secure: bool | None = None,
-        pkce: bool = True,
+        pkce: PkceChoice = None,
         verify: bool = True,
         on_event: EventHandler | None = None,
         http: httpx2.Client | None = None,
@@ -130,7 +136,7 @@ class WebLogin:
         self.cookie_name = cookie_name
         self.cookie_path = cookie_path
         self.secure = parts.scheme == "https" if secure is None else secure
-        self.pkce = uses_pkce(client.confidential, pkce)
+        self.pkce = uses_pkce(provider, client.confidential, pkce)
         self.verify = verify
         self.on_event = on_event
         self.timeout = timeout

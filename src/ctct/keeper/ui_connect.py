@@ -246,7 +246,9 @@ class Connector:
             app.config.client_id,
             redirect_uri=self.redirect_uri,
             scopes=scopes,
-            pkce=uses_pkce(app.client.confidential, True),
+            # The provider profile's policy (CC: PKCE only without a secret, as a strict
+            # CC refuses PKCE from a confidential app).
+            pkce=uses_pkce(provider, app.client.confidential),
         )
         pending = PendingConnect(
             login=PendingWebLogin(

@@ -47,9 +47,11 @@ if TYPE_CHECKING:
 
 
 def routes(emu: Emulator) -> list[BaseRoute]:
-    """Routes under /v3, ending with a catch-all that answers CC's 404 for unknown paths
-    (so add new /v3 resources to ``resources`` below, not after these routes)."""
-    from ctct.emulator.api import gateway, partner_gateway, partner_webhooks, partners
+    """Routes under /v3: the resources below, a 501 for each operation of CC's contract
+    none of them serves (``routing.complete``, which also orders fixed paths before
+    templated ones), the partner endpoints, and a catch-all answering CC's 404 for paths
+    outside the contract."""
+    from ctct.emulator.api import gateway, partner_gateway, partner_webhooks, partners, routing
 
     account_resources = resources(emu)
     partner_resources = [
@@ -57,7 +59,9 @@ def routes(emu: Emulator) -> list[BaseRoute]:
         *partner_webhooks.resources(emu),
     ]
     return gateway.build_routes(
-        emu, account_resources, partner_gateway.build_routes(emu, partner_resources)
+        emu,
+        routing.complete(account_resources, elsewhere=[r.path for r in partner_resources]),
+        partner_gateway.build_routes(emu, partner_resources),
     )
 
 

@@ -115,7 +115,7 @@ def resources(emu: Emulator) -> list[Resource]:
         post("/activities/contact_exports", contact_exports),
         Resource(
             "/contact_exports/{file_export_id}",
-            (Operation("GET", get_export, _SCOPE, "contacts:write"),),
+            (Operation("GET", get_export, _SCOPE, "contacts:write", produces=("text/csv",)),),
         ),
     ]
 

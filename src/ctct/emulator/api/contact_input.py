@@ -230,10 +230,13 @@ def _subresource(problems: _Problems, name: str, value: object) -> list[Any]:
     if len(value) > _MAX_ITEMS[name]:
         problems.add(f"{name} may have at most {_MAX_ITEMS[name]} items.")
     if name in ("list_memberships", "taggings"):
+        ids = [item for item in value if is_uuid(item)]
         for item in value:
             if not is_uuid(item):
                 problems.add(f"{name} items must be UUIDs; got {item!r}.")
-        return list(dict.fromkeys(value))  # a repeated id means the same membership
+        # A repeated id means the same membership. Only the UUIDs: anything else (say a
+        # list inside the list, found by the fuzzer) is unhashable and already refused.
+        return list(dict.fromkeys(ids))
     items: list[dict[str, Any]] = []
     for item in value:
         if not isinstance(item, dict):

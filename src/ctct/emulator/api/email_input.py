@@ -40,6 +40,24 @@ _ADDRESS_KEYS: Final = frozenset(
         "state_non_us_name",
     }
 )
+# EmailCampaignActivity.document_properties: each property and its maxLength (None: none).
+_DOCUMENT_PROPERTIES: Final[dict[str, int | None]] = {
+    "style_content": 150_000,
+    "letter_format": None,
+    "greeting_salutation": 50,
+    "greeting_name_type": None,
+    "greeting_secondary": 1_500,
+    "subscribe_link_enabled": None,
+    "subscribe_link_name": 80,
+    "text_content": 150_000,
+    "permission_reminder_enabled": None,
+    "permission_reminder": 1_500,
+    "view_as_webpage_enabled": None,
+    "view_as_webpage_text": 50,
+    "view_as_webpage_link_name": None,
+    "forward_email_link_enabled": None,
+    "forward_email_link_name": 80,
+}
 # Read-only EmailCampaignActivity fields a client may echo back from a GET.
 _ACTIVITY_READ_ONLY: Final = frozenset(
     {
@@ -102,17 +120,23 @@ def parse_activity_put(
     if not isinstance(body, dict):
         raise errors.validation(AREA, "The request body must be a JSON object.")
     problems: list[str] = []
-    allowed = {*_TEXT_LIMITS, "physical_address_in_footer", "contact_list_ids", "segment_ids"}
+    allowed = {
+        *_TEXT_LIMITS,
+        "physical_address_in_footer",
+        "contact_list_ids",
+        "segment_ids",
+        "document_properties",
+    }
     for key in body:
-        if key == "document_properties":
-            problems.append("document_properties: the emulator does not support them.")
-        elif key not in allowed and key not in _ACTIVITY_READ_ONLY:
+        if key not in allowed and key not in _ACTIVITY_READ_ONLY:
             problems.append(f"{key} is not a property of EmailCampaignActivity.")
     fields: dict[str, Any] = dict(_texts(body, _REQUIRED, senders, problems))
     if body.get("physical_address_in_footer") is not None:
         fields["physical_address_in_footer"] = _address(
             body["physical_address_in_footer"], problems
         )
+    if body.get("document_properties") is not None:
+        fields["document_properties"] = document_properties(body["document_properties"], problems)
     lists = body.get("contact_list_ids")
     list_ids: list[str] | None = None
     if lists is not None:
@@ -137,6 +161,28 @@ def parse_activity_put(
     if problems:
         raise errors.validation(AREA, *problems)
     return fields, list_ids
+
+
+def document_properties(raw: object, problems: list[str]) -> dict[str, str]:
+    """The contract's ``document_properties`` (legacy format options): string values
+    within their limits. ``letter_format`` is read-only (fixed when the email is
+    created), so it is ignored, as CC ignores properties that do not apply."""
+    if not isinstance(raw, dict):
+        problems.append("document_properties must be an object.")
+        return {}
+    kept: dict[str, str] = {}
+    for key, value in raw.items():
+        if key not in _DOCUMENT_PROPERTIES:
+            problems.append(f"document_properties.{key} is not a property of document_properties.")
+        elif not isinstance(value, str):
+            problems.append(f"document_properties.{key} must be a string.")
+        elif key == "letter_format":
+            continue
+        elif (limit := _DOCUMENT_PROPERTIES[key]) is not None and len(value) > limit:
+            problems.append(f"document_properties.{key} must be at most {limit} characters.")
+        else:
+            kept[key] = value
+    return kept
 
 
 def parse_schedule(body: object, now: float) -> float | None:

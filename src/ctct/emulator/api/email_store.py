@@ -333,7 +333,7 @@ class EmailStore:
     @staticmethod
     def activity_resource(row: sqlite3.Row, include: frozenset[str]) -> dict[str, Any]:
         """``EmailCampaignActivity``; ``include`` adds ``html_content``,
-        ``physical_address_in_footer`` and ``permalink_url``."""
+        ``physical_address_in_footer``, ``document_properties`` and ``permalink_url``."""
         data: dict[str, Any] = json.loads(row["data"])
         body: dict[str, Any] = {
             "campaign_activity_id": row["campaign_activity_id"],
@@ -351,6 +351,8 @@ class EmailStore:
             body["html_content"] = data["html_content"]
         if "physical_address_in_footer" in include and data.get("physical_address_in_footer"):
             body["physical_address_in_footer"] = data["physical_address_in_footer"]
+        if "document_properties" in include and data.get("document_properties"):
+            body["document_properties"] = data["document_properties"]
         if "permalink_url" in include:
             body["permalink_url"] = f"https://myemail.constantcontact.com/{row['campaign_id']}.html"
         return body

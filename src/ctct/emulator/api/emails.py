@@ -146,7 +146,9 @@ def resources(emu: Emulator) -> list[Resource]:
         data: dict[str, Any] = json.loads(row["data"])
         # PUT replaces properties; sub-resources left out are kept (CC's rule).
         kept: dict[str, Any] = {
-            k: data[k] for k in ("html_content", "physical_address_in_footer") if k in data
+            k: data[k]
+            for k in ("html_content", "physical_address_in_footer", "document_properties")
+            if k in data
         }
         new: dict[str, Any] = {
             **kept,

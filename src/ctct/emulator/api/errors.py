@@ -75,7 +75,8 @@ def throttled() -> SingleObjectError:
 
 
 def quota_exceeded() -> SingleObjectError:
-    return SingleObjectError(429, QUOTA_BODY)
+    # Both 429s share a status; API Gateway names the quota one apart (see ``amzn``).
+    return SingleObjectError(429, QUOTA_BODY, {"x-amzn-ErrorType": "LimitExceededException"})
 
 
 def forbidden(message: str) -> ApiError:
@@ -126,6 +127,35 @@ def too_many_activities(limit: int) -> ApiError:
                 "activities.api.too_many_requests",
                 f"Too many requests: this account already has {limit} queued activities; "
                 "wait for some to complete (GET /v3/activities?state=processing).",
+            )
+        ],
+    )
+
+
+def not_acceptable(produces: tuple[str, ...]) -> ApiError:
+    return ApiError(
+        406,
+        [
+            (
+                "not_acceptable",
+                f"Not Acceptable: this operation answers {' or '.join(produces)}; send "
+                f"'Accept: {produces[0]}' (or */*, or no Accept header).",
+            )
+        ],
+    )
+
+
+def not_modelled(method: str, template: str) -> ApiError:
+    """An operation of CC's contract the emulator does not serve (yet): 501, never a
+    404 that would read as "no such resource" or "malformed id"."""
+    return ApiError(
+        501,
+        [
+            (
+                "not_implemented",
+                f"The emulator does not model {method} /v3{template} yet. It is an operation "
+                "of Constant Contact's V3 contract, so the real API serves it; test this call "
+                "against Constant Contact, or see docs/emulator.md for what is served.",
             )
         ],
     )

@@ -16,6 +16,10 @@ Order of checks (each failure ends the request):
 5. The operation's media type on POST/PUT/PATCH (415): ``application/json``, or for the
    CSV import ``multipart/form-data`` with its boundary (a client that sets that header by
    hand, without the boundary its HTTP library would add, gets CC's 415).
+6. ``Accept`` (406) when it allows none of the media types the operation produces.
+
+An operation of CC's contract that the emulator does not serve answers 501 after step 4's
+route check (``routing.complete`` adds those placeholders).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from starlette.types import Receive, Scope, Send
 from ctct import _cc
 from ctct.emulator import generic, generic_tokens, tokens
 from ctct.emulator.api import errors
+from ctct.emulator.api.accept import acceptable
 from ctct.emulator.api.privileges import privileges_of
 from ctct.emulator.config import UserConfig
 
@@ -71,7 +76,9 @@ class Operation:
     handler: Handler
     scopes: tuple[str, ...] = ()  # any one of these suffices; empty: no scope needed
     privilege: str | None = None
-    content_type: str = JSON
+    content_type: str = JSON  # NO_BODY: no request media type is checked
+    produces: tuple[str, ...] = (JSON,)  # what Accept must allow (406); empty: anything
+    modelled: bool = True  # False: a placeholder answering 501 (see ``routing``)
 
 
 @dataclass(frozen=True)
@@ -205,6 +212,10 @@ class Gateway:
             authorize(operation, caller)
             if method in _BODY_METHODS and operation.content_type != NO_BODY:
                 require_media_type(request, operation.content_type)
+            if operation.produces and not acceptable(
+                request.headers.get("accept"), operation.produces
+            ):
+                raise errors.not_acceptable(operation.produces)
             response = await operation.handler(request, caller)
         except errors.ApiError as exc:
             response = exc.response()

@@ -70,12 +70,10 @@ def resources(emu: Emulator) -> list[Resource]:
 
     async def get_list(request: Request, caller: Caller) -> Response:
         list_id = params.path_uuid(request, "list_id", AREA)
-        problems: list[str] = []
-        membership = params.choice(
-            request.query_params, "include_membership_count", MEMBERSHIP_COUNTS, problems
-        )
-        if problems:
-            raise errors.validation(AREA, *problems)
+        # The contract declares no 400 for this operation (unlike the list of lists), so
+        # a value other than all/active is ignored rather than refused.
+        given = request.query_params.get("include_membership_count")
+        membership = given if given in MEMBERSHIP_COUNTS else None
         row = store.get(caller.account_id, list_id)
         if row is None:
             raise list_not_found(list_id)
@@ -99,7 +97,11 @@ def resources(emu: Emulator) -> list[Resource]:
         )
         emu.accounts.runner.wake()
         # ActivityDeleteListResponse: no status counters, no started/completed times.
-        return errors.json_response(activity.render(status_keys=(), times=False), 202)
+        body = activity.render(status_keys=(), times=False)
+        # The contract declares Location on this 202: where to poll the activity (an
+        # absolute URL on the origin the request came to, as a gateway would send it).
+        location = f"{str(request.base_url).rstrip('/')}/v3/activities/{activity.activity_id}"
+        return errors.json_response(body, 202, {"Location": location})
 
     return [
         Resource(
