@@ -57,15 +57,22 @@ def test_every_contract_operation_is_routed(start_emulator: StartEmulator) -> No
         response = running.client.request(method, "/v3" + concrete, headers=headers, json=body)
         assert response.status_code != 405, (method, path, response.text)
         if response.status_code == 404:
-            keys = [e["error_key"] for e in validate_error_array(response.json())]
+            found = response.json()
+            if isinstance(found, dict) and str(found.get("error_key", "")).startswith(
+                "reportingsvc"
+            ):
+                keys = [found["error_key"]]  # reporting answers CC's single-object StatsError
+            else:
+                keys = [e["error_key"] for e in validate_error_array(found)]
             assert "not_found" not in keys, (method, path, response.text)
         if response.status_code == 501:
             placeholders += 1
             error(response, 501, "not_implemented")
             assert f"{method} /v3{path}" in response.json()[0]["error_message"]
             assert response.headers["x-amzn-errortype"] == "NotImplementedException"
-    served = routing.unmodelled(routing.complete([]))
-    assert placeholders <= len(served)  # counted for the report; all served is the goal
+    # Every operation of the contract is modelled now: none is left to the placeholder
+    # (test_a_placeholder_never_hides_behind_a_template still proves the 501 works).
+    assert placeholders == 0
 
 
 def test_a_placeholder_never_hides_behind_a_template(
