@@ -157,6 +157,10 @@ def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
         control_of: dict[str, str] = {}  # doc port -> its emulator's control API origin
         for e in emulators:
             ports = stack.enter_context(start(tmp_path, e))
+            # Two emulators of one page must not claim a port (a split emulator's +1
+            # and +2 count): a block would then talk to the wrong one.
+            clash = set(ports) & set(origins)
+            assert not clash, f"{doc.name}: emulators share doc port(s) {sorted(clash)}"
             origins.update(ports)
             control_of.update(dict.fromkeys(ports, ports[e.doc_port]))
         # Background jobs a block starts (a broker, say) never outlive the run, even
