@@ -69,20 +69,17 @@ class Planner:
         now = self.clock()
         cfg = self.refresher.config()
         timing = self.refresher.timing()
-        keys = self.store.keys()
+        records = list(self.store.records())  # one query, not one read per grant
         states = self.store.states()
-        scheduled = dict(self.store.due(limit=len(keys) + 16))
+        scheduled = dict(self.store.due(limit=len(records) + 16))
         per_app: dict[str, list[Candidate]] = {}
         base: dict[str, float] = {}
         rows: list[tuple[GrantKey, float, float]] = []  # key, fresh interval, alive interval
         min_remaining: float | None = None
         counts: Counter[tuple[str, str]] = Counter()
-        for key in keys:
-            if key.issuer.startswith("ctct:") or key.issuer.startswith("login:"):
+        for key, record in records:
+            if key.issuer.startswith(("ctct:", "login:")):
                 continue  # our own bookkeeping keys
-            record = self.store.load(key)
-            if record is None:
-                continue
             tokens = decode(record).tokens
             app = self.apps.for_key(key)
             policy, weight = cfg.policy_for(key.profile)

@@ -377,6 +377,16 @@ class PostgresStore(SealedStore):
         )
         return sorted(GrantKey(*row) for row in rows)
 
+    def envelopes(self) -> Iterator[tuple[GrantKey, bytes, int]]:
+        rows = self._all(
+            "listing",
+            "SELECT profile, issuer, client_id, data, version FROM {s}.grants "
+            "WHERE data IS NOT NULL",
+            {},
+        )
+        for profile, issuer, client_id, data, version in rows:
+            yield GrantKey(profile, issuer, client_id), bytes(data), int(version)
+
     # -- leases -----------------------------------------------------------------------
 
     def lease_try(self, key: GrantKey, holder: str, duration: float) -> int | None:

@@ -445,6 +445,20 @@ class SqliteStore(SealedStore):
             )
             return True
 
+    def envelopes(self) -> Iterator[tuple[GrantKey, bytes, int]]:
+        conn = self._take(True)
+        try:
+            rows = conn.execute(
+                "SELECT profile, issuer, client_id, data, version FROM grants "
+                "WHERE data IS NOT NULL"
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise self._translate(exc, "listing") from None
+        finally:
+            self._give(conn, True)
+        for profile, issuer, client_id, data, version in rows:
+            yield GrantKey(profile, issuer, client_id), bytes(data), int(version)
+
     def keys(self) -> list[GrantKey]:
         conn = self._take(True)
         try:
