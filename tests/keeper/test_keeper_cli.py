@@ -53,8 +53,19 @@ def test_keeper_run_status_pause_resume_and_metrics(tmp_path: Path) -> None:
         env = {**os.environ, "CTCT_KEYRING": "0", "CTCT_STORE_KEYRING": "0", "NO_COLOR": "1"}
         port = free_port()
         ops = f"http://127.0.0.1:{port}"
+        broker = tmp_path / "broker.sock"
         proc = subprocess.Popen(
-            [CTCT, "keeper", "run", "--config", str(config), "--ops-listen", f"127.0.0.1:{port}"],
+            [
+                CTCT,
+                "keeper",
+                "run",
+                "--config",
+                str(config),
+                "--ops-listen",
+                f"127.0.0.1:{port}",
+                "--broker-socket",
+                str(broker),
+            ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -103,6 +114,23 @@ def test_keeper_run_status_pause_resume_and_metrics(tmp_path: Path) -> None:
             assert refreshed == token_outcomes(emu).get("success", 0) > 0
             assert found[("ctct_keeper_store_up", ())] == 1.0
             assert ("ctct_accounts", (("policy", "keep-fresh"), ("state", "ok"))) in found
+            # The broker beside the keeper serves the same grants.
+            served = subprocess.run(
+                [
+                    "curl",
+                    "-sS",
+                    "--unix-socket",
+                    str(broker),
+                    "-H",
+                    "Ctct-Broker: 1",
+                    "http://broker/v1/token?profile=acct-0003",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            doc = json.loads(served.stdout)
+            assert doc["profile"] == "acct-0003" and doc["expires_in"] > 0, served.stdout
             plan = json.loads(keeper_cmd("plan", "--config", str(config), "--json", env=env).stdout)
             assert plan["apps"][0]["fits"] is True and 0 < plan["apps"][0]["utilization"] < 1
         finally:
