@@ -52,7 +52,7 @@ def keeper_config(tmp_path: Path, emu: EmulatorHandle, url: str) -> Path:
         tmp_path / "keeper.toml",
         emu.base_url,
         token_rate=500,
-        store=with_params(url, pool_max="12") if url.startswith("postgresql") else url,
+        store=with_params(url, pool_max="20") if url.startswith("postgresql") else url,
         concurrency=12,
     )
 
