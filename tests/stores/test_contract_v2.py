@@ -342,7 +342,7 @@ def test_records_reads_every_grant_in_one_pass(backend: Backend) -> None:
     from ctct.stores import GrantKey
 
     store = backend.make()
-    keys = [GrantKey(f"p{i:03d}", "https://issuer", "client") for i in range(620)]
+    keys = [GrantKey(f"p{i:04d}", "https://issuer", "client") for i in range(1_050)]
     for i, key in enumerate(keys):
         store.save(key, f"record {i}".encode(), expected_version=None)
     store.save(keys[3], b"newer", expected_version=1)

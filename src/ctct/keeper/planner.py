@@ -32,6 +32,7 @@ log = logging.getLogger("ctct.keeper")
 
 STOPPED_STATES = frozenset({State.PAUSED.value, State.NEEDS_LOGIN.value})
 CHART_SPAN = 86_400.0
+EVERY = 1 << 31  # "all of them", for APIs that take a limit
 CHART_POINTS = 500_000
 
 
@@ -69,15 +70,14 @@ class Planner:
         now = self.clock()
         cfg = self.refresher.config()
         timing = self.refresher.timing()
-        records = list(self.store.records())  # one query, not one read per grant
         states = self.store.states()
-        scheduled = dict(self.store.due(limit=len(records) + 16))
+        scheduled = dict(self.store.due(limit=EVERY))
         per_app: dict[str, list[Candidate]] = {}
         base: dict[str, float] = {}
         rows: list[tuple[GrantKey, float, float]] = []  # key, fresh interval, alive interval
         min_remaining: float | None = None
         counts: Counter[tuple[str, str]] = Counter()
-        for key, record in records:
+        for key, record in self.store.records():  # paged reads, not one per grant
             if key.issuer.startswith(("ctct:", "login:")):
                 continue  # our own bookkeeping keys
             tokens = decode(record).tokens
