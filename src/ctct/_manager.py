@@ -58,6 +58,7 @@ from ctct.stores import (
     GrantKey,
     Lease,
     LeaseLost,
+    Record,
     Store,
     StoreError,
     open_store,
@@ -258,14 +259,19 @@ class TokenManager:
 
     # -- explicit operations ---------------------------------------------------------------
 
-    def refresh(self, *, force: bool = True, min_valid: float = 0.0) -> TokenSet:
+    def refresh(
+        self, *, force: bool = True, min_valid: float = 0.0, known: Record | None = None
+    ) -> TokenSet:
         """Refresh now (``force``) or only if due (or expiring within ``min_valid``
-        seconds); return the tokens in use afterwards.
+        seconds); return the tokens in use afterwards. ``known``: the record the caller
+        just read from the store, which saves reading it again before the lease (the
+        refresh itself re-reads under the lease all the same).
 
         Unlike ``token()``, which quietly keeps serving a still-valid token when the
         provider fails for a moment, an explicit refresh that failed raises that error
         (``TransientProviderError`` or ``NetworkError``); the old tokens stay in use."""
-        return self._ensure(force=force, raise_transient=True, min_valid=min_valid).snapshot.tokens
+        cached = self._ensure(force=force, raise_transient=True, min_valid=min_valid, known=known)
+        return cached.snapshot.tokens
 
     async def arefresh(self, *, force: bool = True, min_valid: float = 0.0) -> TokenSet:
         cached = await self._aensure(force=force, raise_transient=True, min_valid=min_valid)
@@ -335,6 +341,7 @@ class TokenManager:
         rejected: str | None = None,
         raise_transient: bool = False,
         min_valid: float = 0.0,
+        known: Record | None = None,
     ) -> _Cached:
         shared = self._shared
         with shared.thread_lock:
@@ -344,7 +351,7 @@ class TokenManager:
             # Read without the grant lock first: another process may already have
             # refreshed, and a cold start usually finds a fresh token.
             if not force:
-                record = self.store.load(self.key)
+                record = known if known is not None else self.store.load(self.key)
                 if record is None:
                     raise not_logged_in(self.key)
                 cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)

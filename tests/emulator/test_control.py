@@ -237,3 +237,34 @@ def test_drop_in_process_looks_like_a_dropped_connection() -> None:
         with pytest.raises(httpx2.RemoteProtocolError):
             client.get(API)
         assert client.get("/__emulator/faults").json()["pending"]["api"] == 0
+
+
+def test_grants_are_minted_at_once_and_rates_change_at_run_time() -> None:
+    # Fleet tests: a thousand logins without the token endpoint's 1/s, then the limit
+    # raised (and lowered) while the emulator runs.
+    with inprocess_emulator() as emu:
+        minted = emu.mint_grants(50)
+        assert len(minted) == 50 and len({m["refresh_token"] for m in minted}) == 50
+        assert all(m["token_type"] == "Bearer" and m["expires_in"] > 0 for m in minted)
+        assert len(emu.grants()["grants"]) == 50
+        assert emu.counters()["token_requests"] == {}  # the token endpoint was not used
+        with emu.http_client() as http:
+
+            def refresh(i: int) -> int:
+                answer = http.post(
+                    emu.token_url,
+                    auth=(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
+                    data={
+                        "grant_type": "refresh_token",
+                        "refresh_token": minted[i]["refresh_token"],
+                    },
+                )
+                return answer.status_code
+
+            assert [refresh(0), refresh(1)] == [200, 429]  # 1 per second
+            limits = emu.set_rates(token_rate_per_second=100, api_daily_quota=5)
+            assert limits["token_rate_per_second"] == 100 and limits["api_daily_quota"] == 5
+            emu.advance_clock(1)
+            assert [refresh(i) for i in range(2, 12)] == [200] * 10
+        with pytest.raises(Exception, match="between"):
+            emu.set_rates(token_rate_per_second=0)

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from ctct.stores import GrantKey, Store, open_store
-from ctct.testing import EmulatorHandle, start_emulator
+from ctct.testing import EmulatorHandle
 from tests.keeper.fleet import (
     Watch,
     double_refreshes,
+    emulator_process,
     replica_processes,
     states_of,
     store_minted,
@@ -52,7 +53,7 @@ def keeper_config(tmp_path: Path, emu: EmulatorHandle, url: str) -> Path:
         tmp_path / "keeper.toml",
         emu.base_url,
         token_rate=500,
-        store=with_params(url, pool_max="12") if url.startswith("postgresql") else url,
+        store=with_params(url, pool_max="20") if url.startswith("postgresql") else url,
         concurrency=12,
     )
 
@@ -64,7 +65,8 @@ def assert_clean_logs(tmp_path: Path) -> None:
 
 def test_three_replicas_keep_a_thousand_accounts_fresh(tmp_path: Path, postgres_url: str) -> None:
     accounts = 1000
-    with start_emulator(access_token_ttl=LIFETIME, token_rate_per_second=500) as emu:
+    flags = ("--access-token-ttl", str(LIFETIME), "--token-rate", "500")
+    with emulator_process(tmp_path, *flags) as emu:
         store = open_store(postgres_url)
         keys = store_minted(emu, store, accounts)
         config = keeper_config(tmp_path, emu, postgres_url)
@@ -107,9 +109,8 @@ def check_affected(store: Store, keys: list[GrantKey], affected: set[GrantKey]) 
 @pytest.mark.parametrize("grace", [0, 30], ids=["no-grace", "grace"])
 def test_a_replica_killed_mid_run(tmp_path: Path, redis_url: str, grace: int) -> None:
     accounts = 300
-    with start_emulator(
-        access_token_ttl=LIFETIME, token_rate_per_second=500, refresh_token_grace_seconds=grace
-    ) as emu:
+    flags = ("--access-token-ttl", str(LIFETIME), "--token-rate", "500")
+    with emulator_process(tmp_path, *flags, "--refresh-token-grace", str(grace)) as emu:
         store = open_store(redis_url)
         keys = store_minted(emu, store, accounts)
         config = keeper_config(tmp_path, emu, redis_url)
@@ -146,7 +147,8 @@ def test_postgresql_restarted_mid_run(tmp_path: Path) -> None:
     try:
         url = with_params(cluster.url, schema="ctct_restart")
         initialize_schema(url)
-        with start_emulator(access_token_ttl=LIFETIME, token_rate_per_second=500) as emu:
+        flags = ("--access-token-ttl", str(LIFETIME), "--token-rate", "500")
+        with emulator_process(tmp_path, *flags) as emu:
             store = open_store(url)
             keys = store_minted(emu, store, 200)
             config = keeper_config(tmp_path, emu, url)

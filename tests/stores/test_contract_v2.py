@@ -336,3 +336,20 @@ def test_daily_counter_on_the_servers_day(backend: Backend) -> None:
     assert store.incr_daily("api:c9", None, 2) == 1
     # The server's day is the UTC calendar day of its clock.
     assert store.incr_daily("api:c9", utc_day(store.now()), 2) == 2
+
+
+def test_records_reads_every_grant_in_one_pass(backend: Backend) -> None:
+    from ctct.stores import GrantKey
+
+    store = backend.make()
+    keys = [GrantKey(f"p{i:04d}", "https://issuer", "client") for i in range(1_050)]
+    for i, key in enumerate(keys):
+        store.save(key, f"record {i}".encode(), expected_version=None)
+    store.save(keys[3], b"newer", expected_version=1)
+    store.delete(keys[7])
+    found = dict(store.records())
+    assert sorted(found) == sorted(k for k in keys if k != keys[7])
+    assert found[keys[0]].data == b"record 0" and found[keys[0]].version == 1
+    assert found[keys[3]].data == b"newer" and found[keys[3]].version == 2
+    # the same as reading each one
+    assert all(store.load(k) == found[k] for k in keys[:20] if k in found)

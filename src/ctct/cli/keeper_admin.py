@@ -41,13 +41,11 @@ def _accounts(config: Any, store: Any) -> list[dict[str, Any]]:
     from ctct._refresh import decode
 
     states = store.states()
-    due = dict(store.due(limit=len(store.keys()) + 16))
+    records = list(store.records())
+    due = dict(store.due(limit=len(records) + 16))
     rows = []
-    for key in store.keys():  # noqa: SIM118 - a store, not a dict
+    for key, record in sorted(records, key=lambda item: item[0]):
         if key.issuer.startswith(("ctct:", "login:")):
-            continue
-        record = store.load(key)
-        if record is None:
             continue
         tokens = decode(record).tokens
         state = states.get(key)

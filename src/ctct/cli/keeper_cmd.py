@@ -84,6 +84,18 @@ def keeper() -> None:
 @click.option("--broker-key-file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--broker-policy", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
+    "--sink",
+    "sinks",
+    multiple=True,
+    metavar="PROFILE=FILE",
+    help="Also keep FILE holding a valid access token of PROFILE (repeatable).",
+)
+@click.option(
+    "--sink-format", type=click.Choice(["token", "json", "header", "env"]), default="token"
+)
+@click.option("--sink-mode", default="0600", show_default=True, metavar="MODE")
+@click.option("--sink-group", metavar="GROUP", help="Group of the sink files.")
+@click.option(
     "--worker-name",
     metavar="NAME",
     help="This replica's name in logs and claims.  [default: host:pid:random]",

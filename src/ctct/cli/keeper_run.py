@@ -82,6 +82,10 @@ def run_keeper(**options: Any) -> None:
     if broker is not None:
         broker.start()
         _console.note(f"broker on {broker.server.address}")
+    sinks = _sinks(keeper, options)
+    for sink in sinks:
+        sink.start()
+        _console.note(f"keeping {sink.spec.path} current for profile {sink.manager.profile!r}")
 
     def stop(signum: int, frame: object) -> None:
         keeper.stop_soon()
@@ -93,6 +97,8 @@ def run_keeper(**options: Any) -> None:
     try:
         keeper.run()
     finally:
+        for sink in sinks:
+            sink.stop()
         if broker is not None:
             broker.stop()
         if ui is not None:
@@ -102,25 +108,9 @@ def run_keeper(**options: Any) -> None:
         store.close()
 
 
-def _broker(keeper: Any, options: dict[str, Any]) -> Any:
-    socket_path: Path | None = options["broker_socket"]
-    listen_text: str | None = options["broker_listen"]
-    if socket_path is None and listen_text is None:
-        return None
-    if socket_path is not None and listen_text is not None:
-        raise click.UsageError("Give --broker-socket or --broker-listen, not both.")
+def _manager_for(keeper: Any) -> Any:
     from ctct._manager import TokenManager
-    from ctct.broker.server import Listen
-    from ctct.broker.service import Broker, BrokerOptions
     from ctct.keeper.actions import find_key
-
-    if socket_path is not None:
-        mode = 0o666 if options["broker_policy"] else 0o600
-        listen = Listen(socket_path=socket_path.resolve(), socket_mode=mode)
-    else:
-        assert listen_text is not None
-        host, port = _host_port(listen_text, "--broker-listen")
-        listen = Listen(host=host, port=port)
 
     def manager_for(profile: str) -> TokenManager:
         key = find_key(keeper.store, profile)
@@ -135,11 +125,51 @@ def _broker(keeper: Any, options: dict[str, Any]) -> Any:
             timeout=keeper.config.http_timeout,
         )
 
+    return manager_for
+
+
+def _sinks(keeper: Any, options: dict[str, Any]) -> list[Any]:
+    from ctct.broker.sink import Sink, SinkSpec
+    from ctct.cli.broker_cmd import _mode
+
+    made = []
+    for item in options["sinks"]:
+        profile, eq, path = item.partition("=")
+        if not eq or not profile or not path:
+            raise click.BadParameter(f"{item!r} is not PROFILE=FILE", param_hint="--sink")
+        spec = SinkSpec(
+            Path(path).resolve(),
+            mode=_mode(options["sink_mode"]),
+            group=options["sink_group"],
+            format=options["sink_format"],
+        )
+        made.append(Sink(_manager_for(keeper)(profile), spec))
+    return made
+
+
+def _broker(keeper: Any, options: dict[str, Any]) -> Any:
+    socket_path: Path | None = options["broker_socket"]
+    listen_text: str | None = options["broker_listen"]
+    if socket_path is None and listen_text is None:
+        return None
+    if socket_path is not None and listen_text is not None:
+        raise click.UsageError("Give --broker-socket or --broker-listen, not both.")
+    from ctct.broker.server import Listen
+    from ctct.broker.service import Broker, BrokerOptions
+
+    if socket_path is not None:
+        mode = 0o666 if options["broker_policy"] else 0o600
+        listen = Listen(socket_path=socket_path.resolve(), socket_mode=mode)
+    else:
+        assert listen_text is not None
+        host, port = _host_port(listen_text, "--broker-listen")
+        listen = Listen(host=host, port=port)
+
     return Broker(
         BrokerOptions(
             listen=listen,
             key_file=options["broker_key_file"],
             policy_file=options["broker_policy"],
         ),
-        manager_for,
+        _manager_for(keeper),
     )

@@ -111,7 +111,9 @@ class KeeperConfig:
     margin: float = 0.02
     keep_alive_interval: float = DEFAULT_KEEP_ALIVE_INTERVAL
     idle_margin: float = DEFAULT_IDLE_MARGIN
-    replan_interval: float = 60.0
+    replan_interval: float = 300.0
+    """One scan of the whole fleet per interval (new grants wait at most this long to be
+    planned: their first token is fresh for hours)."""
     count_token_calls_in_quota: bool = False
     http_timeout: float = 10.0
     max_rate_wait: float = 30.0

@@ -32,6 +32,7 @@ log = logging.getLogger("ctct.keeper")
 
 STOPPED_STATES = frozenset({State.PAUSED.value, State.NEEDS_LOGIN.value})
 CHART_SPAN = 86_400.0
+EVERY = 1 << 31  # "all of them", for APIs that take a limit
 CHART_POINTS = 500_000
 
 
@@ -69,20 +70,17 @@ class Planner:
         now = self.clock()
         cfg = self.refresher.config()
         timing = self.refresher.timing()
-        keys = self.store.keys()
         states = self.store.states()
-        scheduled = dict(self.store.due(limit=len(keys) + 16))
+        scheduled = dict(self.store.due(limit=EVERY))
         per_app: dict[str, list[Candidate]] = {}
         base: dict[str, float] = {}
-        rows: list[tuple[GrantKey, float, float]] = []  # key, fresh interval, alive interval
+        # key, fresh and alive intervals, fresh and alive planned times
+        rows: list[tuple[GrantKey, float, float, float, float]] = []
         min_remaining: float | None = None
         counts: Counter[tuple[str, str]] = Counter()
-        for key in keys:
-            if key.issuer.startswith("ctct:") or key.issuer.startswith("login:"):
+        for key, record in self.store.records():  # paged reads, not one per grant
+            if key.issuer.startswith(("ctct:", "login:")):
                 continue  # our own bookkeeping keys
-            record = self.store.load(key)
-            if record is None:
-                continue
             tokens = decode(record).tokens
             app = self.apps.for_key(key)
             policy, weight = cfg.policy_for(key.profile)
@@ -101,7 +99,18 @@ class Planner:
             )
             alive_interval = alive.interval if alive and alive.interval else cfg.keep_alive_interval
             fresh_interval = alive_interval
+            alive_at = alive.at if alive is not None else now
+            fresh_at = alive_at
             if policy is Policy.KEEP_FRESH and tokens.lifetime:
+                fresh = plan(
+                    tokens,
+                    ident=key.digest(),
+                    policy=Policy.KEEP_FRESH,
+                    timing=timing,
+                    idle_ttl=idle_ttl,
+                    now=now,
+                )
+                fresh_at = fresh.at if fresh is not None else now
                 worker_due = tokens.refresh_due_at(
                     margin=timing.worker_margin, max_fraction=timing.max_fraction
                 )
@@ -126,7 +135,7 @@ class Planner:
                     )
             else:
                 base[key.client_id] = base.get(key.client_id, 0.0) + 1.0 / max(alive_interval, 1e-3)
-            rows.append((key, fresh_interval, alive_interval))
+            rows.append((key, fresh_interval, alive_interval, fresh_at, alive_at))
         shed: set[GrantKey] = set()
         utilization: dict[str, Utilization] = {}
         for app in self.apps.all():
@@ -157,13 +166,15 @@ class Planner:
             self.view.shed = frozenset(shed)  # refreshers plan shed accounts as keep-alive
         horizon = now + CHART_SPAN
         upcoming: list[float] = []
-        for key, fresh_every, alive_every in rows:
+        offset = self.store.now() - now  # due times are on the store's clock
+        for key, fresh_every, alive_every, fresh_at, alive_at in rows:
             state = states.get(key)
             code = state.code if state else None
             if code in STOPPED_STATES:
                 continue
             if apply:
-                self._apply(key, code, key in shed, key in scheduled, now)
+                first = (alive_at if key in shed else fresh_at) + offset
+                self._apply(key, code, key in shed, key in scheduled, now, first)
             every = alive_every if key in shed else fresh_every
             at = scheduled.get(key, now)
             while at < horizon and len(upcoming) < CHART_POINTS:
@@ -187,17 +198,19 @@ class Planner:
         return view
 
     def _apply(
-        self, key: GrantKey, code: str | None, shed: bool, scheduled: bool, now: float
+        self, key: GrantKey, code: str | None, shed: bool, scheduled: bool, now: float, at: float
     ) -> None:
-        """Shed or unshed ``key``; schedule it if nobody has (the refresher plans it at
-        its first claim)."""
+        """Shed or unshed ``key``; schedule it at ``at`` (store clock) if nobody has: a
+        new login, or a store the keeper has not seen. (Scheduled at its planned time,
+        not now: 50,000 new grants must not all be claimed at once only to be told
+        "not yet".)"""
         if shed and code != State.SHED.value:
             self.store.set_state(key, AccountState(State.SHED.value, SHED_REASON))
             events.emit(self.store, "shed", key, now, {"reason": SHED_REASON})
         elif not shed and code == State.SHED.value:
             self.store.set_state(key, AccountState(State.OK.value, ""))
         if not scheduled:
-            self.store.schedule(key, now)
+            self.store.schedule(key, at)
 
     def _kept_before(
         self, client_id: str, candidates: list[Candidate], states: dict[GrantKey, AccountState]

@@ -37,7 +37,7 @@ from ctct.keeper.config import KeeperConfig
 from ctct.keeper.metrics import KeeperMetrics
 from ctct.keeper.schedule import Planned, Policy, Reason, Timing, plan
 from ctct.keeper.states import LoginReason, State, infer_login_reason
-from ctct.stores import AccountState, GrantKey, Store
+from ctct.stores import AccountState, GrantKey, Record, Store
 
 log = logging.getLogger("ctct.keeper")
 
@@ -156,7 +156,7 @@ class Refresher:
         marks: list[str] = []
         manager = self._manager(key, app, marks)
         try:
-            fresh = self._refresh(manager, tokens, planned)
+            fresh = self._refresh(manager, tokens, planned, record)
         except ClientRejected:
             if self.apps.block(app, self.clock()):
                 log.error(
@@ -212,13 +212,17 @@ class Refresher:
         elif code == "lease_expired":
             self.metrics.lease_expired.inc()
 
-    def _refresh(self, manager: TokenManager, tokens: TokenSet, planned: Planned) -> TokenSet:
+    def _refresh(
+        self, manager: TokenManager, tokens: TokenSet, planned: Planned, record: Record
+    ) -> TokenSet:
         now = self.clock()
         if tokens.expires_at is None or tokens.access_token is None or planned.reason is Reason.NOW:
             return manager.refresh(force=tokens.expires_at is None)
         # "Valid for longer than the token we just read": a refresh that another holder
         # made since that read already satisfies it, and nothing is sent.
-        return manager.refresh(force=False, min_valid=max(0.0, tokens.expires_at - now) + EARLY)
+        return manager.refresh(
+            force=False, min_valid=max(0.0, tokens.expires_at - now) + EARLY, known=record
+        )
 
     def _manager(self, key: GrantKey, app: App, marks: list[str]) -> TokenManager:
         cfg = self.config()

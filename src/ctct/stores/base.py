@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import TracebackType
@@ -258,6 +258,10 @@ class Store(Protocol):
 
     def keys(self) -> list[GrantKey]:
         """Every key that has a record, sorted."""
+
+    def records(self) -> Iterator[tuple[GrantKey, Record]]:
+        """Every grant with its record, decrypted, in one pass (a fleet scan: one query
+        instead of one read per grant). Records written meanwhile may be missed."""
 
     def now(self) -> float:
         """The store server's clock (epoch seconds), the one leases and TTLs run on."""

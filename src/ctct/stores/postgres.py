@@ -97,6 +97,7 @@ CREATE INDEX IF NOT EXISTS events_ready ON {s}.events (status, available_at, ord
 }
 
 _KEY = "profile = %(p)s AND issuer = %(i)s AND client_id = %(c)s"
+PAGE: Final = 1_000
 _EVENT_COLUMNS = "id, kind, profile, issuer, client_id, seq, payload, created_at, attempts, status"
 
 
@@ -376,6 +377,24 @@ class PostgresStore(SealedStore):
             {},
         )
         return sorted(GrantKey(*row) for row in rows)
+
+    def envelopes(self) -> Iterator[tuple[GrantKey, bytes, int]]:
+        # Keyset pages: each page one short query, so memory stays one page's worth and
+        # no connection is held while the caller works through the rows.
+        after = ("", "", "")
+        while True:
+            rows = self._all(
+                "listing",
+                "SELECT profile, issuer, client_id, data, version FROM {s}.grants "
+                "WHERE data IS NOT NULL AND (profile, issuer, client_id) > (%(p)s, %(i)s, %(c)s) "
+                "ORDER BY profile, issuer, client_id LIMIT %(n)s",
+                {"p": after[0], "i": after[1], "c": after[2], "n": PAGE},
+            )
+            for profile, issuer, client_id, data, version in rows:
+                yield GrantKey(profile, issuer, client_id), bytes(data), int(version)
+            if len(rows) < PAGE:
+                return
+            after = (rows[-1][0], rows[-1][1], rows[-1][2])
 
     # -- leases -----------------------------------------------------------------------
 

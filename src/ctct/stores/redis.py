@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final, TypeVar
 
 from ctct.errors import ConfigError, StoreError
@@ -520,6 +520,21 @@ class RedisStore(SealedStore):
     def keys(self) -> list[GrantKey]:
         members = self._run("listing", lambda r: r.smembers(self.settings.key("grants")))
         return sorted(_grant_from_context(m) for m in members)
+
+    def envelopes(self) -> Iterator[tuple[GrantKey, bytes, int]]:
+        keys = self.keys()
+        for start in range(0, len(keys), 500):  # pipelined, 500 grants a round trip
+            batch = keys[start : start + 500]
+
+            def read(r: Any, batch: list[GrantKey] = batch) -> list[Any]:
+                pipe = r.pipeline(transaction=False)
+                for key in batch:
+                    pipe.hmget(self.settings.grant_key(key), ["data", "version"])
+                return list(pipe.execute())
+
+            for key, (data, version) in zip(batch, self._run("listing", read), strict=True):
+                if data:
+                    yield key, bytes(data), int(version)
 
     # -- leases and attempts ----------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import replace
 from types import TracebackType
 from typing import Self
@@ -227,6 +228,17 @@ class SealedStore(ABC):
             return None
         envelope, version = found
         return Record(self.sealer.open(envelope, key.context, what=key), version)
+
+    def envelopes(self) -> Iterator[tuple[GrantKey, bytes, int]]:
+        """Every grant's envelope and version; backends override with one query."""
+        for key in self.keys():
+            found = self.load_envelope(key)
+            if found is not None:
+                yield key, found[0], found[1]
+
+    def records(self) -> Iterator[tuple[GrantKey, Record]]:
+        for key, envelope, version in self.envelopes():
+            yield key, Record(self.sealer.open(envelope, key.context, what=key), version)
 
     def save(self, key: GrantKey, data: bytes, *, expected_version: int | None) -> int:
         if expected_version is not None and expected_version < 1:

@@ -135,6 +135,7 @@ CREATE INDEX IF NOT EXISTS events_ready ON events (status, available_at, ord);
 """
 
 
+_PAGE = 1_000
 _LOAD = "SELECT data, version FROM grants WHERE profile = ? AND issuer = ? AND client_id = ?"
 _UPSERT = (
     "INSERT INTO grants (profile, issuer, client_id, version, data) VALUES (?, ?, ?, ?, ?) "
@@ -444,6 +445,28 @@ class SqliteStore(SealedStore):
                 ident,
             )
             return True
+
+    def envelopes(self) -> Iterator[tuple[GrantKey, bytes, int]]:
+        # Keyset pages: memory stays one page's worth, no read transaction stays open.
+        after = ("", "", "")
+        while True:
+            conn = self._take(True)
+            try:
+                rows = conn.execute(
+                    "SELECT profile, issuer, client_id, data, version FROM grants "
+                    "WHERE data IS NOT NULL AND (profile, issuer, client_id) > (?, ?, ?) "
+                    "ORDER BY profile, issuer, client_id LIMIT ?",
+                    (*after, _PAGE),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise self._translate(exc, "listing") from None
+            finally:
+                self._give(conn, True)
+            for profile, issuer, client_id, data, version in rows:
+                yield GrantKey(profile, issuer, client_id), bytes(data), int(version)
+            if len(rows) < _PAGE:
+                return
+            after = (rows[-1][0], rows[-1][1], rows[-1][2])
 
     def keys(self) -> list[GrantKey]:
         conn = self._take(True)
