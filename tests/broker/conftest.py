@@ -14,7 +14,13 @@ from ctct.broker.server import Listen
 from ctct.broker.service import Broker, BrokerOptions
 from ctct.broker.sink import SinkSpec
 from ctct.stores import open_store
-from tests.cli.conftest import cli, emu, emulator_changes  # noqa: F401  (fixtures)
+from tests.cli.conftest import (  # noqa: F401  (the CLI fixtures these tests reuse)
+    cli,
+    emu,
+    emulator_changes,
+    emulator_mode,
+    redirect_port,
+)
 from tests.refresh.conftest import FAST, Env, MakeEnv, make_env  # noqa: F401  (fixture)
 
 HEADERS = {"Ctct-Broker": "1"}
