@@ -44,6 +44,7 @@ _SIMPLE_KEYS = frozenset(
     }
 )
 _NUMBERS = ("refresh_margin", "leeway", "timeout")
+_INFINITY = float("inf")
 
 
 class _Fallback(Exception):
@@ -126,7 +127,8 @@ def fast_settings(
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
             raise _Fallback(key)
         number = float(raw)  # ValueError: the full CLI reports it
-        if not number >= 0 or (key == "timeout" and number == 0):
+        # NaN and infinity fail here too: Settings.load refuses them with a message.
+        if not 0 <= number < _INFINITY or (key == "timeout" and number == 0):
             raise _Fallback(key)
         numbers[key] = number
     base_url = value("base_url")

@@ -23,6 +23,7 @@ Example ``config.toml``::
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -341,7 +342,12 @@ class Settings:
                 f"{self.access_token_format!r} (from {where('access_token_format')})."
             )
         for key in _FLOAT_FIELDS:
-            if getattr(self, key) < 0 or (key == "timeout" and self.timeout == 0):
+            value = getattr(self, key)
+            # NaN compares false with everything and an infinite leeway accepts a
+            # year-old token: only finite numbers mean something here.
+            if not math.isfinite(value):
+                raise ConfigError(_not_finite(key, value, where(key)))
+            if value < 0 or (key == "timeout" and value == 0):
                 raise ConfigError(f"{key} must be positive (from {where(key)}).")
 
 
@@ -456,6 +462,10 @@ def _line_of(text: str, table: str | None, key: str) -> int | str:
 
 
 # -- values -----------------------------------------------------------------------------
+
+
+def _not_finite(key: str, value: float, where: str) -> str:
+    return f"{key} must be a finite number, not {value!r} (from {where}): set a number of seconds."
 
 
 def _describe_source(label: str, key: str) -> str:

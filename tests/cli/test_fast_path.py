@@ -193,6 +193,20 @@ def test_fast_token_reads_plain_and_encrypted_records(tmp_path: Path) -> None:
     assert _entry.fast_token("someone-else", env) is None
 
 
+@pytest.mark.parametrize("setting", ["CTCT_LEEWAY", "CTCT_REFRESH_MARGIN", "CTCT_TIMEOUT"])
+@pytest.mark.parametrize("text", ["nan", "inf"])
+def test_nan_or_infinite_numbers_go_to_the_full_cli_which_refuses_them(
+    tmp_path: Path, setting: str, text: str
+) -> None:
+    db = tmp_path / "tokens.db"
+    env = {"CTCT_CLIENT_ID": CLIENT, "CTCT_STORE": f"sqlite://{db}", "HOME": str(tmp_path)}
+    env["CTCT_CONFIG"] = str(tmp_path / "empty.toml")
+    Path(env["CTCT_CONFIG"]).touch()
+    token = _fresh_record(db)
+    assert _entry.fast_token(None, {**env, setting: "60"}) == token
+    assert _entry.fast_token(None, {**env, setting: text}) is None
+
+
 def test_freshness_rule_is_the_token_models(tmp_path: Path) -> None:
     db = tmp_path / "tokens.db"
     env = {"CTCT_CLIENT_ID": CLIENT, "CTCT_STORE": f"sqlite://{db}", "HOME": str(tmp_path)}

@@ -289,3 +289,26 @@ def test_redirect_port_in_the_config_file(tmp_path: Path) -> None:
     path.write_text('redirect_port = "8123"\n')
     with pytest.raises(ConfigError, match="redirect_port must be a whole number"):
         Settings.load(env={}, config_path=path)
+
+
+@pytest.mark.parametrize("key", ["refresh_margin", "leeway", "timeout"])
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "NaN", "Infinity"])
+def test_nan_and_infinity_are_refused_for_every_number_setting(
+    tmp_path: Path, key: str, text: str
+) -> None:
+    # safety: src/ctct/_settings.py: raise ConfigError(_not_finite(key, value, where(key)))
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    with pytest.raises(ConfigError) as from_env:
+        Settings.load(env={f"CTCT_{key.upper()}": text}, config_path=empty)
+    assert f"{key} must be a finite number" in from_env.value.message
+    assert f"env CTCT_{key.upper()}" in from_env.value.message
+    # TOML has its own nan and inf literals; a real file on disk.
+    config = tmp_path / "config.toml"
+    config.write_text(f"{key} = {text.lower().replace('infinity', 'inf')}\n")
+    with pytest.raises(ConfigError) as from_file:
+        Settings.load(env={}, config_path=config)
+    assert f"{key} must be a finite number" in from_file.value.message
+    assert str(config) in from_file.value.message
+    with pytest.raises(ConfigError, match=f"{key} must be a finite number"):
+        Settings.load(env={}, config_path=empty, **{key: float(text)})
