@@ -241,7 +241,8 @@ def _check_secret(layers: list[dict[str, object]]) -> None:
         if "client_secret_file" in layer:
             path = os.path.expanduser(str(layer["client_secret_file"]))
             with open(path, encoding="utf-8") as handle:  # OSError: the full CLI reports it
-                if not handle.read().strip():
+                # A secret file open to group or others is refused by Settings.load.
+                if os.fstat(handle.fileno()).st_mode & 0o077 or not handle.read().strip():
                     raise _Fallback("client_secret_file")
             return
 

@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import platformdirs
 
 from ctct import _cc
+from ctct._private_file import read_private
 from ctct._provider import (
     PKCE_MODES,
     AccessTokenFormat,
@@ -509,11 +510,13 @@ def _resolve_secret(layers: list[tuple[str, dict[str, Any]]]) -> tuple[Secret | 
             where = _describe_source(label, _SECRET_FILE)
             secret_path = Path(str(layer[_SECRET_FILE])).expanduser()
             try:
-                content = secret_path.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
+                # The same rule as the store key file: private (0600) or refused.
+                content = read_private(secret_path, "the client secret file").decode().strip()
+            except ConfigError as exc:
+                raise ConfigError(f"{exc.message} (from {where}).") from None
+            except UnicodeDecodeError:
                 raise ConfigError(
-                    f"Cannot read the client secret file {secret_path} (from {where}): "
-                    f"{type(exc).__name__}."
+                    f"The client secret file {secret_path} is not UTF-8 text (from {where})."
                 ) from None
             if not content:
                 raise ConfigError(f"The client secret file {secret_path} is empty (from {where}).")

@@ -207,6 +207,25 @@ def test_nan_or_infinite_numbers_go_to_the_full_cli_which_refuses_them(
     assert _entry.fast_token(None, {**env, setting: text}) is None
 
 
+def test_a_client_secret_file_open_to_others_goes_to_the_full_cli(tmp_path: Path) -> None:
+    db = tmp_path / "tokens.db"
+    secret = tmp_path / "client-secret"
+    secret.write_text("s3cret\n")
+    env = {
+        "CTCT_CLIENT_ID": CLIENT,
+        "CTCT_STORE": f"sqlite://{db}",
+        "CTCT_CLIENT_SECRET_FILE": str(secret),
+        "CTCT_CONFIG": str(tmp_path / "empty.toml"),
+        "HOME": str(tmp_path),
+    }
+    Path(env["CTCT_CONFIG"]).touch()
+    token = _fresh_record(db)
+    secret.chmod(0o600)
+    assert _entry.fast_token(None, env) == token
+    secret.chmod(0o640)
+    assert _entry.fast_token(None, env) is None  # Settings.load refuses it, with a message
+
+
 def test_freshness_rule_is_the_token_models(tmp_path: Path) -> None:
     db = tmp_path / "tokens.db"
     env = {"CTCT_CLIENT_ID": CLIENT, "CTCT_STORE": f"sqlite://{db}", "HOME": str(tmp_path)}
