@@ -1,13 +1,20 @@
-"""Reading a file that holds a secret (a store key, a client secret): only if private.
+"""Files that hold secrets or private data: read only if private, written private.
 
-One rule for every such file: it must be a regular file that neither group nor others
-can access (mode 0600 or stricter). A secret in a file others can read is already
+Reading (a store key, a client secret): it must be a regular file that neither group nor
+others can access (mode 0600 or stricter). A secret in a file others can read is already
 exposed, so ctct refuses it and says how to fix the mode rather than using it quietly.
+
+Writing (a token sink, a contacts export): the data goes to a new temporary file in the
+same directory, created 0600, given its final mode and group, fsync'd and renamed over
+the target; a reader sees the old file or the new one, never half of one, never with a
+looser mode, and a descriptor someone opened on the old file never sees the new data.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -48,3 +55,30 @@ def _open_to_others(what: str, path: Path, mode: int) -> str:
         f"{what} {path} is accessible by group or others (mode {stat.S_IMODE(mode):04o}); "
         f"run: chmod 600 {path}"
     )
+
+
+def write_private(path: Path, data: bytes, *, mode: int = 0o600, gid: int = -1) -> None:
+    """Replace ``path`` atomically with ``data`` (see the module docstring)."""
+    directory = path.parent
+    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, mode)
+        if gid != -1:
+            os.fchown(fd, -1, gid)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
