@@ -293,13 +293,19 @@ def _storage_issuer(base_url: str | None) -> str:
 
 
 def _store_path(url: str | None) -> str:
-    """The SQLite file of ``ctct.stores.open_store(url)``."""
+    """The SQLite file of ``ctct.stores.open_store(url)`` (``ctct.stores.urls.sqlite_path``:
+    four slashes name the same file as three; anything it refuses falls back, to be
+    explained by the full CLI)."""
     if url is None:
         return os.path.join(_user_dir("state"), "tokens.db")
     scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() != "sqlite" or (rest and not rest.startswith("/")):
+    if not sep or scheme.lower() != "sqlite":
         raise _Fallback("store")
-    return rest or os.path.join(_user_dir("state"), "tokens.db")
+    if not rest:
+        return os.path.join(_user_dir("state"), "tokens.db")
+    if not rest.startswith("/") or rest.endswith("/") or any(c in rest for c in "?#\x00"):
+        raise _Fallback("store")
+    return "/" + rest.lstrip("/")
 
 
 # -- the record ----------------------------------------------------------------------------
