@@ -19,6 +19,7 @@ prints anything but the token, and prints nothing on failure.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import time
 
@@ -327,8 +328,19 @@ def fast_token(
 def _read_envelope(settings: FastSettings) -> bytes:
     import sqlite3
 
-    if not os.path.isfile(settings.store_path):
-        raise _Fallback("no store")
+    # Only private regular files of ours, as ctct.stores.files demands (the full CLI
+    # refuses anything else, saying why): a symbolic link, or a file someone else owns or
+    # may write, could hold a grant planted there for us to serve. The -wal and -shm files
+    # may be absent (SQLite removes them when the last connection closes).
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            info = os.lstat(settings.store_path + suffix)
+        except OSError:
+            if suffix:
+                continue
+            raise _Fallback("no store") from None
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+            raise _Fallback("store file")
     # SQLite's URI syntax needs only these escaped (urllib.parse costs an import).
     escaped = settings.store_path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     uri = "file:" + escaped + "?mode=ro"
