@@ -17,6 +17,7 @@ from ctct._provider import Provider
 from ctct.errors import StoreError
 from ctct.stores import GrantKey, SqliteStore, no_keys
 from tests.cli.conftest import CTCT, TRACEBACK, isolated_env
+from tests.cli.test_fast_path import fresh_record
 
 CLIENT = "5f4c3b2a-1d0e-4f9a-8b7c-6d5e4f3a2b1c"
 GRANT = GrantKey("default", Provider.constant_contact().storage_issuer, CLIENT)
@@ -154,27 +155,11 @@ def test_the_cli_and_the_fast_path_refuse_a_planted_or_loose_store(
 
 
 def _write_fresh_grant(path: Path) -> None:
-    import time
-
-    from ctct._secret import Secret
-    from ctct._tokens import TokenSet
-
-    now = time.time()
-    tokens = TokenSet(
-        issuer=GRANT.issuer,
-        client_id=CLIENT,
-        access_token=Secret("eyJplanted.access.token"),
-        refresh_token=Secret("refresh"),
-        expires_at=now + 3600,
-        received_at=now,
-        obtained_at=now,
-    )
-    with SqliteStore(path, no_keys()) as store:
-        store.save(GRANT, tokens.to_json(), expected_version=None)
+    token = fresh_record(path)
     path.with_name(path.name + "-wal").touch()  # as a running peer would leave it
     path.with_name(path.name + "-wal").chmod(0o600)
     # The fast path would serve this grant from a private, unplanted store.
-    assert _entry.fast_token(None, _env_for(path)) == "eyJplanted.access.token"
+    assert _entry.fast_token(None, _env_for(path)) == token
 
 
 def _env_for(path: Path) -> dict[str, str]:
