@@ -59,6 +59,7 @@ from ctct.stores import (
     Lease,
     LeaseLost,
     Record,
+    RecordUnreadable,
     Store,
     StoreError,
     StoreLockTimeout,
@@ -315,10 +316,20 @@ class TokenManager:
             self.client.client_secret,
         )
 
+    replace_unreadable = False
+    """Let ``save`` replace a stored record that cannot be read (a lost store key, an
+    altered record) instead of failing: set it once the person agreed."""
+
     def save(self, tokens: TokenSet) -> None:
         """Store a new grant (after a login or an import), replacing any previous one."""
         with self.store.lock(self.key, self.policy.lock_timeout):
-            current = self.store.load(self.key)
+            try:
+                current = self.store.load(self.key)
+            except RecordUnreadable:
+                if not self.replace_unreadable:
+                    raise
+                self.store.delete(self.key)
+                current = None
             version = self.store.save(
                 self.key,
                 tokens.to_json(),

@@ -5,9 +5,11 @@ replace or remove one profile's record."""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
+from ctct.stores import generate_key
 from ctct.testing import EmulatorHandle
 from tests.cli.conftest import TRACEBACK, Cli, login
 
@@ -45,3 +47,66 @@ def test_forced_refresh_of_a_rejected_refresh_token_exits_4(
     assert "works until it expires" in data["error"]["message"]
     # The access token the server did not reject is still served.
     assert logged_in.run("auth", "token").returncode == 0
+
+
+# -- a lost store key, an altered record: one profile's way out --------------------------
+
+FIXES = ("`ctct auth login --force", "`ctct auth logout --local --force")
+
+
+def tamper(cli: Cli, profile: str) -> None:
+    """Flip one byte of ``profile``'s sealed record in the SQLite file (the tag fails)."""
+    path = cli.env["CTCT_STORE"].removeprefix("sqlite://")
+    with sqlite3.connect(path) as db:
+        (data,) = db.execute("SELECT data FROM grants WHERE profile = ?", (profile,)).fetchone()
+        data = bytes(data[:-1]) + bytes([data[-1] ^ 1])
+        db.execute("UPDATE grants SET data = ? WHERE profile = ?", (data, profile))
+
+
+def states(cli: Cli) -> dict[str, str]:
+    return {g["profile"]: g["state"] for g in cli.grants()}
+
+
+def test_a_lost_key_and_an_altered_record_each_have_a_way_out(
+    cli: Cli, emu: EmulatorHandle
+) -> None:
+    lost, kept = generate_key(), generate_key()
+    cli.env["CTCT_STORE_KEY"] = lost
+    login(cli, emu)  # "default", sealed with the key about to be lost
+    cli.env["CTCT_STORE_KEY"] = kept
+    login(cli, emu, profile="other")
+    other_token = cli.run("auth", "token", "--profile", "other").stdout
+    assert other_token
+    assert states(cli) == {"default": "unreadable", "other": "fresh"}
+
+    # Every command on the unreadable profile names the way out, and changes nothing.
+    for args in (("auth", "status"), ("auth", "token"), ("auth", "refresh"), ("auth", "logout")):
+        failed = cli.run(*args)
+        assert failed.returncode == 13, (args, failed.stderr)
+        assert all(fix in failed.stderr for fix in FIXES), (args, failed.stderr)
+        assert TRACEBACK not in failed.stderr
+    refused = cli.run("auth", "logout", "--local")
+    assert refused.returncode == 13 and FIXES[1] in refused.stderr
+    not_forced = cli.start("auth", "login", "--device")  # stdin is no terminal: no question
+    code, _, err = not_forced.finish()
+    assert code == 13 and "Nothing was changed" in err and FIXES[0] in err
+    assert states(cli) == {"default": "unreadable", "other": "fresh"}
+
+    # --force replaces just that record; the other profile is untouched.
+    login(cli, emu, "--force")
+    assert states(cli) == {"default": "fresh", "other": "fresh"}
+    assert cli.run("auth", "status").returncode == 0
+    assert cli.run("auth", "token", "--profile", "other").stdout == other_token
+
+    # An altered record: the message names the profile; --local --force removes it alone.
+    tamper(cli, "other")
+    failed = cli.run("auth", "token", "--profile", "other")
+    assert failed.returncode == 13
+    assert "cannot be decrypted" in failed.stderr
+    assert "`ctct auth logout --local --force --profile other`" in failed.stderr
+    assert cli.run("auth", "logout", "--force").returncode == 2  # only with --local
+    removed = cli.run("auth", "logout", "--local", "--force", "--profile", "other")
+    assert removed.returncode == 0, removed.stderr
+    assert "Removed the unreadable record of profile other" in removed.stdout
+    assert states(cli) == {"default": "fresh"}
+    assert cli.run("auth", "status").returncode == 0

@@ -190,12 +190,28 @@ def _refresh_failed(profile: str, error: CtctError, tokens: TokenSet, now: float
 # -- logout -------------------------------------------------------------------------------
 
 
-def logout(flags: dict[str, Any], *, local: bool) -> None:
+def logout(flags: dict[str, Any], *, local: bool, force: bool = False) -> None:
     """Revoke at the server, then forget locally (see the module docstring)."""
+    from ctct.stores import RecordUnreadable
+
     settings = load_settings(flags)
     console = _console.out()
     with http_client(settings) as http, token_manager(settings, http) as manager:
-        tokens = manager.tokens()
+        try:
+            tokens = manager.tokens()
+        except RecordUnreadable:
+            if not (local and force):
+                raise
+            manager.forget()  # deletes without reading it
+            console.print(
+                f"Removed the unreadable record of profile {escape(settings.profile)} from "
+                "the store (--local --force); other profiles are untouched."
+            )
+            _console.warn(
+                "its tokens could not be read, so they were not revoked at the server; "
+                "revoke the app's access in the account if they could have leaked"
+            )
+            return
         if tokens is None:
             console.print(f"Profile {escape(settings.profile)} has no stored grant: nothing to do.")
             return
