@@ -54,6 +54,37 @@ async def use_async(api: ctct.AsyncClient) -> None:
         await api.account.summary()
 
 
+def shapes(api: ctct.Client) -> list[str]:
+    """Results are plain dicts with known keys, typed by shape."""
+    summary = api.account.summary()
+    assert_type(summary, ctct.AccountSummary)
+    address: ctct.PhysicalAddress = summary.get("physical_address") or {}
+    contact = api.contacts.get("id")
+    assert_type(contact, ctct.Contact)
+    email: ctct.EmailAddress | None = contact.get("email_address")
+    signed_up: ctct.SignUpResult = api.contacts.create_or_update("a@example.com", ["l"])
+    lists: list[ctct.ContactList] = list(api.lists.iter())
+    fields: list[ctct.CustomField] = list(api.custom_fields.iter())
+    tags: list[ctct.Tag] = list(api.tags.iter())
+    activity = api.activities.wait("activity-id")
+    assert_type(activity, ctct.Activity)
+    status: ctct.ActivityStatus = activity.get("status") or {}
+    campaign: ctct.EmailCampaign = api.emails.get("id")
+    summary["no_such_key"]  # type: ignore[typeddict-item]  # pyright: ignore[reportGeneralTypeIssues]
+    return [
+        summary["organization_name"],
+        str(address.get("city")),
+        str(email),
+        str(signed_up["created"]),
+        *(item["name"] for item in lists),
+        *(field["label"] for field in fields),
+        *(tag["tag_id"] for tag in tags),
+        activity["state"],
+        str(status.get("error_count")),
+        campaign["campaign_id"],
+    ]
+
+
 def errors(exc: ctct.CtctError) -> int:
     leaves: tuple[type[ctct.CtctError], ...] = (
         ctct.AuthorizationDenied,
