@@ -357,7 +357,7 @@ def resolve_provider(settings: Settings, client: httpx2.Client) -> Provider:
     assert settings.issuer is not None
     return discover(
         client, settings.issuer, timeout=settings.timeout, **_discovery_options(settings)
-    )
+    ).local_pacing()
 
 
 async def aresolve_provider(settings: Settings, client: httpx2.AsyncClient) -> Provider:
@@ -365,6 +365,7 @@ async def aresolve_provider(settings: Settings, client: httpx2.AsyncClient) -> P
     if not settings.needs_discovery:
         return settings.provider()
     assert settings.issuer is not None
-    return await adiscover(
+    provider = await adiscover(
         client, settings.issuer, timeout=settings.timeout, **_discovery_options(settings)
     )
+    return provider.local_pacing()
