@@ -121,9 +121,4 @@ def provider_label(storage_issuer: str) -> str:
     """A readable name for a grant's issuer key (``Constant Contact via URL``)."""
     from ctct import _cc
 
-    if storage_issuer == _cc.ISSUER:
-        return "Constant Contact"
-    prefix = _cc.ISSUER + "#via="
-    if storage_issuer.startswith(prefix):
-        return f"Constant Contact via {storage_issuer[len(prefix) :]}"
-    return storage_issuer
+    return _cc.provider_label(storage_issuer)

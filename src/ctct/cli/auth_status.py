@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ctct._clock import MAX_CLOCK_OFFSET, describe_offset, duration, offset_in_range, offset_json
+from ctct._describe import describe_error
 from ctct._redact import Held, in_response, redact_url, scrub, server_text
 from ctct.cli._console import (
     countdown,
@@ -131,10 +132,11 @@ def collect_status(
     report.warnings.extend(info.warnings)
     before = manager.tokens()
     if before is None:
+        hint = manager.other_grant_hint()
         report.error = AuthorizationRequired(
             f"Profile {manager.profile!r} is not logged in (no grant in the store at "
-            f"{redact_url(info.location)}): run `ctct auth login --profile {manager.profile}` or "
-            "`ctct auth import`.",
+            f"{redact_url(info.location)}): "
+            + (hint or f"run `ctct auth login --profile {manager.profile}` or `ctct auth import`."),
             code="not_logged_in",
         )
         return report
@@ -270,7 +272,7 @@ def fetch_account(
             )
         except httpx2.HTTPError as exc:
             return None, NetworkError(
-                f"Could not reach the V3 API at {api} ({type(exc).__name__}): check the "
+                f"Could not reach the V3 API at {api} ({describe_error(exc)}): check the "
                 "network and CTCT_BASE_URL."
             )
         if response.status_code == 401 and _attempt == 0:
