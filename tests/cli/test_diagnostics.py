@@ -11,7 +11,7 @@ from typing import Any
 
 from ctct.emulator.config import DEFAULT_CLIENT_ID
 from ctct.testing import EmulatorHandle
-from tests.cli.conftest import TRACEBACK, Cli, login
+from tests.cli.conftest import TRACEBACK, Cli, Proxy, login
 
 OTHER_CLIENT = "0c6e0f9a-2b1d-4c3e-9f8a-7b6c5d4e3f2a"
 
@@ -143,3 +143,49 @@ def test_doctor_creates_nothing(cli: Cli, tmp_path: Path) -> None:
     show = fresh.run("config", "show")
     assert show.returncode == 0, show.stderr
     assert not home.exists()
+
+
+# -- --json: always one document -----------------------------------------------------------
+
+
+def test_json_errors_are_json_documents(cli: Cli) -> None:
+    cases: list[tuple[tuple[str, ...], int, str]] = [
+        (("auth", "refresh", "--json"), 4, "no_grant"),
+        (("lists", "list", "--json"), 4, "no_grant"),
+        (("auth", "list", "--json", "--bogus"), 2, "usage"),
+        (("doctor", "--json", "--profile"), 2, "usage"),
+    ]
+    for args, exit_code, code in cases:
+        result = cli.run(*args)
+        assert result.returncode == exit_code, (args, result.stderr)
+        error = json.loads(result.stdout)["error"]
+        assert error["exit_code"] == exit_code, (args, error)
+        assert error["code"] == code, (args, error)
+        assert error["message"], (args, error)
+        assert "Error" in result.stderr  # the person still reads it on stderr
+    # A command that printed its own document on failure adds none.
+    status = cli.run("auth", "status", "--json")
+    assert status.returncode == 4
+    data = json.loads(status.stdout)
+    assert data["logged_in"] is False and data["error"]["code"] == "not_logged_in"
+    # Without --json, stdout stays empty.
+    assert cli.run("lists", "list").stdout == ""
+
+
+def test_offline_status_does_not_claim_logged_out(cli: Cli, emu: EmulatorHandle) -> None:
+    proxy = Proxy(emu.base_url, lambda m, p, b: None)
+    cli.env["CTCT_BASE_URL"] = proxy.base_url
+    login(cli, emu)
+    proxy.close()
+    result = cli.run("auth", "status", "--json")
+    assert result.returncode == 12, result.stderr
+    data = json.loads(result.stdout)
+    assert data["logged_in"] is True, data
+    assert data["provider_reachable"] is False
+    assert data["error"]["exit_code"] == 12
+    assert data["token"]["access_token_fingerprint"]
+    human = cli.run("auth", "status")
+    assert "logged in, but the provider could not be reached" in human.stdout
+    assert "NetworkError" not in human.stdout + human.stderr
+    assert "ConnectError" not in human.stdout + human.stderr
+    assert "connection refused" in human.stdout + human.stderr

@@ -70,8 +70,14 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
+json_printed = False
+"""Whether this process printed its JSON document (then a failure adds none)."""
+
+
 def print_json(data: Mapping[str, Any] | list[Any]) -> None:
     """Machine-readable output: one JSON document on stdout, no markup."""
+    global json_printed
+    json_printed = True
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
 

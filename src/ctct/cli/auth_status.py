@@ -25,7 +25,13 @@ from ctct.cli._console import (
     provider_label,
     timestamp,
 )
-from ctct.errors import ApiError, AuthorizationRequired, CtctError, NetworkError
+from ctct.errors import (
+    ApiError,
+    AuthorizationRequired,
+    CtctError,
+    NetworkError,
+    TransientProviderError,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -67,13 +73,25 @@ class StatusReport:
     local_provider: bool = False
     """The provider is an emulator on loopback (its clock may have been advanced)."""
 
+    @property
+    def logged_in(self) -> bool:
+        """A grant is stored and the provider has not refused it. Being offline does
+        not end a grant: its tokens still work once the network is back."""
+        return self.tokens is not None and not isinstance(self.error, AuthorizationRequired)
+
+    @property
+    def offline(self) -> bool:
+        """The provider or the API could not be reached (or failed for a while)."""
+        return isinstance(self.error, NetworkError | TransientProviderError)
+
     def as_json(self) -> dict[str, Any]:
         tokens = self.tokens
         data: dict[str, Any] = {
             "profile": self.profile,
             "issuer": self.issuer,
             "client_id": self.client_id,
-            "logged_in": tokens is not None and self.error is None,
+            "logged_in": self.logged_in,
+            "provider_reachable": not self.offline,
             "state": self.state,
             "store": {
                 "backend": self.store.backend,
@@ -332,8 +350,12 @@ def render_status(console: Console, report: StatusReport) -> None:
     else:
         if report.error is None:
             status = "[green]logged in[/]"
+        elif report.offline:
+            status = "[yellow]logged in, but the provider could not be reached[/]"
+        elif report.logged_in:
+            status = f"[yellow]logged in, but failing[/] (exit {report.error.exit_code})"
         else:
-            status = f"[red]{escape(type(report.error).__name__)}[/]"
+            status = "[red]the provider refused the grant[/]"
         add("Status", status + (" (refreshed just now)" if report.refreshed_now else ""))
         if report.account is not None:
             account = report.account
