@@ -189,3 +189,72 @@ def test_offline_status_does_not_claim_logged_out(cli: Cli, emu: EmulatorHandle)
     assert "NetworkError" not in human.stdout + human.stderr
     assert "ConnectError" not in human.stdout + human.stderr
     assert "connection refused" in human.stdout + human.stderr
+
+
+# -- messages: readable provider text, no internal names -----------------------------------
+
+REQUEST_ID = "req-7f3c9a2e4b1d4e8fa6c05b9d3e2f1a0c"
+TRACE = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+CONTACT = "1d2f3e4a-5b6c-4d7e-8f9a-0b1c2d3e4f5a"
+
+
+def test_provider_messages_keep_their_ids(cli: Cli, emu: EmulatorHandle) -> None:
+    """Masking hides what ctct holds and JWT-shaped runs, nothing else: the request ids
+    and UUIDs a provider quotes reach the person intact."""
+    failing = {"token": False}
+
+    def hook(method: str, path: str, body: bytes) -> tuple[int, bytes] | None:
+        if failing["token"] and path.endswith("/token"):
+            return 400, json.dumps(
+                {
+                    "error": "invalid_request",
+                    "error_description": f"Grant {CONTACT} was revoked (request {REQUEST_ID}, "
+                    f"trace {TRACE})",
+                }
+            ).encode()
+        if path.startswith(f"/v3/contacts/{CONTACT}"):
+            return 404, json.dumps(
+                [
+                    {
+                        "error_key": "contacts.not_found",
+                        "error_message": f"No contact {CONTACT} (request {REQUEST_ID})",
+                    }
+                ]
+            ).encode()
+        return None
+
+    proxy = Proxy(emu.base_url, hook)
+    try:
+        cli.env["CTCT_BASE_URL"] = proxy.base_url
+        login(cli, emu)
+        api = cli.run("api", "GET", f"/contacts/{CONTACT}")
+        assert api.returncode == 14, api.stderr
+        assert f"No contact {CONTACT} (request {REQUEST_ID})" in api.stderr
+        failing["token"] = True
+        refreshed = cli.run("auth", "refresh", "--force")
+        assert refreshed.returncode == 10, refreshed.stderr
+        assert f"Grant {CONTACT} was revoked (request {REQUEST_ID}, trace {TRACE})" in (
+            refreshed.stderr
+        )
+        assert "**********" not in api.stderr + refreshed.stderr
+    finally:
+        proxy.close()
+
+
+def test_messages_name_no_internal_keys_or_exception_classes(cli: Cli, emu: EmulatorHandle) -> None:
+    proxy = Proxy(emu.base_url, lambda m, p, b: None)
+    cli.env["CTCT_BASE_URL"] = proxy.base_url
+    proxy.close()
+    outputs = [
+        cli.run("auth", "token", CTCT_NO_FAST_PATH="1"),
+        cli.run("auth", "status"),
+        cli.run("doctor"),
+        cli.run("api", "GET", "/account/summary"),
+        cli.run("auth", "login", "--device", "--timeout", "5"),
+    ]
+    text = "".join(r.stdout + r.stderr for r in outputs)
+    assert "Constant Contact via http://127.0.0.1" in text  # the readable name instead
+    assert "#via=" not in text
+    for name in ("ConnectError", "NetworkError", "HTTPError", "OSError", "Exception"):
+        assert name not in text, name
+    assert TRACEBACK not in text
