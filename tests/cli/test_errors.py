@@ -49,12 +49,17 @@ def test_the_emulator_takes_its_test_secret_as_a_flag(bare: Cli) -> None:
 
 def test_malformed_config_file_exit_3(bare: Cli) -> None:
     Path(bare.env["CTCT_CONFIG"]).write_text('client_id = "abc"\ntimeout = [oops\n')
-    for args in (("auth", "status"), ("auth", "token"), ("config", "show"), ("doctor",)):
+    for args in (("auth", "status"), ("auth", "token"), ("config", "show")):
         result = bare.run(*args)
         assert result.returncode == 3, (args, result.stderr)
         assert "not valid TOML" in result.stderr
         assert "Fix that line" in result.stderr
         assert TRACEBACK not in result.stderr
+    # The doctor reports it as one failed check and goes on with the others.
+    doctor = bare.run("doctor")
+    assert doctor.returncode == 1, doctor.stderr
+    assert "✗ settings:" in doctor.stdout and "Fix that line" in doctor.stdout
+    assert TRACEBACK not in doctor.stderr
 
 
 def test_unknown_setting_in_config_names_the_line(bare: Cli) -> None:

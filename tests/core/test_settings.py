@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -315,8 +316,9 @@ def test_nan_and_infinity_are_refused_for_every_number_setting(
         Settings.load(env={}, config_path=config)
     assert f"{key} must be a finite number" in from_file.value.message
     assert str(config) in from_file.value.message
+    arguments: dict[str, Any] = {key: float(text)}
     with pytest.raises(ConfigError, match=f"{key} must be a finite number"):
-        Settings.load(env={}, config_path=empty, **{key: float(text)})
+        Settings.load(env={}, config_path=empty, **arguments)
 
 
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o644, 0o610])
