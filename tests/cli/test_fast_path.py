@@ -176,9 +176,9 @@ def fresh_record(path: Path, key: str | None = None, **changes: Any) -> str:
     keys = static_keys(key)() if key else no_keys()
     with SqliteStore(path, keys) as store:
         grant = GrantKey("default", provider.storage_issuer, CLIENT)
-        current = store.load(grant)
+        current = store.load_envelope(grant)  # raw: a plaintext one is replaced, not read
         store.save(
-            grant, tokens.to_json(), expected_version=None if current is None else current.version
+            grant, tokens.to_json(), expected_version=None if current is None else current[1]
         )
     return "eyJfake.access.token"
 

@@ -282,6 +282,7 @@ class SqliteStore(SealedStore):
                 raise self._corrupt(problem)
             if app_id == APPLICATION_ID:
                 self._check_schema(conn)
+                self._mark_encrypted(conn)
                 return
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if app_id != 0 or tables:
@@ -304,12 +305,25 @@ class SqliteStore(SealedStore):
                     )
                     conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 conn.execute("COMMIT")
+                self._mark_encrypted(conn)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise self._translate(exc, "opening") from None
+
+    def _mark_encrypted(self, conn: sqlite3.Connection) -> None:
+        """Note in the file that a process with a store key uses it (``meta.encrypted``).
+
+        ``ctct auth token``'s fast path does not ask the keyring (too slow), so it serves
+        a plaintext record only from a store no keyed process has opened; otherwise it
+        leaves the record to the full CLI, which refuses plaintext under a key.
+        """
+        if not self.sealer.encrypting:
+            return
+        if conn.execute("SELECT 1 FROM meta WHERE key = 'encrypted'").fetchone() is None:
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('encrypted', '1')")
 
     def _check_schema(self, conn: sqlite3.Connection) -> None:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
