@@ -51,10 +51,13 @@ def test_a_planted_plaintext_grant_is_refused_when_a_key_is_in_the_environment(
 ) -> None:
     key = generate_key()
     db = tmp_path / "state" / "tokens.db"
-    fresh_record(db, key)
-    planted = plant_plaintext(db)
+    planted = fresh_record(db)  # a plaintext record, in a store no keyed process marked
     env = {**env_for(tmp_path, db), "CTCT_STORE_KEY": key}
     # safety: src/ctct/_entry.py: raise _Fallback("plaintext record, key configured")
+    assert _entry.fast_token(None, env) is None
+    # And in a store a keyed process uses (marked), a grant planted raw.
+    fresh_record(db, key)
+    planted = plant_plaintext(db)
     assert _entry.fast_token(None, env) is None
     result = subprocess.run(
         [CTCT, "auth", "token"], env=env, capture_output=True, text=True, timeout=120
