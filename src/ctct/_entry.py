@@ -328,7 +328,12 @@ def fast_token(
 
 
 def _read_envelope(settings: FastSettings) -> bytes:
-    import sqlite3
+    # The C module itself: the sqlite3 package adds only datetime adapters we do not use,
+    # and importing it costs more than the query (a cold start is what this path is for).
+    try:
+        import _sqlite3 as sqlite3
+    except ImportError:  # another Python implementation
+        import sqlite3  # type: ignore[no-redef]
 
     # Only private regular files of ours, as ctct.stores.files demands (the full CLI
     # refuses anything else, saying why): a symbolic link, or a file someone else owns or
@@ -409,9 +414,7 @@ def _key_configured(environ: dict[str, str] | os._Environ[str]) -> bool:
 
 def _fresh_token(plaintext: bytes, margin: float, now: float) -> str:
     """``TokenSet.state(now, margin=...)`` is FRESH: the access token; else ``_Fallback``."""
-    import json
-
-    record = json.loads(plaintext)
+    record = _loads(plaintext.decode("utf-8"))
     if not isinstance(record, dict) or record.get("format") != _RECORD_FORMAT:
         raise _Fallback("record")
     token = record.get("access_token")
@@ -428,6 +431,36 @@ def _fresh_token(plaintext: bytes, margin: float, now: float) -> str:
     if now >= expires_at or now >= due:
         raise _Fallback("refresh due")
     return token
+
+
+class _JsonContext:
+    """What ``_json.make_scanner`` reads from a ``json.JSONDecoder`` (its defaults)."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+
+    @staticmethod
+    def parse_constant(name: str) -> float:
+        raise ValueError(name)  # NaN and Infinity: not in a record we wrote
+
+
+def _loads(text: str) -> object:
+    """``json.loads`` through the C scanner json itself uses, without importing json
+    (it imports re, which costs a tenth of this path's time); json on any surprise."""
+    try:
+        from _json import make_scanner
+
+        value, end = make_scanner(_JsonContext())(text, 0)  # type: ignore[arg-type]
+    except Exception:  # no C scanner, or text it refuses: json decides (and explains)
+        import json
+
+        return json.loads(text)
+    if text[end:].strip():
+        raise _Fallback("record")
+    return value
 
 
 def _number(value: object) -> bool:
