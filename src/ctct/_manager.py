@@ -46,6 +46,7 @@ from ctct._refresh import (
     decode,
     lasts,
     not_logged_in,
+    other_grant_hint,
     refresh_flow,
 )
 from ctct._sansio import Send, Sleep, TakeRate, Verify, adrive, drive
@@ -301,6 +302,21 @@ class TokenManager:
         record = self.store.load(self.key)
         return None if record is None else decode(record).tokens
 
+    def not_logged_in(self) -> AuthorizationRequired:
+        """The error for "no grant under this manager's key", naming a grant of this
+        profile that the store holds under another client id or provider."""
+        return not_logged_in(self.key, self._stored_keys())
+
+    def other_grant_hint(self) -> str | None:
+        """``there is a grant for this profile under client id X ...``, or None."""
+        return other_grant_hint(self.key, self._stored_keys())
+
+    def _stored_keys(self) -> list[GrantKey]:
+        try:
+            return self.store.keys()
+        except CtctError:  # the hint is a courtesy: the error stands without it
+            return []
+
     def held_secrets(self) -> _redact.Held:
         """What must never appear in a message: the grant's tokens (in memory and in the
         store) and the client secret. Error paths mask server text with it; the store
@@ -365,7 +381,7 @@ class TokenManager:
             if not force:
                 record = known if known is not None else self.store.load(self.key)
                 if record is None:
-                    raise not_logged_in(self.key)
+                    raise self.not_logged_in()
                 cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached
@@ -512,7 +528,7 @@ class TokenManager:
             if not force:
                 record = await anyio.to_thread.run_sync(self.store.load, self.key)
                 if record is None:
-                    raise not_logged_in(self.key)
+                    raise self.not_logged_in()
                 cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached

@@ -85,9 +85,7 @@ def refresh(flags: dict[str, Any], *, force: bool, as_json: bool) -> None:
     with http_client(settings) as http, token_manager(settings, http) as manager:
         before = manager.tokens()
         if before is None:
-            from ctct._refresh import not_logged_in
-
-            raise not_logged_in(manager.key)
+            raise manager.not_logged_in()
         try:
             after = manager.refresh(force=force)
         except (TransientProviderError, NetworkError) as error:

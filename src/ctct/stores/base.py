@@ -103,7 +103,11 @@ class GrantKey:
         return hashlib.sha256(self.context).hexdigest()
 
     def __str__(self) -> str:
-        return f"profile {self.profile!r} (issuer {self.issuer}, client {self.client_id})"
+        # For messages: the provider's readable name, never the internal issuer key.
+        from ctct._cc import provider_label
+
+        where = provider_label(self.issuer.removeprefix("login:"))
+        return f"profile {self.profile!r} ({where}, client {self.client_id})"
 
 
 def once_context(namespace: str, id: str) -> bytes:
