@@ -9,13 +9,14 @@ its own schema and drops it afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -179,3 +180,26 @@ class PostgresCluster:
     def restart(self) -> None:
         self.stop("immediate")
         self.start()
+
+
+SHARED_BACKENDS = ("sqlite", "postgresql", "redis")
+"""The backends processes share a store on (parametrize a fixture with them)."""
+
+
+@contextlib.contextmanager
+def shared_store_url(
+    backend: str, tmp_path: Path, redis: Callable[[], RedisServer]
+) -> Iterator[str]:
+    """A fresh store URL on ``backend`` (one of ``SHARED_BACKENDS``), cleaned up after;
+    ``redis`` gives the test run's Redis server (asked only for "redis")."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/tokens.db"
+        return
+    if backend == "postgresql":
+        url, cleanup = fresh_postgres_schema()
+    else:
+        url, cleanup = fresh_redis_prefix(redis())
+    try:
+        yield url
+    finally:
+        cleanup()

@@ -22,7 +22,7 @@ from ctct.emulator import EmulatorConfig
 from ctct.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from ctct.emulator.server import EmulatorServer
 from tests.refresh.conftest import login_with_device_flow
-from tests.servers import fresh_postgres_schema, fresh_redis_prefix
+from tests.servers import SHARED_BACKENDS, shared_store_url
 
 PROCESSES = 16
 THREADS = 8
@@ -30,19 +30,11 @@ TTL = 10
 EXPIRIES = 5
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "redis"])
+@pytest.fixture(params=SHARED_BACKENDS)
 def storm_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/tokens.db"
-        return
-    if request.param == "postgresql":
-        url, cleanup = fresh_postgres_schema()
-    else:
-        url, cleanup = fresh_redis_prefix(request.getfixturevalue("redis_server"))
-    try:
+    redis = lambda: request.getfixturevalue("redis_server")  # noqa: E731
+    with shared_store_url(request.param, tmp_path, redis) as url:
         yield url
-    finally:
-        cleanup()
 
 
 @pytest.mark.slow
