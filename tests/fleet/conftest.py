@@ -3,7 +3,10 @@ PostgreSQL cluster and a Redis server of the run's own listening on its bridge."
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,17 +26,23 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
 
 
 @pytest.fixture(scope="session")
-def fleet_postgres(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def fleet_postgres(fleet: Fleet) -> Iterator[str]:
     """The URL (on the machine's side) of a PostgreSQL cluster every host reaches."""
-    cluster = PostgresCluster(tmp_path_factory.mktemp("fleet-pg"), host=fleet.address)
-    cluster.init()
-    cluster.start()
-    fleet.expose(cluster.port)
+    # Outside pytest's 0700 temporary tree: initdb runs as the postgres user.
+    root = Path(tempfile.mkdtemp(prefix="ctct-fleet-pg-"))
+    root.chmod(0o755)
     try:
-        yield cluster.url
+        cluster = PostgresCluster(root / "pg", host=fleet.address)
+        cluster.init()
+        cluster.start()
+        fleet.expose(cluster.port)
+        try:
+            yield cluster.url
+        finally:
+            fleet.unexpose(cluster.port)
+            cluster.stop("immediate")
     finally:
-        fleet.unexpose(cluster.port)
-        cluster.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
