@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.fleet.hosts import Fleet, unavailable
-from tests.servers import PostgresCluster, RedisServer
+from tests.servers import PostgresCluster, RedisServer, fresh_postgres_schema, fresh_redis_prefix
 
 HOSTS = 3
 
@@ -55,3 +55,17 @@ def fleet_redis(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Itera
     finally:
         fleet.unexpose(server.port)
         server.stop()
+
+
+@pytest.fixture(params=["postgresql", "redis"])
+def fleet_store(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh schema / key prefix on the fleet's own server (the machine's side URL)."""
+    cleanup: Callable[[], None]
+    if request.param == "postgresql":
+        url, cleanup = fresh_postgres_schema(request.getfixturevalue("fleet_postgres"))
+    else:
+        url, cleanup = fresh_redis_prefix(request.getfixturevalue("fleet_redis"))
+    try:
+        yield url
+    finally:
+        cleanup()

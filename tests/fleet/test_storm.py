@@ -7,19 +7,14 @@ hosts' wall clocks 90 s apart either way (only the store server's clock may deci
 
 from __future__ import annotations
 
-import json
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 
 from ctct.emulator import EmulatorConfig
-from ctct.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
-from ctct.emulator.server import EmulatorServer
-from ctct.stores import generate_key
 from tests.fleet.hosts import Fleet
+from tests.fleet.support import emulator_on, login, shared_env
 from tests.refresh.storm import (
     PROCESSES,
     TTL,
@@ -28,71 +23,33 @@ from tests.refresh.storm import (
     start,
     storm_command,
 )
-from tests.servers import RedisServer, fresh_postgres_schema, fresh_redis_prefix
+from tests.servers import RedisServer, fresh_redis_prefix
 
 EXPIRIES = 3
 
 
-@pytest.fixture(params=["postgresql", "redis"])
-def fleet_store(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A fresh schema / key prefix on the fleet's own server (the machine's side URL)."""
-    cleanup: Callable[[], None]
-    if request.param == "postgresql":
-        url, cleanup = fresh_postgres_schema(request.getfixturevalue("fleet_postgres"))
-    else:
-        server: RedisServer = request.getfixturevalue("fleet_redis")
-        url, cleanup = fresh_redis_prefix(server)
-    try:
-        yield url
-    finally:
-        cleanup()
-
-
 def run_storm(fleet: Fleet, store: str, offsets: tuple[float, ...]) -> None:
     config = EmulatorConfig(auto_approve=True, access_token_ttl=TTL, refresh_token_reuse="grant")
-    with EmulatorServer(config, host=fleet.address) as server:
-        fleet.expose(server.port)
-        base_url, store = fleet.local_url(server.base_url), fleet.local_url(store)
-        shared = {"CTCT_STORE_KEY": generate_key()}  # the one secret the hosts share
-        try:
-            login = fleet.hosts[0].run(
-                [
-                    sys.executable,
-                    "-m",
-                    "tests.refresh.worker",
-                    "login",
-                    "--base-url",
-                    base_url,
-                    "--client-id",
-                    DEFAULT_CLIENT_ID,
-                    "--client-secret",
-                    DEFAULT_CLIENT_SECRET,
-                    "--store",
-                    store,
-                ],
-                env=shared,
-            )
-            assert login.returncode == 0, login.stderr
-            expires_at = json.loads(login.stdout)["expires_at"]
-            workers, clocks = [], []
-            for i in range(PROCESSES):
-                host, offset = fleet.hosts[i % len(fleet.hosts)], offsets[i % len(offsets)]
-                workers.append(
-                    host.popen(
-                        storm_command(base_url, store),
-                        env=shared,
-                        clock_offset=offset,
-                        stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE,
-                        text=True,
-                    )
+    with emulator_on(fleet, config) as emu:
+        store, env = fleet.local_url(store), shared_env()
+        expires_at = login(fleet.hosts[0], emu.base_url, store, env)
+        workers, clocks = [], []
+        for i in range(PROCESSES):
+            host, offset = fleet.hosts[i % len(fleet.hosts)], offsets[i % len(offsets)]
+            workers.append(
+                host.popen(
+                    storm_command(emu.base_url, store),
+                    env=env,
+                    clock_offset=offset,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
                 )
-                clocks.append(offset)
-            until = start(workers, expires_at, EXPIRIES, clocks)
-            reports = read_reports(workers, timeout=until - time.time() + 60)
-            assert_one_refresh_per_expiry(reports, server.emulator, EXPIRIES)
-        finally:
-            fleet.unexpose(server.port)
+            )
+            clocks.append(offset)
+        until = start(workers, expires_at, EXPIRIES, clocks)
+        reports = read_reports(workers, timeout=until - time.time() + 60)
+        assert_one_refresh_per_expiry(reports, emu.server.emulator, EXPIRIES)
 
 
 @pytest.mark.slow

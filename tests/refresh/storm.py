@@ -19,14 +19,9 @@ THREADS = 8
 TTL = 10
 
 
-def storm_command(base_url: str, store: str) -> list[str]:
-    """``tests.refresh.worker storm``: THREADS threads asking for a token, between the
-    times ``start`` sends it once it is ready."""
+def app_args(base_url: str, store: str) -> list[str]:
+    """The worker flags naming the emulator's default app and the store."""
     return [
-        sys.executable,
-        "-m",
-        "tests.refresh.worker",
-        "storm",
         "--base-url",
         base_url,
         "--client-id",
@@ -35,9 +30,18 @@ def storm_command(base_url: str, store: str) -> list[str]:
         DEFAULT_CLIENT_SECRET,
         "--store",
         store,
-        "--threads",
-        str(THREADS),
     ]
+
+
+def worker_command(mode: str, base_url: str, store: str) -> list[str]:
+    """``python -m tests.refresh.worker MODE`` for the default app at ``base_url``."""
+    return [sys.executable, "-m", "tests.refresh.worker", mode, *app_args(base_url, store)]
+
+
+def storm_command(base_url: str, store: str) -> list[str]:
+    """``tests.refresh.worker storm``: THREADS threads asking for a token, between the
+    times ``start`` sends it once it is ready."""
+    return [*worker_command("storm", base_url, store), "--threads", str(THREADS)]
 
 
 def start(
