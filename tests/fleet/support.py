@@ -25,7 +25,9 @@ class FleetEmulator:
 @contextmanager
 def emulator_on(fleet: Fleet, config: EmulatorConfig) -> Iterator[FleetEmulator]:
     """An emulator (in this process) listening on the fleet's address, reachable from
-    every host at ``127.0.0.1`` and the same port."""
+    every host at ``127.0.0.1`` and the same port, and from this process (its control
+    API, a browser) at the fleet's address."""
+    config = config.with_changes(allowed_hosts=(*config.allowed_hosts, fleet.address))
     with EmulatorServer(config, host=fleet.address) as server:
         fleet.expose(server.port)
         try:
