@@ -92,6 +92,7 @@ class RedisServer:
                         return
             except OSError:
                 time.sleep(0.02)
+        self.stop()
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:
@@ -158,6 +159,11 @@ class PostgresCluster:
             "postgres",
             "--no-sync",
         )
+        if self.host != "127.0.0.1":
+            # initdb trusts loopback clients only; it listens on ``host`` alone, so this
+            # admits the test hosts on that subnet (a test fleet's bridge).
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write("host all all samenet trust\n")
 
     def start(self) -> None:
         self._as_postgres(
