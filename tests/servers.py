@@ -97,6 +97,14 @@ class RedisServer:
         self.stop()
         self.start()
 
+    def kill_and_restart(self) -> None:
+        """SIGKILL (no shutdown save: only what the AOF fsynced survives), then start."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+        self.start()
+
 
 def fresh_redis_prefix(server: RedisServer, **params: str) -> tuple[str, Callable[[], None]]:
     """A unique key prefix on ``server``; the cleanup deletes every key under it."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from ctct.emulator import EmulatorConfig
-from ctct.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from ctct.emulator.server import EmulatorServer
 from tests.refresh.conftest import login_with_device_flow
+from tests.refresh.worker import command
 from tests.servers import fresh_postgres_schema, fresh_redis_prefix
 
 PROCESSES = 16
@@ -62,30 +61,10 @@ def test_refresh_storm_refreshes_exactly_once_per_expiry(storm_store: str) -> No
         # storm), then run through the next EXPIRIES - 1 expiries.
         start_at = max(time.time() + 15.0, tokens.expires_at + 0.5)
         until = start_at + (expiries - 1) * TTL + TTL / 2
+        flags = ("--threads", str(THREADS), "--start-at", str(start_at), "--until", str(until))
         workers = [
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tests.refresh.worker",
-                    "storm",
-                    "--base-url",
-                    server.base_url,
-                    "--client-id",
-                    DEFAULT_CLIENT_ID,
-                    "--client-secret",
-                    DEFAULT_CLIENT_SECRET,
-                    "--store",
-                    store,
-                    "--threads",
-                    str(THREADS),
-                    "--start-at",
-                    str(start_at),
-                    "--until",
-                    str(until),
-                ],
-                stdout=subprocess.PIPE,
-                text=True,
+                command("storm", server.base_url, store, *flags), stdout=subprocess.PIPE, text=True
             )
             for _ in range(PROCESSES)
         ]
