@@ -655,19 +655,15 @@ class PostgresStore(SealedStore):
     def backend_warnings(self) -> list[str]:
         return []
 
-    def probe(self) -> dict[str, str]:
-        """Server version, durability and one round trip's latency (doctor/status)."""
-        started = time.perf_counter()
+    def server_facts(self) -> tuple[str, str, dict[str, str]]:
         row = self._one(
             "probing", "SELECT current_setting('fsync'), current_setting('synchronous_commit')", {}
         )
-        latency = time.perf_counter() - started
-        return {
-            "server": f"PostgreSQL {self.server_version}",
-            "persistence": f"fsync={row[0]}, synchronous_commit={row[1]}",
-            "latency": f"{latency * 1000:.1f} ms",
-            "schema": f"{self.settings.schema} (revision {self.revision})",
-        }
+        return (
+            f"PostgreSQL {self.server_version}",
+            f"fsync={row[0]}, synchronous_commit={row[1]}",
+            {"schema": f"{self.settings.schema} (revision {self.revision})"},
+        )
 
 
 def _event(row: Any) -> Event:
