@@ -125,6 +125,18 @@ def fresh_redis_prefix(server: RedisServer, **params: str) -> tuple[str, Callabl
     return url, cleanup
 
 
+def fresh_store(
+    kind: str, tmp_path: Path, redis: Callable[[], RedisServer]
+) -> tuple[str, Callable[[], None]]:
+    """A new, empty store of ``kind`` (sqlite, postgresql, redis) and its cleanup;
+    ``redis`` gives the server to use (e.g. the ``redis_server`` fixture's)."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path}/tokens.db", lambda: None
+    if kind == "postgresql":
+        return fresh_postgres_schema()
+    return fresh_redis_prefix(redis())
+
+
 class PostgresCluster:
     """A PostgreSQL cluster of our own (``initdb`` + ``pg_ctl`` as the postgres user)."""
 

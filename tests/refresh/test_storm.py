@@ -21,7 +21,7 @@ from ctct.emulator import EmulatorConfig
 from ctct.emulator.server import EmulatorServer
 from tests.refresh.conftest import login_with_device_flow
 from tests.refresh.worker import command
-from tests.servers import fresh_postgres_schema, fresh_redis_prefix
+from tests.servers import fresh_store
 
 PROCESSES = 16
 THREADS = 8
@@ -31,13 +31,9 @@ EXPIRIES = 5
 
 @pytest.fixture(params=["sqlite", "postgresql", "redis"])
 def storm_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/tokens.db"
-        return
-    if request.param == "postgresql":
-        url, cleanup = fresh_postgres_schema()
-    else:
-        url, cleanup = fresh_redis_prefix(request.getfixturevalue("redis_server"))
+    url, cleanup = fresh_store(
+        request.param, tmp_path, lambda: request.getfixturevalue("redis_server")
+    )
     try:
         yield url
     finally:

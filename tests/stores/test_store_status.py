@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ctct.emulator.config import DEFAULT_CLIENT_ID
-from tests.servers import fresh_postgres_schema, fresh_redis_prefix
+from tests.servers import fresh_store
 
 EXPECTED = {
     "sqlite": ("SQLite 3.", "WAL journal"),
@@ -25,15 +25,11 @@ EXPECTED = {
 
 @pytest.fixture(params=sorted(EXPECTED))
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/tokens.db"
-        return
-    if request.param == "postgresql":
-        url, cleanup = fresh_postgres_schema()
-        # The local server trusts loopback and ignores it: the password only must not show.
-        url = url.replace("postgresql://postgres@", "postgresql://postgres:hunter2-pw@")
-    else:
-        url, cleanup = fresh_redis_prefix(request.getfixturevalue("redis_server"))
+    url, cleanup = fresh_store(
+        request.param, tmp_path, lambda: request.getfixturevalue("redis_server")
+    )
+    # The local server trusts loopback and ignores it: the password only must not show.
+    url = url.replace("postgresql://postgres@", "postgresql://postgres:hunter2-pw@")
     try:
         yield url
     finally:
