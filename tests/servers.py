@@ -105,6 +105,14 @@ class RedisServer:
         self.stop()
         self.start()
 
+    def kill_and_restart(self) -> None:
+        """SIGKILL (no shutdown save: only what the AOF fsynced survives), then start."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+        self.start()
+
 
 def fresh_redis_prefix(server: RedisServer, **params: str) -> tuple[str, Callable[[], None]]:
     """A unique key prefix on ``server``; the cleanup deletes every key under it."""
@@ -123,6 +131,18 @@ def fresh_redis_prefix(server: RedisServer, **params: str) -> tuple[str, Callabl
             client.close()
 
     return url, cleanup
+
+
+def fresh_store(
+    kind: str, tmp_path: Path, redis: Callable[[], RedisServer]
+) -> tuple[str, Callable[[], None]]:
+    """A new, empty store of ``kind`` (sqlite, postgresql, redis) and its cleanup;
+    ``redis`` gives the server to use (e.g. the ``redis_server`` fixture's)."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path}/tokens.db", lambda: None
+    if kind == "postgresql":
+        return fresh_postgres_schema()
+    return fresh_redis_prefix(redis())
 
 
 class PostgresCluster:

@@ -6,15 +6,24 @@
 replicas run them at once; run them with a role that may create tables). SQLite files
 are created on first use and Redis needs no schema, so for those they only check.
 Other commands never change a schema: they report "schema missing or old".
+
+``migrate --to URL`` moves every grant to another store and leaves "moved to"
+tombstones behind (``ctct.stores.migrate``): a process still using the old store then
+fails with exit 19 naming the new one.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ctct.errors import ConfigError
+from ctct.errors import ConfigError, StoreError
+
+if TYPE_CHECKING:
+    from ctct.stores import GrantKey
+    from ctct.stores.migrate import MigrationReport
 
 _STORE_OPTION = click.option(
     "--store",
@@ -142,3 +151,77 @@ def rekey(store_url: str | None) -> None:
         f"first store key ({info.encryption}); the others already used it. No record needs "
         "the older keys now: drop them once every host has the new key first."
     )
+
+
+@store.command("migrate")
+@_STORE_OPTION
+@click.option(
+    "--to",
+    "target_url",
+    required=True,
+    help="URL of the store to move every grant to (its schema must exist: `ctct store init`).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was moved as JSON on stdout.")
+def migrate(store_url: str | None, target_url: str, as_json: bool) -> None:
+    """Move every grant to another store; the old one then redirects (exit 19) to it.
+
+    Each grant is copied under its lease in both stores, with its account state; the
+    source keeps a "moved to" tombstone. Safe to run again (already moved grants are
+    skipped); a grant the target holds in another form is left alone and reported.
+    """
+    from ctct.cli import _console
+    from ctct.cli.api_common import progress_display
+    from ctct.stores import open_store
+    from ctct.stores.migrate import migrate as run
+    from ctct.stores.urls import redact_url
+
+    source_url = (store_url or "sqlite://").strip()
+    shown = redact_url(target_url.strip())
+    if _same_store(source_url, target_url):
+        raise ConfigError(f"--to {shown} is the store being migrated: name another store")
+    with (
+        open_store(source_url) as source,
+        open_store(target_url) as target,
+        progress_display() as update,
+    ):
+        report = run(
+            source,
+            target,
+            target_shown=shown,
+            progress=lambda done, total: update("copying", done, total),
+        )
+    if as_json:
+        _console.print_json(
+            {
+                "from": redact_url(source_url),
+                "to": shown,
+                **{name: [k.profile for k in keys] for name, keys in _groups(report).items()},
+            }
+        )
+    else:
+        click.echo(
+            f"moved {len(report.copied)} grant(s) to {shown}"
+            + (f"; {len(report.already_there)} were there already" if report.already_there else "")
+            + (f"; {len(report.moved_before)} moved before" if report.moved_before else "")
+            + f". {redact_url(source_url)} now redirects to it."
+        )
+    if report.conflicts:
+        names = ", ".join(repr(k.profile) for k in report.conflicts)
+        raise StoreError(
+            f"{len(report.conflicts)} grant(s) were left in {redact_url(source_url)} because "
+            f"{shown} holds another record for them ({names}): check which is current, "
+            "remove the other (`ctct auth logout --store ...`), then run this again"
+        )
+
+
+def _groups(report: MigrationReport) -> dict[str, list[GrantKey]]:
+    return {
+        "copied": report.copied,
+        "already_there": report.already_there,
+        "moved_before": report.moved_before,
+        "conflicts": report.conflicts,
+    }
+
+
+def _same_store(a: str, b: str) -> bool:
+    return a.strip().rstrip("/") == b.strip().rstrip("/")

@@ -788,6 +788,10 @@ class SqliteStore(SealedStore):
 
     # -- the rest ---------------------------------------------------------------------
 
+    def server_facts(self) -> tuple[str, str, dict[str, str]]:
+        # Grant writes use synchronous=FULL connections: each commit is fsynced.
+        return f"SQLite {sqlite3.sqlite_version}", "WAL journal, grants fsynced on commit", {}
+
     def location(self) -> str:
         return str(self.path)
 
