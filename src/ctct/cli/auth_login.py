@@ -17,9 +17,10 @@ from ctct.cli import _console
 from ctct.cli._console import countdown, escape, fingerprint, iso
 from ctct.cli.auth_common import http_client, load_settings, token_manager
 from ctct.errors import FlowError
+from ctct.flows._show import EventPrinter
 
 if TYPE_CHECKING:
-    from ctct.flows import LoginEvent, LoginResult
+    from ctct.flows import LoginResult
 
 REFRESH_TOKEN_ENV = "CTCT_REFRESH_TOKEN"
 
@@ -32,93 +33,6 @@ def parse_scopes(text: str | None) -> tuple[str, ...] | None:
     if not scopes:
         raise FlowError("--scopes is empty: name at least one scope, e.g. --scopes contact_data.")
     return scopes
-
-
-class EventPrinter:
-    """Shows a login's events to the person, on stderr."""
-
-    def __init__(self) -> None:
-        self.scopes_warned = False
-
-    def __call__(self, event: LoginEvent) -> None:
-        from ctct.flows import (
-            AuthorizationUrlReady,
-            DeviceCodeIssued,
-            OtherLoginFinished,
-            PollingSlowedDown,
-            ScopesDiffer,
-            WaitingForCallback,
-            WaitingForOtherLogin,
-            qr_text,
-        )
-
-        console = _console.err()
-        if isinstance(event, DeviceCodeIssued):
-            self._device_code(event, qr_text)
-        elif isinstance(event, PollingSlowedDown):
-            why = (
-                "the server asked to slow down"
-                if event.reason == "slow_down"
-                else ("the server did not answer")
-            )
-            console.print(f"({why}: checking every {event.interval:g} s now)")
-        elif isinstance(event, AuthorizationUrlReady):
-            self._authorization_url(event)
-        elif isinstance(event, WaitingForCallback):
-            console.print(
-                f"Waiting for the browser to come back to {escape(event.redirect_uri)} "
-                f"(up to {event.timeout:g} s)…"
-            )
-        elif isinstance(event, WaitingForOtherLogin):
-            console.print(escape(event.message))
-        elif isinstance(event, OtherLoginFinished):
-            if event.tokens is not None:
-                console.print("The other login finished and stored a grant.")
-            else:
-                console.print("The other login ended without storing a grant; going ahead.")
-        elif isinstance(event, ScopesDiffer):
-            self.scopes_warned = True
-            _console.warn(event.message)
-
-    def _device_code(self, event: Any, qr_text: Any) -> None:
-        console = _console.err()
-        console.print()
-        console.print(
-            f"To log in, open [bold]{escape(event.verification_uri)}[/] on any device and "
-            f"enter the code [bold]{escape(event.user_code)}[/]"
-        )
-        qr = None
-        if event.verification_uri_complete:
-            try:
-                qr = qr_text(event.verification_uri_complete)
-            except ValueError:  # too long for any QR code: the URL and code still work
-                qr = None
-        if qr is not None:
-            console.print(
-                f"or scan this code, which opens {escape(event.verification_uri_complete)}:"
-            )
-            # Printed as is: the QR code's block characters are not markup.
-            sys.stderr.write(qr)
-            sys.stderr.flush()
-        console.print(
-            f"Waiting for approval (the code expires {countdown(event.expires_at)}; "
-            "Ctrl-C to stop)…"
-        )
-
-    def _authorization_url(self, event: Any) -> None:
-        console = _console.err()
-        if event.flow == "browser":
-            if event.browser_opened:
-                console.print(
-                    "Opened your browser to sign in. If it did not appear, open this URL:"
-                )
-            else:
-                console.print("Could not open a browser: open this URL to sign in:")
-        else:
-            console.print("Open this URL in a browser (on any machine), sign in and approve:")
-        # The URL alone on its line, unwrapped, so it can be copied whole.
-        sys.stderr.write(event.url + "\n")
-        sys.stderr.flush()
 
 
 def ask_pasted(prompt: str) -> str:

@@ -14,6 +14,11 @@ it), sync and async, reporting progress through one ``on_event`` callable::
         result = login.device()          # or .browser(), .paste(ask), .import_tokens(rt)
     print(result.granted_scopes)
 
+Without an ``on_event``, a ``Login`` shows the person what to do on stderr, as
+``ctct auth login`` does (``ctct.flows._show.EventPrinter``: the device code and URL,
+the QR code when stderr is a terminal); ``show=False`` makes it silent, ``show=True``
+shows it beside ``on_event``.
+
 Flows:
 
 * ``Login.device()`` - RFC 8628; works from any machine (the person approves on a phone).

@@ -44,6 +44,7 @@ from ctct.flows._events import (
 from ctct.flows._gate import DEFAULT_WAIT, LoginGate
 from ctct.flows._loopback import LoopbackReceiver
 from ctct.flows._run import AskAsync, AskSync, Flow, Io, Opener, arun, run
+from ctct.flows._show import shown
 from ctct.stores import Store
 
 DEFAULT_BROWSER_TIMEOUT: Final = 300.0
@@ -56,7 +57,10 @@ class Login:
     ``device()``, ``browser()``, ``paste(ask)`` and ``import_tokens(...)`` (and their
     ``a``-prefixed async twins) each return a ``LoginResult`` once the grant is stored.
     ``offline_access`` is always requested. ``on_event`` receives ``LoginEvent`` objects
-    (user code, URLs, waiting, scope differences) for the caller to show.
+    (user code, URLs, waiting, scope differences) for the caller to show. Without one, the
+    person sees them on stderr as ``ctct auth login`` shows them (the device code, its URL
+    and, on a terminal, a QR code); ``show`` forces that display on (``True``, beside
+    ``on_event``) or off (``False``: a silent login).
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class Login:
         scopes: Iterable[str] | None = None,
         redirect_uri: str | None = None,
         on_event: EventHandler | None = None,
+        show: bool | None = None,
         pkce: PkceChoice = None,
         verify: bool = True,
         wait_for_other_login: float = DEFAULT_WAIT,
@@ -91,6 +96,8 @@ class Login:
         provider = manager.provider
         self.scopes = requested_scopes(scopes, provider.default_scopes, provider.offline_scope)
         self.redirect_uri = redirect_uri or DEFAULT_REDIRECT_URI
+        if show or (show is None and on_event is None):
+            on_event = shown(on_event)
         self.on_event = on_event
         self.pkce = pkce
         self.wait_for_other_login = wait_for_other_login
