@@ -232,7 +232,7 @@ README_EXPECTED = (
     '"token_type": "Bearer"',
     '"invalid_grant"',
     "revoke: 200",
-    "200\n200\n",
+    "200\n200\n200\n",  # httpx2, httpx and requests
 )
 
 # What the documented commands print, somewhere in the run (the doc shows these too).
