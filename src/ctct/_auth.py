@@ -37,7 +37,7 @@ def wrong_client(given: str, request: object) -> NoReturn:
     """Raise the ``TypeError`` that tells what to pass instead of ``given``."""
     library = type(request).__module__.split(".")[0]
     instead = AUTH_FOR.get(library)
-    what = f"a {library} client" if instead else f"an HTTP client that sent {type(request)!r}"
+    what = f"{library} clients" if instead else f"an HTTP client that sends {type(request)!r}"
     advice = (
         f"use auth={instead} instead"
         if instead

@@ -147,7 +147,7 @@ def test_the_wrong_auth_for_a_client_says_which_to_use(
             _get(client, url, given)
     message = str(raised.value)
     assert f"ctct.{auth.__name__} (for " in message
-    assert f"is not the auth for a {client} client: use auth={instead} instead." in message
+    assert f"is not the auth for {client} clients: use auth={instead} instead." in message
 
 
 def _get(client: str, url: str, auth: Any) -> None:
