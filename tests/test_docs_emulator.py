@@ -288,6 +288,8 @@ API_EXPECTED = (
     ("--jq '{organization_name, country_code}'", '"organization_name": "Alice\'s Bakery"'),
     ('"first_name": "Ann"', "\nAnn\n"),
     ("--input - --jq .name", "\nNewsletter\n"),
+    ("-f name=Regulars -F favorite=true", "\nRegulars\ttrue\n"),
+    ("-X GET -F limit=1", "\nRegulars\ttrue\n1\n"),
     ("--jq .email_address.address", "bea@example.com\ncal@example.com\n"),
     ("._links.next.href", "\n/v3/contacts\n"),
     ("--paginate", '[\n  "ann@example.com",\n  "bea@example.com",\n  "cal@example.com"'),
@@ -312,6 +314,12 @@ API_EXPECTED = (
         "-o customers-export.csv",
         "email_address,first_name,last_name\ndan@example.com,Dan,Dough\n"
         "eve@example.com,Eve,Eclair\n5\n",
+    ),
+    ("-o customers-export.csv 2>&1", "already exists: add --force to replace it"),
+    ("--list Customer 2>&1", "No contact list named 'Customer' (did you mean 'Customers'?)"),
+    (
+        "import customers-export.csv --list Customers\n",
+        "into list 'Customers': 0 added, 2 updated, 0 rejected (2 rows",
     ),
     ("updated:", "updated: Zoe Zest"),
     ("api.contacts.delete(zoe", "after delete:"),

@@ -44,7 +44,7 @@ from ctct.flows._events import (
 from ctct.flows._gate import DEFAULT_WAIT, LoginGate
 from ctct.flows._loopback import LoopbackReceiver
 from ctct.flows._run import AskAsync, AskSync, Flow, Io, Opener, arun, run
-from ctct.flows._show import shown
+from ctct.flows._show import EventPrinter, shown
 from ctct.stores import Store
 
 DEFAULT_BROWSER_TIMEOUT: Final = 300.0
@@ -96,8 +96,12 @@ class Login:
         provider = manager.provider
         self.scopes = requested_scopes(scopes, provider.default_scopes, provider.offline_scope)
         self.redirect_uri = redirect_uri or DEFAULT_REDIRECT_URI
+        # What the person sees (the CLI's display); closed when each flow ends, which
+        # stops a device login's live countdown.
+        self._printer: EventPrinter | None = None
         if show or (show is None and on_event is None):
-            on_event = shown(on_event)
+            self._printer = EventPrinter(manager.clock)
+            on_event = shown(self._printer, on_event)
         self.on_event = on_event
         self.pkce = pkce
         self.wait_for_other_login = wait_for_other_login
@@ -381,6 +385,7 @@ class Login:
                 return self._reused(flow, other)
             return run(make(), self._io(**extra))
         finally:
+            self._end_display()
             gate.exit()
 
     async def _alocked(
@@ -393,7 +398,12 @@ class Login:
                 return self._reused(flow, other)
             return await arun(make(), self._io(**extra))
         finally:
+            self._end_display()
             gate.exit()
+
+    def _end_display(self) -> None:
+        if self._printer is not None:
+            self._printer.close()
 
     def _sync_http(self) -> httpx2.Client:
         if self._http is None:

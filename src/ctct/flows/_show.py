@@ -7,25 +7,20 @@ both show a login through it, so the library and the CLI say the same thing.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, TextIO
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from ctct.cli._console import countdown, err, escape, warn
+from ctct.cli._console import countdown, duration, err, escape, warn
+from ctct.cli._live_line import LiveLine
 
 if TYPE_CHECKING:
     from ctct.flows._events import EventHandler, LoginEvent
 
 
-def _is_terminal(stream: TextIO | None) -> bool:
-    try:
-        return stream is not None and stream.isatty()
-    except ValueError:  # closed
-        return False
-
-
-def shown(handler: EventHandler | None, *, qr: bool | None = None) -> EventHandler:
-    """``handler`` (if any) after an ``EventPrinter``: the person sees the login, and
-    the caller still gets every event."""
-    printer = EventPrinter(qr=qr)
+def shown(printer: EventPrinter, handler: EventHandler | None) -> EventHandler:
+    """``printer``, then ``handler`` (if any): the person sees the login, and the
+    caller still gets every event."""
     if handler is None:
         return printer
 
@@ -37,17 +32,31 @@ def shown(handler: EventHandler | None, *, qr: bool | None = None) -> EventHandl
 
 
 class EventPrinter:
-    """Shows a login's events to the person, on stderr: an ``on_event`` handler.
+    """Shows a login's events to the person, on stderr: an ``on_event`` handler. On a
+    terminal a device login also gets a QR code and a live countdown to the code's
+    expiry (``close()`` ends it). ``qr``: draw the QR code anyway (``True``) or never
+    (``False``); by default only on a terminal (in a log it is 30 lines of blocks)."""
 
-    ``qr``: draw the QR code of the device flow's verification URL (default: only when
-    stderr is a terminal; piped into a log it is noise).
-    """
-
-    def __init__(self, *, qr: bool | None = None) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, *, qr: bool | None = None) -> None:
         self.scopes_warned = False
+        self.clock = clock
         self.qr = qr
+        self._live: LiveLine | None = None
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def __call__(self, event: LoginEvent) -> None:
+        live = self._live
+        if live is None:
+            self._show(event)
+            return
+        with live.paused():
+            self._show(event)
+
+    def _show(self, event: LoginEvent) -> None:
         from ctct.flows import (
             AuthorizationUrlReady,
             DeviceCodeIssued,
@@ -95,8 +104,9 @@ class EventPrinter:
             f"enter the code [bold]{escape(event.user_code)}[/]"
         )
         qr = None
-        draw = self.qr if self.qr is not None else _is_terminal(sys.stderr)
-        if draw and event.verification_uri_complete:
+        terminal = console.is_terminal
+        draw = self.qr if self.qr is not None else terminal
+        if event.verification_uri_complete and draw:
             try:
                 qr = qr_text(event.verification_uri_complete)
             except ValueError:  # too long for any QR code: the URL and code still work
@@ -108,10 +118,25 @@ class EventPrinter:
             # Printed as is: the QR code's block characters are not markup.
             sys.stderr.write(qr)
             sys.stderr.flush()
-        console.print(
-            f"Waiting for approval (the code expires {countdown(event.expires_at)}; "
-            "Ctrl-C to stop)…"
-        )
+        if not terminal:
+            if event.verification_uri_complete:
+                console.print(
+                    f"(or open {escape(event.verification_uri_complete)}, which has the code "
+                    "filled in)"
+                )
+            console.print(
+                f"Waiting for approval (the code expires "
+                f"{countdown(event.expires_at, self.clock())}; Ctrl-C to stop)…"
+            )
+            return
+        expires_at = event.expires_at
+
+        def render() -> str:
+            left = max(0.0, expires_at - self.clock())
+            return f"Waiting for approval: the code expires in {duration(left)} (Ctrl-C to stop)…"
+
+        self._live = LiveLine(sys.stderr, render)
+        self._live.start()
 
     def _authorization_url(self, event: Any) -> None:
         console = err()
