@@ -1,9 +1,12 @@
 """A worker process for the storm and crash tests: ``python -m tests.refresh.worker``.
 
 ``storm``: N threads call ``TokenManager.token()`` back to back until a deadline, and the
-worker prints one JSON line: calls, failures, distinct tokens.
+worker prints one JSON line: calls, failures, distinct tokens. Without ``--start-at`` it
+prints ``ready`` first and reads ``START UNTIL`` (its own clock's epoch seconds) from stdin.
 ``crash``: force refreshes in a loop (the parent SIGKILLs it at a random moment); each
 completed refresh appends the time from the response's last byte to the durable write.
+``login``: a device-flow login at an auto-approving emulator, stored; prints the access
+token's expiry (for a test whose store or emulator only a test host can reach).
 """
 
 from __future__ import annotations
@@ -43,6 +46,13 @@ def storm(args: argparse.Namespace) -> None:
     tokens: set[str] = set()
     lock = threading.Lock()
     with manager(args) as m:
+        if not args.start_at:
+            # Ready (the store reached, the grant read): the parent answers with the
+            # start and end times once every worker is, so a slow start-up cannot
+            # make a worker miss an expiry.
+            assert m.tokens() is not None
+            print("ready", flush=True)
+            args.start_at, args.until = map(float, sys.stdin.readline().split())
         while time.time() < args.start_at:
             time.sleep(0.005)
 
@@ -103,7 +113,7 @@ def crash(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["storm", "crash"])
+    parser.add_argument("mode", choices=["storm", "crash", "login"])
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--client-secret", required=True)
@@ -115,7 +125,14 @@ def main() -> None:
     parser.add_argument("--window-log", default="")
     parser.add_argument("--no-rate", action="store_true")
     args = parser.parse_args()
-    storm(args) if args.mode == "storm" else crash(args)
+    if args.mode == "login":
+        from tests.refresh.conftest import login_with_device_flow
+
+        print(
+            json.dumps({"expires_at": login_with_device_flow(args.base_url, args.store).expires_at})
+        )
+    else:
+        storm(args) if args.mode == "storm" else crash(args)
     sys.exit(0)
 
 

@@ -99,16 +99,18 @@ def _may_replace_unreadable(manager: Any, force: bool) -> bool:
     except RecordUnreadable as error:
         if force:
             return True
-        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        if not sys.stdin.isatty():
             error.message = f"{error.message}. Nothing was changed."
             raise
-        import click
+        from ctct.cli._confirm import confirm
 
         _console.warn(error.message)
-        if not click.confirm(
-            "Replace that record with the grant of this login?", err=True, default=False
-        ):
-            raise
+        confirm(
+            "Replace that record with the grant of this login?",
+            yes=False,
+            action="Replacing an unreadable record",
+            declined="Not replaced: nothing was changed.",
+        )
         return True
     return False
 
