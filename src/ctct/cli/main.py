@@ -44,7 +44,9 @@ class _LazyGroup(click.Group):
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="ctct")
+@click.version_option(
+    __version__, "-V", "--version", prog_name="ctct", message="%(prog)s %(version)s"
+)
 def cli() -> None:
     """Connect to the Constant Contact V3 API once and stay connected."""
 
