@@ -126,6 +126,10 @@ def run(command: click.Command, argv: Sequence[str], *, prog_name: str = "ctct")
 def _invoke(command: click.Command, args: list[str], prog_name: str, debug: bool) -> int:
     try:
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A bare group (``ctct``, ``ctct auth``) asks for its help: on stdout, exit 0.
+        click.echo(exc.ctx.get_help())
+        return EXIT_OK
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
