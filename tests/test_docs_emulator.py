@@ -309,6 +309,12 @@ API_EXPECTED = (
         "email_address,first_name,last_name\ndan@example.com,Dan,Dough\n"
         "eve@example.com,Eve,Eclair\n5\n",
     ),
+    ("-o customers-export.csv 2>&1", "already exists: add --force to replace it"),
+    ("--list Customer 2>&1", "No contact list named 'Customer' (did you mean 'Customers'?)"),
+    (
+        "import customers-export.csv --list Customers\n",
+        "into list 'Customers': 0 added, 2 updated, 0 rejected (2 rows",
+    ),
     ("updated:", "updated: Zoe Zest"),
     ("api.contacts.delete(zoe", "after delete:"),
     ("Master bakers", "deleted: completed"),

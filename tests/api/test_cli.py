@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -168,11 +169,26 @@ def test_export_to_a_file(cli_env: tuple[ApiEnv, Run], tmp_path: Path) -> None:
     env, run = cli_env
     env.handle.seed(username="alice@example.com", contacts_count=25)
     out = tmp_path / "out.csv"
-    result = run("contacts", "export", "--output", str(out))
+    old_umask = os.umask(0o022)  # a usual shell's: new files would be 0644
+    try:
+        result = run("contacts", "export", "--output", str(out))
+    finally:
+        os.umask(old_umask)
     assert result.returncode == 0, result.stderr
     assert "Exported 25 contacts" in result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 25 and all("@" in "".join(row.values()) for row in rows)
+    # Contact data is personal data: only its owner may read the file, new or replaced.
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    out.write_text("old,data\n")
+    out.chmod(0o644)
+    with out.open() as earlier_reader:  # someone who could read the old file, still open
+        again = run("contacts", "export", "-o", str(out), "--force")
+        assert again.returncode == 0, again.stderr
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+        assert earlier_reader.read() == "old,data\n"
+    assert list(csv.DictReader(io.StringIO(out.read_text()))) == rows
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith((".tmp", ".part"))]
     to_stdout = run("contacts", "export")
     assert to_stdout.returncode == 0 and to_stdout.stdout == out.read_text()
 

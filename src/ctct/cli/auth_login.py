@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ctct.cli import _console
-from ctct.cli._console import countdown, escape, fingerprint, iso
+from ctct.cli._console import countdown, duration, escape, fingerprint, iso
+from ctct.cli._live_line import LiveLine
 from ctct.cli.auth_common import http_client, load_settings, token_manager
 from ctct.errors import FlowError
 
@@ -35,12 +37,28 @@ def parse_scopes(text: str | None) -> tuple[str, ...] | None:
 
 
 class EventPrinter:
-    """Shows a login's events to the person, on stderr."""
+    """Shows a login's events to the person, on stderr. On a terminal a device login
+    also gets a QR code and a live countdown to the code's expiry (``close()`` ends it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.scopes_warned = False
+        self.clock = clock
+        self._live: LiveLine | None = None
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def __call__(self, event: LoginEvent) -> None:
+        live = self._live
+        if live is None:
+            self._show(event)
+            return
+        with live.paused():
+            self._show(event)
+
+    def _show(self, event: LoginEvent) -> None:
         from ctct.flows import (
             AuthorizationUrlReady,
             DeviceCodeIssued,
@@ -88,7 +106,9 @@ class EventPrinter:
             f"enter the code [bold]{escape(event.user_code)}[/]"
         )
         qr = None
-        if event.verification_uri_complete:
+        terminal = console.is_terminal
+        # The QR code only on a terminal: in a log or a pipe it is 30 lines of blocks.
+        if event.verification_uri_complete and terminal:
             try:
                 qr = qr_text(event.verification_uri_complete)
             except ValueError:  # too long for any QR code: the URL and code still work
@@ -100,10 +120,25 @@ class EventPrinter:
             # Printed as is: the QR code's block characters are not markup.
             sys.stderr.write(qr)
             sys.stderr.flush()
-        console.print(
-            f"Waiting for approval (the code expires {countdown(event.expires_at)}; "
-            "Ctrl-C to stop)…"
-        )
+        if not terminal:
+            if event.verification_uri_complete:
+                console.print(
+                    f"(or open {escape(event.verification_uri_complete)}, which has the code "
+                    "filled in)"
+                )
+            console.print(
+                f"Waiting for approval (the code expires "
+                f"{countdown(event.expires_at, self.clock())}; Ctrl-C to stop)…"
+            )
+            return
+        expires_at = event.expires_at
+
+        def render() -> str:
+            left = max(0.0, expires_at - self.clock())
+            return f"Waiting for approval: the code expires in {duration(left)} (Ctrl-C to stop)…"
+
+        self._live = LiveLine(sys.stderr, render)
+        self._live.start()
 
     def _authorization_url(self, event: Any) -> None:
         console = _console.err()
@@ -136,6 +171,7 @@ def login(
     method: str | None,
     timeout: float | None,
     as_json: bool,
+    force: bool = False,
 ) -> None:
     """Run the chosen (or the detected) flow and report the stored grant."""
     from ctct.flows import DEFAULT_BROWSER_TIMEOUT, Login, choose_flow
@@ -151,6 +187,8 @@ def login(
         )
     printer = EventPrinter()
     with http_client(settings) as http, token_manager(settings, http) as manager:
+        manager.replace_unreadable = _may_replace_unreadable(manager, force)
+        printer.clock = manager.clock
         flow = Login(
             manager,
             scopes=wanted if wanted is not None else settings.scopes,
@@ -159,14 +197,41 @@ def login(
             http=http,
             leeway=settings.leeway,
         )
-        with flow:
-            if method == "device":
-                result = flow.device(timeout=timeout)
-            elif method == "browser":
-                result = flow.browser(timeout=timeout or DEFAULT_BROWSER_TIMEOUT)
-            else:
-                result = flow.paste(ask_pasted)
+        try:
+            with flow:
+                if method == "device":
+                    result = flow.device(timeout=timeout)
+                elif method == "browser":
+                    result = flow.browser(timeout=timeout or DEFAULT_BROWSER_TIMEOUT)
+                else:
+                    result = flow.paste(ask_pasted)
+        finally:
+            printer.close()
         report(result, printer, as_json=as_json, clock=manager.clock)
+
+
+def _may_replace_unreadable(manager: Any, force: bool) -> bool:
+    """Whether the login may replace the profile's stored record although it cannot be
+    read: ``--force``, or the person said yes. Asked before the login, not after it."""
+    from ctct.stores import RecordUnreadable
+
+    try:
+        manager.store.load(manager.key)
+    except RecordUnreadable as error:
+        if force:
+            return True
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            error.message = f"{error.message}. Nothing was changed."
+            raise
+        import click
+
+        _console.warn(error.message)
+        if not click.confirm(
+            "Replace that record with the grant of this login?", err=True, default=False
+        ):
+            raise
+        return True
+    return False
 
 
 def import_grant(settings_flags: dict[str, Any], *, scopes: str | None, as_json: bool) -> None:

@@ -3,8 +3,8 @@
 The person sees a user code and a URL (``DeviceCodeIssued``) and approves on any
 device; meanwhile the flow polls the token endpoint:
 
-* first poll one ``interval`` after the code was issued, then one ``interval`` after
-  each answer;
+* first poll one ``interval`` after the code was issued (at once for an emulator's
+  profile, ``Provider.device_poll_at_once``), then one ``interval`` after each answer;
 * ``slow_down`` adds 5 seconds to the interval for good (RFC 8628 3.5);
 * a transient failure (429, 5xx, timeout, network) doubles it, up to a minute;
 * every poll first takes a slot in the shared token-endpoint bucket (CC: 1/second
@@ -54,7 +54,9 @@ def device_flow(ctx: FlowContext, *, timeout: float | None = None) -> Flow[Login
     expiry_first = timeout is None or device.expires_at <= started + timeout
     deadline = device.expires_at if timeout is None else min(device.expires_at, started + timeout)
     interval = device.interval
-    last_poll = started
+    # A real provider answers a poll before the first interval with slow_down (+5 s for
+    # good); an emulator measures only between polls, so its first poll goes at once.
+    last_poll = started - interval if ctx.provider.device_poll_at_once else started
     while True:
         next_poll = last_poll + interval
         if next_poll > deadline:
