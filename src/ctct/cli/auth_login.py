@@ -223,13 +223,16 @@ def _may_replace_unreadable(manager: Any, force: bool) -> bool:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
             error.message = f"{error.message}. Nothing was changed."
             raise
-        import click
+        from ctct.cli._confirm import confirm
 
         _console.warn(error.message)
-        if not click.confirm(
-            "Replace that record with the grant of this login?", err=True, default=False
-        ):
-            raise
+        confirm(
+            "Replace that record with the grant of this login?",
+            yes=False,
+            action="Replacing an unreadable record",
+            declined="Not replaced: the record is as it was (`ctct auth login --force` "
+            "replaces it without asking).",
+        )
         return True
     return False
 
