@@ -74,6 +74,8 @@ def test_keeper_disconnect_asks_too(tmp_path: Path) -> None:
         assert code == 17 and shown.rstrip().endswith("Not disconnected."), shown
         piped = Cli(env, tmp_path).run(*args)
         assert piped.returncode == 2 and "add --yes (-y)" in piped.stderr
+        listed = Cli(env, tmp_path).run("keeper", "status", "--config", config)
+        assert listed.stdout.startswith("acct-0000\t") and "1 account: " in listed.stderr
         status = Cli(env, tmp_path).run("keeper", "status", "--config", config, "--json")
         assert [a["profile"] for a in json.loads(status.stdout)["accounts"]] == ["acct-0000"]
         code, shown = in_terminal(args, env, [("[y/N]: ", b"y\n")])

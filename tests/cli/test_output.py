@@ -58,3 +58,46 @@ def test_a_terminal_gets_aligned_tables_and_coloured_json(cli: Cli, emu: Emulato
     piped = cli.run("api", "/account/summary", FORCE_COLOR="1")
     assert "\x1b" not in piped.stdout
     assert json.loads(piped.stdout)["encoded_account_id"] == "a07e1alice001"
+
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
+
+
+def times_in(document: object, path: str = "") -> list[tuple[str, object]]:
+    """Every value that is a time: keys ending ``_at``/``_until``, and any number that
+    looks like an epoch time."""
+    found: list[tuple[str, object]] = []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if str(key).endswith(("_at", "_until")) and not isinstance(value, dict | list):
+                found.append((f"{path}.{key}", value))
+            found += times_in(value, f"{path}.{key}")
+    elif isinstance(document, list):
+        for index, value in enumerate(document):
+            found += times_in(value, f"{path}[{index}]")
+    elif isinstance(document, int | float) and not isinstance(document, bool):
+        found += [(path, document)] if 1e9 < document < 1e11 else []
+    return found
+
+
+def test_json_times_are_iso_8601_in_utc(cli: Cli, emu: EmulatorHandle) -> None:
+    login(cli, emu)
+    assert cli.run("lists", "create", "Dated").returncode == 0
+    seen = 0
+    for args in (
+        ("auth", "status"),
+        ("auth", "list"),
+        ("auth", "refresh", "--force"),
+        ("lists", "show", "Dated"),
+        ("lists", "list"),
+    ):
+        times = times_in(cli.json(*args))
+        assert times, args
+        for where, value in times:
+            assert value is None or (isinstance(value, str) and ISO.match(value)), (
+                args,
+                where,
+                value,
+            )
+            seen += value is not None
+    assert seen >= 10

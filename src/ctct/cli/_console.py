@@ -15,6 +15,9 @@ import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ctct._wording import duration as duration  # re-exported for the commands
+from ctct._wording import plural as plural
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -125,18 +128,6 @@ def fingerprint(value: str) -> str:
     digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
     head = "eyJ" if value.startswith("eyJ") else ""  # every JWT starts so: reveals nothing
     return f"{head}…({len(value)} chars, sha256 {digest}…)"
-
-
-def duration(seconds: float) -> str:
-    """``2 d 3 h``, ``4 h 5 min``, ``6 min 7 s``, ``8 s``: the two largest units."""
-    left = int(abs(seconds))
-    days, rest = divmod(left, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    units = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
-    while len(units) > 1 and units[0][0] == 0:
-        units.pop(0)
-    return " ".join(f"{n} {u}" for n, u in units[:2])
 
 
 def countdown(at: float, now: float | None = None) -> str:

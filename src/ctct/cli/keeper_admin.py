@@ -99,9 +99,11 @@ def show_status(
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no accounts"
     # Piped, stdout carries only the rows; the summary goes to stderr.
     console = _console.out() if sys.stdout.isatty() else _console.err()
-    console.print(f"{len(accounts)} account(s): {summary}")
+    console.print(f"{_console.plural(len(accounts), 'account')}: {summary}")
     if dead:
-        _console.warn(f"{len(dead)} event(s) could not be delivered (dead-lettered).")
+        _console.warn(
+            f"{_console.plural(len(dead), 'event')} could not be delivered (dead-lettered)."
+        )
 
 
 def show_plan(config_path: Path | None, store: str | None, as_json: bool) -> None:
@@ -147,7 +149,8 @@ def show_plan(config_path: Path | None, store: str | None, as_json: bool) -> Non
             f"{app['capacity_per_day']:,} ({app['utilization']:.0%}): {verdict}"
         )
     if view.shed:
-        _console.out().print(f"{len(view.shed)} keep-fresh account(s) would be shed to keep-alive.")
+        shed = _console.plural(len(view.shed), "keep-fresh account")
+        _console.out().print(f"{shed} would be shed to keep-alive.")
     _console.out().print(
         f"{next_hour:,} refreshes planned in the next hour, {len(view.upcoming):,} in the next day."
     )

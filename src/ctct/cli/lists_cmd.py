@@ -167,7 +167,9 @@ def _membership(
             client.activities.remove_list_memberships([found["list_id"]], contact_ids=ids)
     verb, prep = ("Added", "to") if add else ("Removed", "from")
     _console.out().print(
-        _console.escape(f"{verb} {len(ids)} contact(s) {prep} {found.get('name')!r}.")
+        _console.escape(
+            f"{verb} {_console.plural(len(ids), 'contact')} {prep} {found.get('name')!r}."
+        )
     )
 
 
