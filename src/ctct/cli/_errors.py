@@ -147,6 +147,10 @@ def _invoke(
     """Run the command; on failure, put ``(code, message)`` into ``failure``."""
     try:
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A bare group (``ctct``, ``ctct auth``) asks for its help: on stdout, exit 0.
+        click.echo(exc.ctx.get_help())
+        return EXIT_OK
     except click.ClickException as exc:
         exc.show()
         kind = "usage" if isinstance(exc, click.UsageError) else "error"

@@ -173,9 +173,20 @@ def with_settings(function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)
     def wrapper(**kwargs: Any) -> Any:
         flags = pop_setting_flags(kwargs)
+        flags["profile"] = _one_profile(flags["profile"])
         return function(settings_flags=flags, **kwargs)
 
     return wrapper
+
+
+def _one_profile(after: str | None) -> str | None:
+    """The profile given after the command, or before it (``ctct --profile NAME CMD``,
+    kept by ``ctct.cli.main``); both, only when they agree."""
+    context = click.get_current_context(silent=True)
+    before = None if context is None else context.meta.get("ctct.profile")
+    if before is not None and after is not None and before != after:
+        raise click.UsageError(f"Two profiles given: --profile {before} and --profile {after}.")
+    return after if after is not None else before
 
 
 def path_text(path: Path | str | None) -> str:

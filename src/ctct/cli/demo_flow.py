@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 from ctct._describe import describe_error
+from ctct._wording import duration, plural
 from ctct.cli._console import countdown, escape, fingerprint
 from ctct.errors import CtctError
 
@@ -204,14 +205,15 @@ def _login(
                 f"[bold]{escape(event.user_code)}[/] (expires {expires})"
             )
         elif isinstance(event, PollingSlowedDown):
-            walk.say(f"the server asked to poll less often: every {event.interval:g} s")
+            walk.say(f"the server asked to poll less often: every {duration(event.interval)}")
         elif isinstance(event, ScopesDiffer):
             walk.say(escape(event.message))
 
     def on_wait(seconds: float) -> None:
         polls.append(seconds)
         walk.console.print(
-            f"   ⏩ waited {seconds:.0f} s for the next poll (the clock was advanced, not slept)",
+            f"   ⏩ waited {duration(seconds)} for the next poll "
+            "(the clock was advanced, not slept)",
             style="cyan",
         )
         if len(polls) == 2 and code:
@@ -275,7 +277,7 @@ def _call_api(walk: Walk, manager: TokenManager, clock: DemoClock) -> None:
             }
         )
         walk.say(f"POST /v3/contacts → contact {escape(str(contact.get('contact_id')))}")
-        walk.say(f"GET /v3/contacts → {api.contacts.count()} contact(s) in the account")
+        walk.say(f"GET /v3/contacts → {plural(api.contacts.count(), 'contact')} in the account")
 
 
 def _expire_and_refresh(

@@ -77,13 +77,13 @@ class EventPrinter:
                 if event.reason == "slow_down"
                 else ("the server did not answer")
             )
-            console.print(f"({why}: checking every {event.interval:g} s now)")
+            console.print(f"({why}: checking every {duration(event.interval)} now)")
         elif isinstance(event, AuthorizationUrlReady):
             self._authorization_url(event)
         elif isinstance(event, WaitingForCallback):
             console.print(
                 f"Waiting for the browser to come back to {escape(event.redirect_uri)} "
-                f"(up to {event.timeout:g} s)…"
+                f"(up to {duration(event.timeout)})…"
             )
         elif isinstance(event, WaitingForOtherLogin):
             console.print(escape(event.message))
