@@ -5,6 +5,7 @@ prompt asks again, and a login over an existing grant says what became of it."""
 from __future__ import annotations
 
 import json
+import subprocess
 
 from ctct.testing import EmulatorHandle
 from tests.cli.conftest import Cli, Proxy, login
@@ -17,11 +18,12 @@ THROTTLED = json.dumps(
 FAILED = json.dumps({"error": "server_error", "error_description": "try later"}).encode()
 
 
-def _refreshes(proxy: Proxy) -> int:
-    return proxy.seen.count(f"POST {TOKEN_PATH}")
-
-
-def _answer_first_refresh(status: int, body: bytes) -> tuple[list[int], object]:
+def _import_through_proxy(
+    cli: Cli, emu: EmulatorHandle, status: int, body: bytes
+) -> tuple[str, int, subprocess.CompletedProcess[str]]:
+    """``ctct auth import`` of a fresh refresh token, its first refresh answered with
+    ``status``: ``(token, refresh requests that reached the proxy, result)``."""
+    token = _refresh_token(emu)
     answered: list[int] = []
 
     def hook(method: str, path: str, request: bytes) -> tuple[int, bytes] | None:
@@ -30,21 +32,21 @@ def _answer_first_refresh(status: int, body: bytes) -> tuple[list[int], object]:
             return status, body
         return None
 
-    return answered, hook
+    proxy = Proxy(emu.base_url, hook)
+    try:
+        result = cli.run("auth", "import", input=token + "\n", CTCT_BASE_URL=proxy.base_url)
+    finally:
+        proxy.close()
+    assert answered == [status]
+    return token, proxy.seen.count(f"POST {TOKEN_PATH}"), result
 
 
 def test_import_waits_for_the_token_endpoints_rate_limit(cli: Cli, emu: EmulatorHandle) -> None:
     # The token was just obtained elsewhere: ctct's shared bucket never saw that request,
     # so the provider throttles the verifying refresh once.
-    token = _refresh_token(emu)
-    answered, hook = _answer_first_refresh(429, THROTTLED)
-    proxy = Proxy(emu.base_url, hook)  # type: ignore[arg-type]
-    try:
-        result = cli.run("auth", "import", input=token + "\n", CTCT_BASE_URL=proxy.base_url)
-    finally:
-        proxy.close()
+    _token, refreshes, result = _import_through_proxy(cli, emu, 429, THROTTLED)
     assert result.returncode == 0, result.stderr
-    assert answered == [429] and _refreshes(proxy) == 2
+    assert refreshes == 2
     assert "imported refresh token" in result.stdout
 
 
@@ -53,16 +55,10 @@ def test_import_does_not_retry_a_refresh_the_server_may_have_processed(
 ) -> None:
     """A 5xx may come after the provider rotated the token: sending the old refresh token
     again could look like reuse and revoke the grant. Only a 429 (refused unread) waits."""
-    token = _refresh_token(emu)
-    answered, hook = _answer_first_refresh(503, FAILED)
-    proxy = Proxy(emu.base_url, hook)  # type: ignore[arg-type]
-    try:
-        result = cli.run("auth", "import", input=token + "\n", CTCT_BASE_URL=proxy.base_url)
-    finally:
-        proxy.close()
+    token, refreshes, result = _import_through_proxy(cli, emu, 503, FAILED)
     # safety: src/ctct/flows/_login.py: wait = wait if error.rate_limited else None
     assert result.returncode == 11, result.stderr
-    assert answered == [503] and _refreshes(proxy) == 1
+    assert refreshes == 1
     assert token not in result.stderr
 
 
