@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx2
 
 from ctct import _redact
+from ctct._describe import describe_error
 from ctct._oauth_requests import MAX_RESPONSE_BYTES
 from ctct._provider import AccessTokenFormat, Provider
 from ctct._settings import Settings
@@ -138,7 +139,7 @@ def _transport_error(request: httpx2.Request, exc: httpx2.HTTPError, timeout: fl
             f"{_where(request)} sent a body that cannot be decoded; retry later.", code="garbled"
         )
     return NetworkError(
-        f"Could not reach {_where(request)} ({type(exc).__name__}): check the network and the "
+        f"Could not reach {_where(request)} ({describe_error(exc)}): check the network and the "
         "provider URL."
     )
 

@@ -70,8 +70,14 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
+json_printed = False
+"""Whether this process printed its JSON document (then a failure adds none)."""
+
+
 def print_json(data: Mapping[str, Any] | list[Any]) -> None:
     """Machine-readable output: one JSON document on stdout, no markup."""
+    global json_printed
+    json_printed = True
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
     sys.stdout.flush()
 
@@ -121,9 +127,4 @@ def provider_label(storage_issuer: str) -> str:
     """A readable name for a grant's issuer key (``Constant Contact via URL``)."""
     from ctct import _cc
 
-    if storage_issuer == _cc.ISSUER:
-        return "Constant Contact"
-    prefix = _cc.ISSUER + "#via="
-    if storage_issuer.startswith(prefix):
-        return f"Constant Contact via {storage_issuer[len(prefix) :]}"
-    return storage_issuer
+    return _cc.provider_label(storage_issuer)

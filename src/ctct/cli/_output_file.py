@@ -21,7 +21,7 @@ from ctct.api.errors import InputError
 class OutputFile:
     """A checked ``--output`` path with its temporary file open; ``commit`` or ``discard``."""
 
-    def __init__(self, path: Path, temporary: Path, force: bool) -> None:
+    def __init__(self, path: Path, temporary: Path | None, force: bool) -> None:
         self.path = path
         self._temporary = temporary
         self._force = force
@@ -30,6 +30,9 @@ class OutputFile:
     def open(cls, path: Path, *, force: bool) -> OutputFile:
         if path.is_dir():
             raise InputError(f"{path} is a directory: name a file, e.g. {path / 'contacts.csv'}.")
+        if path.exists() and not path.is_file():
+            # A device or a pipe (``-o /dev/stdout``, ``-o >(gzip > f)``): written as it is.
+            return cls(path, None, force)
         parent = path.parent
         if not parent.is_dir():
             raise InputError(
@@ -49,6 +52,10 @@ class OutputFile:
     def commit(self, text: str) -> None:
         """Write ``text`` and move it into place (never over a file that appeared
         meanwhile, unless ``force``)."""
+        if self._temporary is None:
+            with self.path.open("w", encoding="utf-8", newline="") as stream:
+                stream.write(text)
+            return
         try:
             with self._temporary.open("w", encoding="utf-8", newline="") as file:
                 file.write(text)
@@ -67,6 +74,7 @@ class OutputFile:
             raise InputError(f"Cannot write {self.path}: {exc.strerror or exc}.") from None
 
     def _link(self) -> None:
+        assert self._temporary is not None
         try:
             os.link(self._temporary, self.path)  # fails if the file appeared meanwhile
         except FileExistsError:
@@ -79,5 +87,7 @@ class OutputFile:
 
     def discard(self) -> None:
         """Remove the temporary file (after ``commit`` too: a hard link stays)."""
+        if self._temporary is None:
+            return
         with contextlib.suppress(OSError):
             self._temporary.unlink()

@@ -47,7 +47,7 @@ def find_list(client: Client, name_or_id: str, *, advice: str | None = None) -> 
 
     if is_uuid(name_or_id):
         try:
-            return client.lists.get(name_or_id)
+            return {**client.lists.get(name_or_id)}
         except NotFound:
             pass
     found, close = find_list_by_name(client, name_or_id)
@@ -57,7 +57,7 @@ def find_list(client: Client, name_or_id: str, *, advice: str | None = None) -> 
             f"see `ctct lists list`, or create it with `ctct lists create {quote(name_or_id)}`"
         )
         raise InputError(f"No contact list named {name_or_id!r}{guess}: {advice}.")
-    return found
+    return {**found}
 
 
 def find_list_by_name(client: Client, name: str) -> tuple[dict[str, Any] | None, str | None]:
@@ -68,7 +68,7 @@ def find_list_by_name(client: Client, name: str) -> tuple[dict[str, Any] | None,
     names: dict[str, str] = {}
     for item in client.lists.iter():
         if item.get("name") == name:
-            return item, None
+            return {**item}, None
         names.setdefault(str(item.get("name", "")).casefold(), str(item.get("name", "")))
     # Compared case-blind: 'regulars' for 'Regulars' is the likeliest slip.
     close = difflib.get_close_matches(name.casefold(), list(names), n=1, cutoff=0.6)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ctct._manager import TokenManager
     from ctct._provider import Provider
     from ctct._settings import Settings
+    from ctct.errors import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,9 +84,14 @@ def pop_setting_flags(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_settings(
-    flags: dict[str, Any], *, want_secret: bool = True, env: dict[str, str] | None = None
+    flags: dict[str, Any],
+    *,
+    want_secret: bool = True,
+    env: dict[str, str] | None = None,
+    problems: list[ConfigError] | None = None,
 ) -> Settings:
-    """``Settings.load`` with the flags as arguments (``None`` = not given).
+    """``Settings.load`` with the flags as arguments (``None`` = not given); with a
+    ``problems`` list, leniently (see ``Settings.load``).
 
     When no secret is configured and ``want_secret``, the system keyring is asked
     (service ``ctct``, user ``client-secret``), within a timeout: keyrings hang on
@@ -95,7 +101,7 @@ def load_settings(
 
     arguments = dict(flags)
     config_path = arguments.pop("config", None)
-    settings = Settings.load(env=env, config_path=config_path, **arguments)
+    settings = Settings.load(env=env, config_path=config_path, problems=problems, **arguments)
     if settings.client_secret is None and want_secret and settings.client_id is not None:
         settings = _with_keyring_secret(settings, env if env is not None else os.environ)
     return settings

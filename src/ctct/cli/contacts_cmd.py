@@ -12,6 +12,7 @@ import csv
 import io
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,10 @@ _ROW = re.compile(r"^Row (\d+)\b[:.]?\s*")
 
 
 def _server_rejects(
-    activities: list[dict[str, Any]], starts: list[int], lines: list[int], emails: dict[str, int]
+    activities: Sequence[Mapping[str, Any]],
+    starts: list[int],
+    lines: list[int],
+    emails: dict[str, int],
 ) -> list[tuple[int | None, str]]:
     """Rows Constant Contact refused, from the activities' errors. CC numbers rows
     within each request ("Row 12: ..."); that maps back to the CSV line."""

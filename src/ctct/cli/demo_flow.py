@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from ctct._describe import describe_error
 from ctct.cli._console import countdown, escape, fingerprint
 from ctct.errors import CtctError
 
@@ -112,7 +113,7 @@ def _emulator(url: str | None, console: Console) -> Iterator[EmulatorHandle]:
         except Exception as exc:  # connection refused, not an emulator, ...
             handle.close()
             raise DemoFailed(
-                f"no emulator answers at {url.rstrip('/')} ({type(exc).__name__}): start one "
+                f"no emulator answers at {url.rstrip('/')} ({describe_error(exc)}): start one "
                 "with `ctct emulator`, or run `ctct demo` without --emulator-url."
             ) from None
         with handle:
