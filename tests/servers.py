@@ -48,8 +48,10 @@ def fresh_postgres_schema(base: str | None = None, **params: str) -> tuple[str, 
 class RedisServer:
     """A ``redis-server`` of our own (durable: AOF with fsync on every write)."""
 
-    def __init__(self, root: Path, *, durable: bool = True) -> None:
+    def __init__(self, root: Path, *, durable: bool = True, host: str = "127.0.0.1") -> None:
+        """``host``: the address to listen on (a test fleet's bridge, ``tests.fleet``)."""
         self.root = root
+        self.host = host
         self.port = free_port()
         self.durable = durable
         self.process: subprocess.Popen[bytes] | None = None
@@ -57,7 +59,7 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def start(self) -> None:
         args = [
@@ -65,13 +67,17 @@ class RedisServer:
             "--port",
             str(self.port),
             "--bind",
-            "127.0.0.1",
+            self.host,
             "--dir",
             str(self.root),
             "--save",
             "",
             "--daemonize",
             "no",
+            # Off the loopback (a test fleet's bridge) Redis would answer DENIED to
+            # clients without a password; only the test hosts reach that address.
+            "--protected-mode",
+            "yes" if self.host == "127.0.0.1" else "no",
         ]
         if self.durable:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
@@ -79,7 +85,7 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                with socket.create_connection((self.host, self.port), timeout=0.2) as sock:
                     sock.sendall(b"PING\r\n")
                     if sock.recv(16).startswith(b"+PONG"):
                         return
@@ -106,7 +112,7 @@ def fresh_redis_prefix(server: RedisServer, **params: str) -> tuple[str, Callabl
     def cleanup() -> None:
         import redis
 
-        client = redis.Redis(host="127.0.0.1", port=server.port)
+        client = redis.Redis(host=server.host, port=server.port)
         try:
             keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
             if keys:
@@ -120,8 +126,9 @@ def fresh_redis_prefix(server: RedisServer, **params: str) -> tuple[str, Callabl
 class PostgresCluster:
     """A PostgreSQL cluster of our own (``initdb`` + ``pg_ctl`` as the postgres user)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, host: str = "127.0.0.1") -> None:
         self.root = root
+        self.host = host
         self.data = root / "data"
         self.port = free_port()
         root.mkdir(parents=True, exist_ok=True)
@@ -129,7 +136,7 @@ class PostgresCluster:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
 
     def _as_postgres(self, *args: str) -> None:
         subprocess.run(
@@ -160,7 +167,7 @@ class PostgresCluster:
             str(self.root / "log"),
             "-w",
             "-o",
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            f"-p {self.port} -k {self.root} -c listen_addresses={self.host} -c fsync=off",
             "start",
         )
 

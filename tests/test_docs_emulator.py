@@ -282,6 +282,8 @@ API_EXPECTED = (
     ("--jq '{organization_name, country_code}'", '"organization_name": "Alice\'s Bakery"'),
     ('"first_name": "Ann"', "\nAnn\n"),
     ("--input - --jq .name", "\nNewsletter\n"),
+    ("-f name=Regulars -F favorite=true", "\nRegulars\ttrue\n"),
+    ("-X GET -F limit=1", "\nRegulars\ttrue\n1\n"),
     ("--jq .email_address.address", "bea@example.com\ncal@example.com\n"),
     ("._links.next.href", "\n/v3/contacts\n"),
     ("--paginate", '[\n  "ann@example.com",\n  "bea@example.com",\n  "cal@example.com"'),

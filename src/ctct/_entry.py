@@ -44,6 +44,7 @@ _SIMPLE_KEYS = frozenset(
     }
 )
 _NUMBERS = ("refresh_margin", "leeway", "timeout")
+_INFINITY = float("inf")
 
 
 class _Fallback(Exception):
@@ -126,7 +127,8 @@ def fast_settings(
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
             raise _Fallback(key)
         number = float(raw)  # ValueError: the full CLI reports it
-        if not number >= 0 or (key == "timeout" and number == 0):
+        # NaN and infinity fail here too: Settings.load refuses them with a message.
+        if not 0 <= number < _INFINITY or (key == "timeout" and number == 0):
             raise _Fallback(key)
         numbers[key] = number
     base_url = value("base_url")
@@ -239,7 +241,8 @@ def _check_secret(layers: list[dict[str, object]]) -> None:
         if "client_secret_file" in layer:
             path = os.path.expanduser(str(layer["client_secret_file"]))
             with open(path, encoding="utf-8") as handle:  # OSError: the full CLI reports it
-                if not handle.read().strip():
+                # A secret file open to group or others is refused by Settings.load.
+                if os.fstat(handle.fileno()).st_mode & 0o077 or not handle.read().strip():
                     raise _Fallback("client_secret_file")
             return
 
@@ -290,13 +293,19 @@ def _storage_issuer(base_url: str | None) -> str:
 
 
 def _store_path(url: str | None) -> str:
-    """The SQLite file of ``ctct.stores.open_store(url)``."""
+    """The SQLite file of ``ctct.stores.open_store(url)`` (``ctct.stores.urls.sqlite_path``:
+    four slashes name the same file as three; anything it refuses falls back, to be
+    explained by the full CLI)."""
     if url is None:
         return os.path.join(_user_dir("state"), "tokens.db")
     scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() != "sqlite" or (rest and not rest.startswith("/")):
+    if not sep or scheme.lower() != "sqlite":
         raise _Fallback("store")
-    return rest or os.path.join(_user_dir("state"), "tokens.db")
+    if not rest:
+        return os.path.join(_user_dir("state"), "tokens.db")
+    if not rest.startswith("/") or rest.endswith("/") or any(c in rest for c in "?#\x00"):
+        raise _Fallback("store")
+    return "/" + rest.lstrip("/")
 
 
 # -- the record ----------------------------------------------------------------------------

@@ -60,8 +60,10 @@ from ctct.stores import (
     Lease,
     LeaseLost,
     Record,
+    RecordUnreadable,
     Store,
     StoreError,
+    StoreLockTimeout,
     open_store,
 )
 
@@ -330,10 +332,20 @@ class TokenManager:
             self.client.client_secret,
         )
 
+    replace_unreadable = False
+    """Let ``save`` replace a stored record that cannot be read (a lost store key, an
+    altered record) instead of failing: set it once the person agreed."""
+
     def save(self, tokens: TokenSet) -> None:
         """Store a new grant (after a login or an import), replacing any previous one."""
         with self.store.lock(self.key, self.policy.lock_timeout):
-            current = self.store.load(self.key)
+            try:
+                current = self.store.load(self.key)
+            except RecordUnreadable:
+                if not self.replace_unreadable:
+                    raise
+                self.store.delete(self.key)
+                current = None
             version = self.store.save(
                 self.key,
                 tokens.to_json(),
@@ -373,7 +385,10 @@ class TokenManager:
                 cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached
-            with self._lease() as lease:
+            acquired = self._lease_or_stored(force, rejected, min_valid)
+            if isinstance(acquired, Snapshot):
+                return self._serve_while_busy(acquired)
+            with acquired as lease:
                 flow = refresh_flow(
                     self._grant, force=force, rejected=rejected, min_valid=min_valid
                 )
@@ -387,10 +402,55 @@ class TokenManager:
             _redact.scrub(error, self.held_secrets())
             raise
 
-    def _lease(self) -> Lease:
+    def _lease(self, timeout: float | None = None) -> Lease:
         return self.store.lease(
-            self.key, duration=self.policy.lease_duration, timeout=self.policy.lock_timeout
+            self.key,
+            duration=self.policy.lease_duration,
+            timeout=self.policy.lock_timeout if timeout is None else timeout,
         )
+
+    def _lease_or_stored(
+        self, force: bool, rejected: str | None, min_valid: float
+    ) -> Lease | Snapshot:
+        """The grant's lease or, when another holder keeps it past ``lock_patience``
+        (frozen, or on a hung disk) and the stored access token still serves, that token:
+        the holder finishes the refresh meanwhile. Wait the full timeout only when nothing
+        valid is left (or the caller insists on a refresh)."""
+        policy = self.policy
+        patience = min(policy.lock_patience, policy.lock_timeout)
+        try:
+            return self._lease(patience)
+        except StoreLockTimeout:
+            if patience >= policy.lock_timeout:
+                raise
+        record = None if force else self.store.load(self.key)
+        if record is not None:
+            snapshot = decode(record)
+            if self._serves_while_busy(snapshot.tokens, rejected, min_valid):
+                return snapshot  # the holder refreshes meanwhile
+        return self._lease(policy.lock_timeout - patience)
+
+    def _serves_while_busy(self, tokens: TokenSet, rejected: str | None, min_valid: float) -> bool:
+        if tokens.access_token is None:
+            return False
+        if tokens.access_token.reveal() == rejected:
+            return False  # the API just refused it: only a refresh helps
+        now = self.clock()
+        valid = self._grant.state(tokens, now) is not TokenState.EXPIRED
+        return valid and lasts(tokens, now, min_valid)
+
+    def _serve_while_busy(self, snapshot: Snapshot) -> _Cached:
+        # Serve it until the recheck (or its expiry), then ask for the lease again.
+        self._shared.retry_at = self.clock() + self.policy.busy_recheck
+        cached = self._adopt(snapshot)
+        if cached is None:  # expired in between: the caller reports it as if refused
+            raise StoreLockTimeout(f"the lease of {self.key} is held by another worker")
+        log.info(
+            "profile %r: another worker holds the grant's lease; serving the stored access "
+            "token meanwhile",
+            self.profile,
+        )
+        return cached
 
     def _lease_step(self, operation: object, lease: Lease) -> Any:
         """The lease and attempt operations (store calls; the same for sync and async)."""
@@ -474,7 +534,12 @@ class TokenManager:
                     return cached
             # Not cancellable (anyio's default): a cancelled wait must not leave the
             # lease acquired by a thread nobody will release it from.
-            lease = await anyio.to_thread.run_sync(self._lease)
+            acquired = await anyio.to_thread.run_sync(
+                self._lease_or_stored, force, rejected, min_valid
+            )
+            if isinstance(acquired, Snapshot):
+                return self._serve_while_busy(acquired)
+            lease = acquired
             try:
                 flow = refresh_flow(
                     self._grant, force=force, rejected=rejected, min_valid=min_valid

@@ -65,6 +65,11 @@ class RefreshPolicy:
     margin: float = DEFAULT_REFRESH_MARGIN
     max_fraction: float = DEFAULT_MAX_MARGIN_FRACTION
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    lock_patience: float = 1.0
+    """Wait this long for a lease another holder keeps before serving the stored access
+    token, if it is still valid (a frozen or slow holder must not become an outage)."""
+    busy_recheck: float = 5.0
+    """Then serve it this long before asking for the lease again."""
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     max_rate_wait: float = 30.0

@@ -23,6 +23,7 @@ Example ``config.toml``::
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -36,6 +37,7 @@ import platformdirs
 
 from ctct import _cc
 from ctct._describe import describe_error
+from ctct._private_file import read_private
 from ctct._provider import (
     PKCE_MODES,
     AccessTokenFormat,
@@ -384,7 +386,12 @@ class Settings:
                 ),
             )
         for key in _FLOAT_FIELDS:
-            if getattr(self, key) < 0 or (key == "timeout" and self.timeout == 0):
+            value = getattr(self, key)
+            # NaN compares false with everything and an infinite leeway accepts a
+            # year-old token: only finite numbers mean something here.
+            if not math.isfinite(value):
+                yield key, ConfigError(_not_finite(key, value, where(key)))
+            elif value < 0 or (key == "timeout" and value == 0):
                 yield key, ConfigError(f"{key} must be positive (from {where(key)}).")
 
 
@@ -539,6 +546,10 @@ def _line_of(text: str, table: str | None, key: str) -> int | str:
 # -- values -----------------------------------------------------------------------------
 
 
+def _not_finite(key: str, value: float, where: str) -> str:
+    return f"{key} must be a finite number, not {value!r} (from {where}): set a number of seconds."
+
+
 def _describe_source(label: str, key: str) -> str:
     if label == "env":
         return f"env CTCT_{key.upper()}"
@@ -580,11 +591,13 @@ def _resolve_secret(layers: list[tuple[str, dict[str, Any]]]) -> tuple[Secret | 
             where = _describe_source(label, _SECRET_FILE)
             secret_path = Path(str(layer[_SECRET_FILE])).expanduser()
             try:
-                content = secret_path.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
+                # The same rule as the store key file: private (0600) or refused.
+                content = read_private(secret_path, "the client secret file").decode().strip()
+            except ConfigError as exc:
+                raise ConfigError(f"{exc.message} (from {where}).") from None
+            except UnicodeDecodeError:
                 raise ConfigError(
-                    f"Cannot read the client secret file {secret_path} (from {where}): "
-                    f"{describe_error(exc)}."
+                    f"The client secret file {secret_path} is not UTF-8 text (from {where})."
                 ) from None
             if not content:
                 raise ConfigError(f"The client secret file {secret_path} is empty (from {where}).")

@@ -346,9 +346,9 @@ class TokenSet:
         try:
             record = json.loads(data)
         except (ValueError, UnicodeDecodeError):
-            raise StoreError("A stored token record is not valid JSON (corrupt store?).") from None
+            raise _unreadable("is not valid JSON") from None
         if not isinstance(record, dict):
-            raise StoreError("A stored token record is not a JSON object (corrupt store?).")
+            raise _unreadable("is not a JSON object")
         version = record.get("format")
         if version != FORMAT_VERSION:
             raise StoreError(
@@ -482,3 +482,11 @@ def _required_time(value: object) -> float:
     if not _is_number(value):
         raise TypeError("expected a number")
     return float(value)
+
+
+def _unreadable(what: str) -> StoreError:
+    from ctct.stores.base import RecordUnreadable, unreadable_fix
+
+    return RecordUnreadable(
+        f"A stored token record {what} (altered, or a corrupt store?): {unreadable_fix(None)}."
+    )

@@ -99,6 +99,29 @@ def test_plain_http_off_loopback_is_refused(bare: Cli, variable: str, value: str
         assert TRACEBACK not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("sqlite:///", "names no file"),
+        ("sqlite:////", "names no file"),
+        ("sqlite:///srv/ctct/", "ends with '/'"),
+        ("sqlite:///srv/tokens.db?mode=ro", "has a query or fragment"),
+        ("redis://:hunter2@[::1", "not a valid URL"),
+        ("postgresql://u:hunter2@[db.example/ctct", "not a valid URL"),
+        ("redis://localhost:port/0", "not a valid URL"),
+    ],
+)
+def test_edge_store_urls_get_a_message_not_an_unexpected_error(
+    bare: Cli, url: str, says: str
+) -> None:
+    for args in (("auth", "status"), ("auth", "token")):
+        result = bare.run(*args, CTCT_CLIENT_ID="abc", CTCT_STORE=url)
+        assert result.returncode == 3, (args, result.stderr)
+        assert says in result.stderr, (args, result.stderr)
+        assert "unexpected" not in result.stderr and TRACEBACK not in result.stderr
+        assert "hunter2" not in result.stderr + result.stdout
+
+
 def test_network_failure_exit_12(bare: Cli) -> None:
     import socket
 

@@ -22,6 +22,7 @@ from ctct._secret import Secret
 from ctct._settings import Settings
 from ctct._tokens import TokenSet
 from ctct.stores import GrantKey, SqliteStore, default_path, no_keys, open_store, static_keys
+from ctct.stores.urls import sqlite_path
 from ctct.testing import EmulatorHandle
 from tests.cli.conftest import Cli, login
 
@@ -33,7 +34,7 @@ def _expected(env: dict[str, str], profile: str | None) -> tuple[str, str, str, 
     settings = Settings.load(env=env, profile=profile)
     assert settings.client_id is not None
     store = settings.store or "sqlite://"
-    path = store.partition("://")[2] or str(default_path())
+    path = str(sqlite_path(store) or default_path())
     return (
         settings.profile,
         settings.provider().storage_issuer,
@@ -74,6 +75,8 @@ store = "sqlite:///srv/other.db"
         ({"CTCT_BASE_URL": "HTTP://LOCALHOST:80/base/"}, None),
         ({"CTCT_BASE_URL": "https://cc.example.com:443"}, "work"),
         ({"CTCT_STORE": "sqlite://"}, None),
+        ({"CTCT_STORE": "sqlite:////srv/four-slashes.db"}, None),
+        ({"CTCT_STORE": "sqlite://///srv/five.db"}, "other"),
     ],
 )
 def test_fast_settings_match_the_full_settings(
@@ -121,6 +124,9 @@ def test_user_dirs_match_platformdirs(
         "client_id = [oops",
         'client_id = "x"\ntimeout = "soon"',
         'client_id = "x"\nstore = "memory://"',
+        'client_id = "x"\nstore = "sqlite:///"',
+        'client_id = "x"\nstore = "sqlite:///srv/dir/"',
+        'client_id = "x"\nstore = "sqlite:///srv/t.db?mode=ro"',
         'client_id = "x"\n[profiles.a]\nclient_id = "y"',  # profile 'default' exists? no: only a
     ],
 )
@@ -193,6 +199,39 @@ def test_fast_token_reads_plain_and_encrypted_records(tmp_path: Path) -> None:
     assert _entry.fast_token("someone-else", env) is None
 
 
+@pytest.mark.parametrize("setting", ["CTCT_LEEWAY", "CTCT_REFRESH_MARGIN", "CTCT_TIMEOUT"])
+@pytest.mark.parametrize("text", ["nan", "inf"])
+def test_nan_or_infinite_numbers_go_to_the_full_cli_which_refuses_them(
+    tmp_path: Path, setting: str, text: str
+) -> None:
+    db = tmp_path / "tokens.db"
+    env = {"CTCT_CLIENT_ID": CLIENT, "CTCT_STORE": f"sqlite://{db}", "HOME": str(tmp_path)}
+    env["CTCT_CONFIG"] = str(tmp_path / "empty.toml")
+    Path(env["CTCT_CONFIG"]).touch()
+    token = _fresh_record(db)
+    assert _entry.fast_token(None, {**env, setting: "60"}) == token
+    assert _entry.fast_token(None, {**env, setting: text}) is None
+
+
+def test_a_client_secret_file_open_to_others_goes_to_the_full_cli(tmp_path: Path) -> None:
+    db = tmp_path / "tokens.db"
+    secret = tmp_path / "client-secret"
+    secret.write_text("s3cret\n")
+    env = {
+        "CTCT_CLIENT_ID": CLIENT,
+        "CTCT_STORE": f"sqlite://{db}",
+        "CTCT_CLIENT_SECRET_FILE": str(secret),
+        "CTCT_CONFIG": str(tmp_path / "empty.toml"),
+        "HOME": str(tmp_path),
+    }
+    Path(env["CTCT_CONFIG"]).touch()
+    token = _fresh_record(db)
+    secret.chmod(0o600)
+    assert _entry.fast_token(None, env) == token
+    secret.chmod(0o640)
+    assert _entry.fast_token(None, env) is None  # Settings.load refuses it, with a message
+
+
 def test_freshness_rule_is_the_token_models(tmp_path: Path) -> None:
     db = tmp_path / "tokens.db"
     env = {"CTCT_CLIENT_ID": CLIENT, "CTCT_STORE": f"sqlite://{db}", "HOME": str(tmp_path)}
@@ -210,7 +249,12 @@ def test_freshness_rule_is_the_token_models(tmp_path: Path) -> None:
         assert (fast is not None) == (state.value == "fresh"), (lifetime, age, state)
 
 
-def test_the_fast_path_imports_no_cli_framework_or_http_client(tmp_path: Path) -> None:
+@pytest.mark.parametrize("slashes", ["//", "///"])
+def test_the_fast_path_imports_no_cli_framework_or_http_client(
+    tmp_path: Path, slashes: str
+) -> None:
+    # With "///", the URL is sqlite:////abs/path (SQLAlchemy's form): served here too,
+    # as the imports prove (the full CLI would have loaded click and the store package).
     db = tmp_path / "tokens.db"
     token = _fresh_record(db)
     config = tmp_path / "empty.toml"
@@ -218,7 +262,7 @@ def test_the_fast_path_imports_no_cli_framework_or_http_client(tmp_path: Path) -
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("CTCT_")},
         "CTCT_CLIENT_ID": CLIENT,
-        "CTCT_STORE": f"sqlite://{db}",
+        "CTCT_STORE": f"sqlite:{slashes}{db}",
         "CTCT_CONFIG": str(config),
     }
     probe = (

@@ -5,7 +5,9 @@ Every expected failure is a ``ctct.errors.CtctError``; its class carries the exi
 
     0    success
     1    any other ctct error, or an unexpected failure (a bug: rerun with --debug)
-    2    usage error (unknown flag, missing argument, --client-secret refused)
+    2    usage error (unknown flag, missing argument, --client-secret refused, a
+         confirmation with no terminal to ask on and no --yes)
+    17   declined: the person answered no to a confirmation (nothing was done)
     130  interrupted (Ctrl-C)
 
 With ``--json``, a failure is also one JSON document on stdout (unless the command
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_DECLINED = 17
 EXIT_INTERRUPTED = 130
 
 SECRET_FLAG_REFUSAL = (
@@ -47,6 +50,15 @@ SECRET_FLAG_REFUSAL = (
     "or CTCT_CLIENT_SECRET_FILE / client_secret_file in the config file (a file only you can "
     "read), or store it in the system keyring (service 'ctct', user 'client-secret')."
 )
+
+
+class Declined(Exception):
+    """The person answered no to a confirmation (``ctct.cli._confirm``): not an error
+    and not an interrupt. ``message`` says what was not done ("Not deleted.")."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def debug_requested(argv: Sequence[str]) -> tuple[bool, list[str]]:
@@ -139,6 +151,10 @@ def _invoke(
         kind = "usage" if isinstance(exc, click.UsageError) else "error"
         failure.append((kind, exc.format_message()))
         return exc.exit_code
+    except Declined as exc:
+        _echo_error(exc.message)
+        failure.append(("declined", exc.message))
+        return EXIT_DECLINED
     except (click.Abort, KeyboardInterrupt):
         # click turns Ctrl-C (and EOF at a prompt) into Abort
         _echo_error("Interrupted.")

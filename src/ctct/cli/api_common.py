@@ -46,7 +46,7 @@ def find_list(client: Client, name_or_id: str) -> dict[str, Any]:
 
     if is_uuid(name_or_id):
         try:
-            return client.lists.get(name_or_id)
+            return {**client.lists.get(name_or_id)}
         except NotFound:
             pass
     found = client.lists.find_by_name(name_or_id)
@@ -55,7 +55,7 @@ def find_list(client: Client, name_or_id: str) -> dict[str, Any]:
             f"No contact list named {name_or_id!r}: see `ctct lists list`, or create it with "
             f"`ctct lists create {_quote(name_or_id)}`."
         )
-    return found
+    return {**found}
 
 
 def _quote(text: str) -> str:

@@ -56,6 +56,12 @@ def auth() -> None:
     help="Give up after this long.  [default: until the device code expires; 300 for "
     "--browser/--no-browser]",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace this profile's stored record even if it cannot be read (a lost store "
+    "key, an altered record) without asking.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @with_settings
 def login(settings_flags: dict[str, Any], **options: Any) -> None:
@@ -176,16 +182,25 @@ def refresh(settings_flags: dict[str, Any], force: bool, as_json: bool) -> None:
     is_flag=True,
     help="Forget the tokens even if the server cannot be told (network or server failure).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --local: also remove a record that cannot be read (a lost store key, an "
+    "altered record); other profiles are not touched.",
+)
 @with_settings
-def logout(settings_flags: dict[str, Any], local: bool) -> None:
+def logout(settings_flags: dict[str, Any], local: bool, force: bool) -> None:
     """Revoke the grant at the server, then delete it from the store.
 
     If the server cannot be reached or fails, the tokens are kept (exit 12 or 11)
-    unless --local asks to forget them anyway.
+    unless --local asks to forget them anyway. A record that cannot be read is
+    removed only with --local --force.
     """
     from ctct.cli.auth_manage import logout as run_logout
 
-    run_logout(settings_flags, local=local)
+    if force and not local:
+        raise click.UsageError("--force goes with --local: `ctct auth logout --local --force`.")
+    run_logout(settings_flags, local=local, force=force)
 
 
 @auth.command("list")

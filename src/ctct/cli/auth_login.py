@@ -136,6 +136,7 @@ def login(
     method: str | None,
     timeout: float | None,
     as_json: bool,
+    force: bool = False,
 ) -> None:
     """Run the chosen (or the detected) flow and report the stored grant."""
     from ctct.flows import DEFAULT_BROWSER_TIMEOUT, Login, choose_flow
@@ -151,6 +152,7 @@ def login(
         )
     printer = EventPrinter()
     with http_client(settings) as http, token_manager(settings, http) as manager:
+        manager.replace_unreadable = _may_replace_unreadable(manager, force)
         flow = Login(
             manager,
             scopes=wanted if wanted is not None else settings.scopes,
@@ -167,6 +169,30 @@ def login(
             else:
                 result = flow.paste(ask_pasted)
         report(result, printer, as_json=as_json, clock=manager.clock)
+
+
+def _may_replace_unreadable(manager: Any, force: bool) -> bool:
+    """Whether the login may replace the profile's stored record although it cannot be
+    read: ``--force``, or the person said yes. Asked before the login, not after it."""
+    from ctct.stores import RecordUnreadable
+
+    try:
+        manager.store.load(manager.key)
+    except RecordUnreadable as error:
+        if force:
+            return True
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            error.message = f"{error.message}. Nothing was changed."
+            raise
+        import click
+
+        _console.warn(error.message)
+        if not click.confirm(
+            "Replace that record with the grant of this login?", err=True, default=False
+        ):
+            raise
+        return True
+    return False
 
 
 def import_grant(settings_flags: dict[str, Any], *, scopes: str | None, as_json: bool) -> None:

@@ -92,6 +92,12 @@ def refresh(flags: dict[str, Any], *, force: bool, as_json: bool) -> None:
             raise _refresh_failed(settings.profile, error, before, manager.clock()) from None
         now = manager.clock()
     refreshed = after.received_at != before.received_at
+    if after.refresh_token is None and (force or before.refresh_token is not None):
+        # The server rejected the refresh token (now or earlier): not "still fresh".
+        dead_end = _no_refresh_token(settings.profile, before, after, now)
+        if as_json:
+            _console.print_json(_dead_end_json(settings.profile, after, dead_end))
+        raise dead_end
     if as_json:
         _console.print_json(
             {
@@ -129,6 +135,40 @@ def refresh(flags: dict[str, Any], *, force: bool, as_json: bool) -> None:
             console.print("The refresh token is long-lived: the same one stays valid.")
 
 
+def _no_refresh_token(
+    profile: str, before: TokenSet, after: TokenSet, now: float
+) -> AuthorizationRequired:
+    """Exit 4 for a refresh that cannot happen: the refresh token is gone."""
+    why = (
+        "the provider rejected the refresh token (invalid_grant: expired, revoked or already used)"
+        if before.refresh_token is not None
+        else "the grant has no refresh token left (the provider rejected it earlier)"
+    )
+    if after.access_token is None or after.expires_at is None or after.expires_at <= now:
+        works = "there is no valid access token left"
+    else:
+        works = (
+            f"the current access token works until it expires, {timestamp(after.expires_at)} "
+            f"({countdown(after.expires_at, now)})"
+        )
+    return AuthorizationRequired(
+        f"Could not refresh profile {profile!r}: {why}; {works}. Run `ctct auth login` "
+        "to authorize again.",
+        code="invalid_grant" if before.refresh_token is not None else "no_refresh_token",
+    )
+
+
+def _dead_end_json(profile: str, after: TokenSet, error: AuthorizationRequired) -> dict[str, Any]:
+    return {
+        "profile": profile,
+        "refreshed": False,
+        "refresh_token_rejected": True,
+        "expires_at": iso(after.expires_at),
+        "access_token_valid_until": iso(after.expires_at) if after.access_token else None,
+        "error": {"code": error.code, "exit_code": error.exit_code, "message": error.message},
+    }
+
+
 def _refresh_failed(profile: str, error: CtctError, tokens: TokenSet, now: float) -> CtctError:
     """The provider failed for now: keep the exit code of the failure, and say that the
     current token stays in use."""
@@ -148,12 +188,28 @@ def _refresh_failed(profile: str, error: CtctError, tokens: TokenSet, now: float
 # -- logout -------------------------------------------------------------------------------
 
 
-def logout(flags: dict[str, Any], *, local: bool) -> None:
+def logout(flags: dict[str, Any], *, local: bool, force: bool = False) -> None:
     """Revoke at the server, then forget locally (see the module docstring)."""
+    from ctct.stores import RecordUnreadable
+
     settings = load_settings(flags)
     console = _console.out()
     with http_client(settings) as http, token_manager(settings, http) as manager:
-        tokens = manager.tokens()
+        try:
+            tokens = manager.tokens()
+        except RecordUnreadable:
+            if not (local and force):
+                raise
+            manager.forget()  # deletes without reading it
+            console.print(
+                f"Removed the unreadable record of profile {escape(settings.profile)} from "
+                "the store (--local --force); other profiles are untouched."
+            )
+            _console.warn(
+                "its tokens could not be read, so they were not revoked at the server; "
+                "revoke the app's access in the account if they could have leaked"
+            )
+            return
         if tokens is None:
             console.print(f"Profile {escape(settings.profile)} has no stored grant: nothing to do.")
             return

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ctct._private_file import write_private
 from ctct.api.errors import ActivityFailed, InputError
 from ctct.cli import _console
 from ctct.cli.api_common import api_client, find_list, progress_display
@@ -34,7 +37,10 @@ _ROW = re.compile(r"^Row (\d+)\b[:.]?\s*")
 
 
 def _server_rejects(
-    activities: list[dict[str, Any]], starts: list[int], lines: list[int], emails: dict[str, int]
+    activities: Sequence[Mapping[str, Any]],
+    starts: list[int],
+    lines: list[int],
+    emails: dict[str, int],
 ) -> list[tuple[int | None, str]]:
     """Rows Constant Contact refused, from the activities' errors. CC numbers rows
     within each request ("Row 12: ..."); that maps back to the CSV line."""
@@ -219,7 +225,18 @@ def export(
         _console.note(f"Exported {rows} contacts.")
     else:
         try:
-            output.write_text(text, encoding="utf-8")
+            _write_export(output, text)
         except OSError as exc:
             raise InputError(f"Cannot write {output}: {exc.strerror or exc}.") from None
         _console.note(f"Exported {rows} contacts to {output}.")
+
+
+def _write_export(output: Path, text: str) -> None:
+    """Contact data is personal data: a file only its owner can read (0600), written
+    atomically; a device or pipe (``-o /dev/stdout``) is written as it is."""
+    target = Path(os.path.realpath(output))
+    if target.exists() and not target.is_file():
+        with target.open("w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
+    write_private(target, text.encode("utf-8"))

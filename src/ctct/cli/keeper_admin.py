@@ -175,10 +175,14 @@ def act(
             actions.resume(opened, key)
             _console.out().print(f"Resumed {profile}: planned at once.")
         else:
-            if not yes:
-                if not sys.stdin.isatty():
-                    raise click.UsageError("Disconnecting needs --yes when there is no terminal.")
-                click.confirm(f"Revoke and forget the grant of {profile}?", abort=True)
+            from ctct.cli._confirm import confirm
+
+            confirm(
+                f"Revoke and forget the grant of {profile}?",
+                yes=yes,
+                action="Disconnecting an account",
+                declined="Not disconnected.",
+            )
             with httpx2.Client() as http:
                 apps = AppRegistry.build(config, http)
                 failure = actions.disconnect(opened, key, apps, http, force=force)

@@ -101,15 +101,21 @@ def rename(settings_flags: dict[str, Any], list_ref: str, new_name: str) -> None
 
 @lists.command("delete")
 @click.argument("list_ref", metavar="LIST")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @settings_options
 @with_settings
 def delete(settings_flags: dict[str, Any], list_ref: str, yes: bool) -> None:
     """Delete a list (its contacts stay in the account)."""
+    from ctct.cli._confirm import confirm
+
     with api_client(settings_flags) as client:
         found = find_list(client, list_ref)
-        if not yes and not click.confirm(f"Delete list {found.get('name')!r}?", err=True):
-            raise click.Abort
+        confirm(
+            f"Delete list {found.get('name')!r}?",
+            yes=yes,
+            action="Deleting a list",
+            declined="Not deleted.",
+        )
         activity = client.lists.delete(found["list_id"])
         if activity and activity.get("activity_id"):
             client.activities.wait(activity)

@@ -47,6 +47,23 @@ class StoreCorrupt(StoreError):
     """The store's file or a record in it is not in a format ctct wrote."""
 
 
+class RecordUnreadable(StoreCorrupt):
+    """One grant's record cannot be read (encrypted with a key that is not configured,
+    altered, or copied from another profile); the other records are not affected. The
+    message names the commands that replace or remove just this record."""
+
+
+def unreadable_fix(profile: str | None) -> str:
+    """How to get out of an unreadable record of ``profile`` (None: the one selected)."""
+    import shlex
+
+    flag = "" if profile in (None, "default") else f" --profile {shlex.quote(profile)}"
+    return (
+        f"replace it with `ctct auth login --force{flag}`, or remove just this record with "
+        f"`ctct auth logout --local --force{flag}` (other profiles are not touched)"
+    )
+
+
 class LeaseLost(StoreError):
     """A lease expired and was taken over (or released) before its holder renewed it."""
 

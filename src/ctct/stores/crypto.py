@@ -26,7 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ctct.errors import ConfigError, StoreError
-from ctct.stores.base import StoreCorrupt
+from ctct.stores.base import GrantKey, RecordUnreadable, StoreCorrupt, unreadable_fix
 from ctct.stores.files import private_dir
 
 MAGIC = b"CTS"
@@ -141,7 +141,7 @@ class Sealer:
     def open(self, envelope: bytes, context: bytes, *, what: object) -> bytes:
         """Return the plaintext; ``str(what)`` names the record in errors (never its content)."""
         if envelope[: len(MAGIC)] != MAGIC or len(envelope) < _HEADER:
-            raise StoreCorrupt(f"the stored record for {what} is not in ctct's format")
+            raise _unreadable(what, f"the stored record for {what} is not in ctct's format")
         fmt = envelope[len(MAGIC)]
         if fmt == FORMAT_PLAIN:
             # Written before a key was configured: readable; the next save encrypts it.
@@ -154,18 +154,20 @@ class Sealer:
         kid_end = _HEADER + KEY_ID_BYTES
         kid = envelope[_HEADER:kid_end]
         if len(envelope) < kid_end + NONCE_BYTES + 16:
-            raise StoreCorrupt(f"the stored record for {what} is truncated")
+            raise _unreadable(what, f"the stored record for {what} is truncated")
         if not self._ciphers:
-            raise StoreError(
+            raise _unreadable(
+                what,
                 f"the stored record for {what} is encrypted but no store key is configured: "
-                "set CTCT_STORE_KEY or CTCT_STORE_KEY_FILE to the key it was written with"
+                "set CTCT_STORE_KEY or CTCT_STORE_KEY_FILE to the key it was written with",
             )
         cipher = self._ciphers.get(kid)
         if cipher is None:
-            raise StoreError(
+            raise _unreadable(
+                what,
                 f"the stored record for {what} was encrypted with a store key that is not "
                 f"configured (key id {kid.hex()}); add that key after the current one "
-                "(CTCT_STORE_KEY=new,old) or log in again"
+                "(CTCT_STORE_KEY=new,old) if you still have it",
             )
         nonce = envelope[kid_end : kid_end + NONCE_BYTES]
         try:
@@ -173,8 +175,16 @@ class Sealer:
                 nonce, envelope[kid_end + NONCE_BYTES :], envelope[:kid_end] + context
             )
         except InvalidTag:
-            raise StoreError(
+            raise _unreadable(
+                what,
                 f"the stored record for {what} cannot be decrypted: the store key does not "
-                "match it, or the record was altered or copied from another profile; "
-                "log in again to replace it"
+                "match it, or the record was altered or copied from another profile",
             ) from None
+
+
+def _unreadable(what: object, text: str) -> StoreError:
+    """A grant's record: ``RecordUnreadable`` naming the way out; other records (states,
+    events, single-use records) only say what is wrong."""
+    if isinstance(what, GrantKey):
+        return RecordUnreadable(f"{text}; {unreadable_fix(what.profile)}")
+    return StoreCorrupt(text)

@@ -17,12 +17,11 @@ No key anywhere is allowed (records are stored unencrypted) and is reported by
 from __future__ import annotations
 
 import os
-import stat
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ctct.errors import ConfigError
+from ctct._private_file import read_private
 from ctct.stores.crypto import KeyConfig, parse_keys
 
 KeyProvider = Callable[[], KeyConfig]
@@ -60,24 +59,7 @@ def no_keys() -> KeyConfig:
 
 def read_key_file(path: Path) -> tuple[bytes, ...]:
     """Keys from ``path``; ``ConfigError`` if missing, not a file or readable by others."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise ConfigError(f"the store key file {path} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the store key file {path}: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)  # of the opened file: no race with a swapped path
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"the store key file {path} is not a regular file")
-        if info.st_mode & 0o077:
-            raise ConfigError(
-                f"the store key file {path} is accessible by group or others "
-                f"(mode {stat.S_IMODE(info.st_mode):04o}); run: chmod 600 {path}"
-            )
-        text = os.read(fd, 64 * 1024).decode("utf-8", errors="replace")
-    finally:
-        os.close(fd)
+    text = read_private(path, "the store key file").decode("utf-8", errors="replace")
     return parse_keys(text, source=f"the store key file {path}")
 
 
