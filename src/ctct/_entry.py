@@ -22,6 +22,8 @@ import os
 import sys
 import time
 
+from ctct._dirs import user_dir
+
 _DEFAULT_PROFILE = "default"
 _DEFAULT_MARGIN = 300.0
 _MAX_MARGIN_FRACTION = 0.1  # ctct._tokens.DEFAULT_MAX_MARGIN_FRACTION
@@ -181,7 +183,7 @@ def _file_layers(
     environ: dict[str, str] | os._Environ[str], profile: str
 ) -> list[dict[str, object]]:
     explicit = environ.get("CTCT_CONFIG")
-    path = explicit or os.path.join(_user_dir("config"), "config.toml")
+    path = explicit or os.path.join(user_dir("config"), "config.toml")
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -247,34 +249,6 @@ def _check_secret(layers: list[dict[str, object]]) -> None:
             return
 
 
-def _user_dir(kind: str) -> str:
-    """platformdirs' ``user_config_dir("ctct")`` / ``user_state_dir("ctct")``.
-
-    On Linux with an absolute ``HOME`` and the XDG variable unset or absolute, every
-    platformdirs version agrees on the answer, so it is computed here (importing
-    platformdirs costs more than the rest of the fast path); anything else asks
-    platformdirs itself.
-    """
-    variable, default = (
-        ("XDG_CONFIG_HOME", ".config") if kind == "config" else ("XDG_STATE_HOME", ".local/state")
-    )
-    home = os.environ.get("HOME", "")
-    xdg = os.environ.get(variable, "")
-    simple = (
-        sys.platform == "linux"
-        and "ANDROID_DATA" not in os.environ
-        and os.path.isabs(home)
-        and (xdg == "" or os.path.isabs(xdg))
-    )
-    if simple:
-        return os.path.join(xdg or os.path.join(home, default), "ctct")
-    import platformdirs
-
-    if kind == "config":
-        return platformdirs.user_config_dir("ctct")
-    return platformdirs.user_state_dir("ctct")
-
-
 def _storage_issuer(base_url: str | None) -> str:
     """``ctct._provider.Provider.constant_contact(base_url).storage_issuer``."""
     from ctct import _cc
@@ -297,12 +271,12 @@ def _store_path(url: str | None) -> str:
     four slashes name the same file as three; anything it refuses falls back, to be
     explained by the full CLI)."""
     if url is None:
-        return os.path.join(_user_dir("state"), "tokens.db")
+        return os.path.join(user_dir("state"), "tokens.db")
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() != "sqlite":
         raise _Fallback("store")
     if not rest:
-        return os.path.join(_user_dir("state"), "tokens.db")
+        return os.path.join(user_dir("state"), "tokens.db")
     if not rest.startswith("/") or rest.endswith("/") or any(c in rest for c in "?#\x00"):
         raise _Fallback("store")
     return "/" + rest.lstrip("/")

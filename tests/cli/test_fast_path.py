@@ -16,7 +16,7 @@ from typing import Any
 import platformdirs
 import pytest
 
-from ctct import _entry
+from ctct import _dirs, _entry
 from ctct._provider import Provider
 from ctct._secret import Secret
 from ctct._settings import Settings
@@ -111,8 +111,8 @@ def test_user_dirs_match_platformdirs(
         expected_state = platformdirs.user_state_dir("ctct")
     except RuntimeError:
         pytest.skip("platformdirs cannot resolve a home here either")
-    assert _entry._user_dir("config") == expected_config
-    assert _entry._user_dir("state") == expected_state
+    assert _dirs.user_dir("config") == expected_config
+    assert _dirs.user_dir("state") == expected_state
 
 
 @pytest.mark.parametrize(
