@@ -197,12 +197,14 @@ class TokenManager:
                 "or client_id in the config file."
             )
         given_http: httpx2.Client | None = kwargs.pop("http", None)
-        http = given_http or httpx2.Client()
-        provider = (
-            _oauth_http.resolve_provider(settings, http)
-            if settings.needs_discovery
-            else settings.provider()
-        )
+        # No client unless discovery needs one now: building one loads the system's CA
+        # certificates, and a fresh token needs no request (``_sync_http`` makes it).
+        http = given_http
+        if settings.needs_discovery:
+            http = given_http or httpx2.Client()
+            provider = _oauth_http.resolve_provider(settings, http)
+        else:
+            provider = settings.provider()
         owns_store = store is None
         manager = cls(
             provider=provider,
