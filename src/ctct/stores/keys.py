@@ -41,9 +41,9 @@ NOT_ENCRYPTED_WARNING = (
 
 def default_key_file() -> Path:
     # Imported here: ``ctct auth token``'s fast path reads CTCT_STORE_KEY without it.
-    import platformdirs
+    from ctct._dirs import user_dir
 
-    return platformdirs.user_config_path("ctct") / "store.key"
+    return Path(user_dir("config")) / "store.key"
 
 
 def static_keys(*keys: str, source: str = "configured in code") -> KeyProvider:
