@@ -72,5 +72,5 @@ def test_keep_alive_refreshes_only_what_nears_the_idle_deadline(
     unreadable = shifted.run("auth", "keep-alive")
     assert unreadable.returncode == 18, unreadable.stderr
     assert "busy: need a new login: A stored token record is not valid JSON" in unreadable.stdout
-    assert "`ctct auth login --force`" in unreadable.stdout
+    assert "`ctct auth login --force --profile busy`" in unreadable.stdout
     assert "idle: not due" in unreadable.stdout
