@@ -175,8 +175,8 @@ def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
                     in_use.append(control)
                 body = body.replace(f"127.0.0.1:{doc_port}", origin)
             advance = " ".join(
-                f"curl -sS -o /dev/null -X POST http://{origin}/__emulator/clock/advance "
-                """-H 'Content-Type: application/json' -d '{"seconds": 5}';"""
+                f"curl -sS -o /dev/null http://{origin}/__emulator/clock/advance "
+                """--json '{"seconds": 5}';"""
                 for origin in in_use
             )
             script += [f"echo '### block {number} ({doc.name} line {block.line})'"]
