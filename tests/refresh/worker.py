@@ -124,13 +124,13 @@ def main() -> None:
     parser.add_argument("--refreshes", type=int, default=1000)
     parser.add_argument("--window-log", default="")
     parser.add_argument("--no-rate", action="store_true")
+    parser.add_argument("--profile", default="default")
     args = parser.parse_args()
     if args.mode == "login":
         from tests.refresh.conftest import login_with_device_flow
 
-        print(
-            json.dumps({"expires_at": login_with_device_flow(args.base_url, args.store).expires_at})
-        )
+        tokens = login_with_device_flow(args.base_url, args.store, args.profile)
+        print(json.dumps({"expires_at": tokens.expires_at}))
     else:
         storm(args) if args.mode == "storm" else crash(args)
     sys.exit(0)
