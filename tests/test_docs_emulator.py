@@ -336,6 +336,7 @@ API_EXPECTED = (
     ('api.request("GET", "https://example.com', "RefusedUrl exit 2"),
     ("daily_quota=1", "quota spent; resets at 00:00 UTC exit 15"),
     ("CTCT_API_DAILY_QUOTA=1", "exit 15\n"),
+    ("share=0.25, daily_cap=2_000", "0.98 2000\n"),
     ('"count": 2}', "Alice's Bakery\n"),
     ("RetryPolicy(attempts=1)", "not retried: 503"),
     ("asyncio.run(main())", "Alice's Bakery "),
