@@ -26,6 +26,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ctct.stores import GrantKey
 
 RUNS = int(os.environ.get("CTCT_BENCH_RUNS", "31"))
 TARGET_RATIO = 3.0
@@ -39,12 +43,12 @@ def _ctct() -> str:
     return str(script)
 
 
-def _store_token(env: dict[str, str], profile: str, key: str | None) -> str:
-    """Write a fresh grant the way a login would, into the store ``env`` selects."""
+def fresh_grant(profile: str) -> tuple[GrantKey, bytes, str]:
+    """A fresh grant as a login stores it: its key, its record and the access token."""
     from ctct._provider import Provider
     from ctct._secret import Secret
     from ctct._tokens import TokenSet
-    from ctct.stores import GrantKey, SqliteStore, no_keys, static_keys
+    from ctct.stores import GrantKey
 
     now = time.time()
     # Shaped like CC's: a JWT of about 1 KB (its content does not matter here).
@@ -60,11 +64,18 @@ def _store_token(env: dict[str, str], profile: str, key: str | None) -> str:
         obtained_at=now,
         scopes=frozenset({"account_read", "contact_data", "offline_access"}),
     )
+    return GrantKey(profile, provider.storage_issuer, CLIENT_ID), tokens.to_json(), token
+
+
+def _store_token(env: dict[str, str], profile: str, key: str | None) -> str:
+    """Write a fresh grant the way a login would, into the store ``env`` selects."""
+    from ctct.stores import SqliteStore, no_keys, static_keys
+
+    grant, data, token = fresh_grant(profile)
     path = Path(env["XDG_STATE_HOME"]) / "ctct" / "tokens.db"
     keys = static_keys(key)() if key is not None else no_keys()
     with SqliteStore(path, keys) as store:
-        grant = GrantKey(profile, provider.storage_issuer, CLIENT_ID)
-        store.save(grant, tokens.to_json(), expected_version=None)
+        store.save(grant, data, expected_version=None)
     return token
 
 

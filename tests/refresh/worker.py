@@ -1,7 +1,8 @@
 """A worker process for the storm and crash tests: ``python -m tests.refresh.worker``.
 
 ``storm``: N threads call ``TokenManager.token()`` back to back until a deadline, and the
-worker prints one JSON line: calls, failures, distinct tokens.
+worker prints one JSON line: calls, failures, distinct tokens, and how long after the
+start its slowest thread got its first token (``settled``).
 ``crash``: force refreshes in a loop (the parent SIGKILLs it at a random moment); each
 completed refresh appends the time from the response's last byte to the durable write.
 ``refresh``: one forced refresh (the fault tests stop it or cut its link meanwhile); prints
@@ -16,6 +17,7 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from ctct._manager import TokenManager
 from ctct._oauth_requests import ClientCredentials
@@ -79,8 +81,18 @@ def storm(args: argparse.Namespace) -> None:
     calls = 0
     failures: list[str] = []
     tokens: set[str] = set()
+    settled: list[float] = []  # per thread: from the start to its first token
     lock = threading.Lock()
     with manager(args) as m:
+        if args.go_file:
+            # Say "ready" once connected, then wait for the start and end the parent
+            # writes (on a loaded machine, sixteen cold starts take a while).
+            m.store.load(m.key)
+            print("ready", flush=True)
+            go = Path(args.go_file)
+            while not go.exists():
+                time.sleep(0.005)
+            args.start_at, args.until = json.loads(go.read_text())
         while time.time() < args.start_at:
             time.sleep(0.005)
 
@@ -88,9 +100,11 @@ def storm(args: argparse.Namespace) -> None:
             nonlocal calls
             mine = 0
             seen: set[str] = set()
+            first: float | None = None
             while time.time() < args.until:
                 try:
                     seen.add(m.token())
+                    first = first or time.time()
                 except Exception as exc:
                     with lock:
                         failures.append(f"{type(exc).__name__}: {exc}")
@@ -99,6 +113,8 @@ def storm(args: argparse.Namespace) -> None:
             with lock:
                 calls += mine
                 tokens.update(seen)
+                if first is not None:
+                    settled.append(first - args.start_at)
 
         threads = [threading.Thread(target=run) for _ in range(args.threads)]
         for t in threads:
@@ -112,6 +128,7 @@ def storm(args: argparse.Namespace) -> None:
                 "failures": failures[:5],
                 "failed": len(failures),
                 "tokens": len(tokens),
+                "settled": max(settled, default=None),
             }
         ),
         flush=True,
@@ -168,6 +185,7 @@ def main() -> None:
     parser.add_argument("--save-margin", type=float, default=5.0)
     parser.add_argument("--http-timeout", type=float, default=10.0)
     parser.add_argument("--via", default="", help="origin to reach the emulator through")
+    parser.add_argument("--go-file", default="", help="storm: [start_at, until] appear there")
     args = parser.parse_args()
     {"storm": storm, "crash": crash, "refresh": refresh}[args.mode](args)
     sys.exit(0)
