@@ -37,6 +37,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ctct.stores import GrantKey
 
 RUNS = int(os.environ.get("CTCT_BENCH_RUNS", "21"))
 CLIENT_ID = "5f4c3b2a-1d0e-4f9a-8b7c-6d5e4f3a2b1c"
@@ -81,17 +85,23 @@ def _ctct() -> str:
 
 def _store(env: dict[str, str], key: str | None, tokens: object, grant: object) -> None:
     from ctct._tokens import TokenSet
-    from ctct.stores import GrantKey, SqliteStore, no_keys, static_keys
+    from ctct.stores import GrantKey
 
     assert isinstance(tokens, TokenSet) and isinstance(grant, GrantKey)
+    _save(env, key, grant, tokens.to_json())
+
+
+def _save(env: dict[str, str], key: str | None, grant: GrantKey, data: bytes) -> None:
+    from ctct.stores import SqliteStore, no_keys, static_keys
+
     path = Path(env["XDG_STATE_HOME"]) / "ctct" / "tokens.db"
     keys = static_keys(key)() if key is not None else no_keys()
     with SqliteStore(path, keys) as store:
-        store.save(grant, tokens.to_json(), expected_version=None)
+        store.save(grant, data, expected_version=None)
 
 
-def _store_token(env: dict[str, str], profile: str, key: str | None) -> str:
-    """Write a fresh grant the way a login would, into the store ``env`` selects."""
+def fresh_grant(profile: str) -> tuple[GrantKey, bytes, str]:
+    """A fresh grant as a login stores it: its key, its record and the access token."""
     from ctct._provider import Provider
     from ctct._secret import Secret
     from ctct._tokens import TokenSet
@@ -111,7 +121,13 @@ def _store_token(env: dict[str, str], profile: str, key: str | None) -> str:
         obtained_at=now,
         scopes=frozenset({"account_read", "contact_data", "offline_access"}),
     )
-    _store(env, key, tokens, GrantKey(profile, provider.storage_issuer, CLIENT_ID))
+    return GrantKey(profile, provider.storage_issuer, CLIENT_ID), tokens.to_json(), token
+
+
+def _store_token(env: dict[str, str], profile: str, key: str | None) -> str:
+    """Write a fresh grant the way a login would, into the store ``env`` selects."""
+    grant, data, token = fresh_grant(profile)
+    _save(env, key, grant, data)
     return token
 
 

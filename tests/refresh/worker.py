@@ -1,7 +1,9 @@
 """A worker process for the storm and crash tests: ``python -m tests.refresh.worker``.
 
 ``storm``: N threads call ``TokenManager.token()`` back to back until a deadline, and the
-worker prints one JSON line: calls, failures, distinct tokens. Without ``--start-at`` it
+worker prints one JSON line: calls, failures, distinct tokens, and how long after the
+start its slowest thread got its first token (``settled``). With ``--go-file`` it prints
+``ready`` and waits for that file (``[start, until]``); without it or ``--start-at`` it
 prints ``ready`` first and reads ``START UNTIL`` (its own clock's epoch seconds) from stdin.
 ``crash``: force refreshes in a loop (the parent SIGKILLs it at a random moment); each
 completed refresh appends the time from the response's last byte to the durable write.
@@ -19,6 +21,7 @@ import sys
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from ctct._manager import TokenManager
 from ctct._oauth_requests import ClientCredentials
@@ -82,9 +85,19 @@ def storm(args: argparse.Namespace) -> None:
     calls = 0
     failures: list[str] = []
     tokens: set[str] = set()
+    settled: list[float] = []  # per thread: from the start to its first token
     lock = threading.Lock()
     with manager(args) as m:
-        if not args.start_at:
+        if args.go_file:
+            # Say "ready" once connected, then wait for the start and end the parent
+            # writes (on a loaded machine, sixteen cold starts take a while).
+            m.store.load(m.key)
+            print("ready", flush=True)
+            go = Path(args.go_file)
+            while not go.exists():
+                time.sleep(0.005)
+            args.start_at, args.until = json.loads(go.read_text())
+        elif not args.start_at:
             # Ready (the store reached, the grant read): the parent answers with the
             # start and end times once every worker is, so a slow start-up cannot
             # make a worker miss an expiry.
@@ -98,9 +111,11 @@ def storm(args: argparse.Namespace) -> None:
             nonlocal calls
             mine = 0
             seen: set[str] = set()
+            first: float | None = None
             while time.time() < args.until:
                 try:
                     seen.add(m.token())
+                    first = first or time.time()
                 except Exception as exc:
                     with lock:
                         failures.append(f"{type(exc).__name__}: {exc}")
@@ -109,6 +124,8 @@ def storm(args: argparse.Namespace) -> None:
             with lock:
                 calls += mine
                 tokens.update(seen)
+                if first is not None:
+                    settled.append(first - args.start_at)
 
         threads = [threading.Thread(target=run) for _ in range(args.threads)]
         for t in threads:
@@ -122,6 +139,7 @@ def storm(args: argparse.Namespace) -> None:
                 "failures": failures[:5],
                 "failed": len(failures),
                 "tokens": len(tokens),
+                "settled": max(settled, default=None),
             }
         ),
         flush=True,
@@ -178,6 +196,7 @@ def main() -> None:
     parser.add_argument("--save-margin", type=float, default=5.0)
     parser.add_argument("--http-timeout", type=float, default=10.0)
     parser.add_argument("--via", default="", help="origin to reach the emulator through")
+    parser.add_argument("--go-file", default="", help="storm: [start_at, until] appear there")
     parser.add_argument("--profile", default="default")
     args = parser.parse_args()
     if args.mode == "login":

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ctct.emulator.config import DEFAULT_CLIENT_ID
-from tests.servers import fresh_store
+from tests.servers import RedisServer, fresh_store
 
 EXPECTED = {
     "sqlite": ("SQLite 3.", "WAL journal"),
@@ -78,3 +78,25 @@ def test_auth_status_shows_the_store_server(tmp_path: Path, store_url: str) -> N
     done = ctct(tmp_path, store_url, "auth", "status", "--json")
     assert done.returncode == 4  # not logged in: the store is shown all the same
     check(json.loads(done.stdout)["store"], backend)
+
+
+def test_doctor_fails_on_a_redis_that_would_lose_grants(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis", durable=False)
+    server.start()
+    try:
+        url = server.url + "?prefix=ctct_doctor"
+        done = ctct(tmp_path, url, "doctor", "--json")
+        assert done.returncode == 1
+        data = json.loads(done.stdout)
+        assert "appendonly no" in data["store"]["persistence"]
+        assert "?durability=unsafe" in data["store"]["problem"]
+        check = next(c for c in data["checks"] if c["check"] == "store server")
+        assert check["level"] == "fail" and "appendfsync always" in check["detail"]
+        status = ctct(tmp_path, url, "auth", "status", "--json")
+        assert any("grants are refused" in w for w in json.loads(status.stdout)["warnings"])
+        # Opting out of durability is a choice the doctor respects (a warning, not a failure).
+        relaxed = json.loads(ctct(tmp_path, url + "&durability=unsafe", "doctor", "--json").stdout)
+        check = next(c for c in relaxed["checks"] if c["check"] == "store server")
+        assert check["level"] == "ok" and "problem" not in relaxed["store"]
+    finally:
+        server.stop()

@@ -197,6 +197,8 @@ def _probe(manager: TokenManager, report: StatusReport) -> StoreProbe | None:
     except CtctError as exc:
         report.warnings.append(f"the store did not answer a probe: {exc.message}")
         return None
+    if found.problem is not None:
+        report.warnings.append(f"the store's server: {found.problem}")
     return found
 
 

@@ -313,7 +313,10 @@ class Doctor:
             return
         if self.store is not None:
             self.store.update(probe.as_json())
-        self.add("store server", "ok", probe.summary())
+        if probe.problem is not None:
+            self.add("store server", "fail", f"{probe.summary()}; {probe.problem}")
+        else:
+            self.add("store server", "ok", probe.summary())
 
     def _check_permissions(self, path: Path) -> None:
         for target, wanted in ((path.parent, 0o700), (path, 0o600)):

@@ -143,6 +143,9 @@ class StoreProbe:
     persistence: str  # what survives a restart, in the server's own terms
     latency_ms: float  # one round trip (a read by key), measured now
     details: dict[str, str] = field(default_factory=dict)  # schema, prefix...
+    problem: str | None = None
+    """Why the server cannot keep grants safely, with what to do (e.g. Redis without
+    ``appendfsync always``): ``doctor`` fails on it."""
 
     def summary(self) -> str:
         extra = "".join(f"; {name} {value}" for name, value in self.details.items())
@@ -157,6 +160,7 @@ class StoreProbe:
             "persistence": self.persistence,
             "latency_ms": round(self.latency_ms, 3),
             **self.details,
+            **({"problem": self.problem} if self.problem is not None else {}),
         }
 
 

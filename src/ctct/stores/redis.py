@@ -462,6 +462,18 @@ class RedisStore(SealedStore):
             )
         self._durable = True
 
+    def durability_problem(self) -> str | None:
+        if self.settings.unsafe:
+            return None
+        durable, text = self.persistence()
+        if durable is False:
+            return (
+                f"{text}: grants are refused, as a restart would lose them; set "
+                "`appendonly yes` and `appendfsync always` on the server, or add "
+                "?durability=unsafe to the store URL to accept that loss"
+            )
+        return None
+
     def backend_warnings(self) -> list[str]:
         if self.settings.unsafe:
             return [

@@ -164,11 +164,15 @@ class SealedStore(ABC):
         started = time.perf_counter()
         self.load_envelope(_PROBE_KEY)  # one indexed read of a key that never exists
         latency = time.perf_counter() - started
-        return StoreProbe(server, persistence, latency * 1000, details)
+        return StoreProbe(server, persistence, latency * 1000, details, self.durability_problem())
 
     def server_facts(self) -> tuple[str, str, dict[str, str]]:
         """(server and version, persistence, details) for ``probe``."""
         return self.backend, "unknown", {}
+
+    def durability_problem(self) -> str | None:
+        """Why grants are not safe on this server (None: they are)."""
+        return None
 
     def close(self) -> None:
         self.closed = True
