@@ -232,7 +232,7 @@ README_EXPECTED = (
     '"token_type": "Bearer"',
     '"invalid_grant"',
     "revoke: 200",
-    "200\n200\n",
+    "200\n200\n200\n",  # httpx2, httpx and requests
 )
 
 # What the documented commands print, somewhere in the run (the doc shows these too).
@@ -279,6 +279,12 @@ EXPECTED = (
 # What docs/api.md's commands print, somewhere in the run: (text of a block that runs,
 # what the run must print). The doc shows these too.
 API_EXPECTED = (
+    ("def greeting(summary: ctct.AccountSummary)", "Hello, Alice of Alice's Bakery dict\n"),
+    (
+        "httpx.Client(auth=ctct.BearerAuth(manager))",
+        "is not the auth for httpx clients: use auth=ctct.HttpxAuth(manager) instead.\n",
+    ),
+    ('Settings.load(profile="phone")', "logged in: alice@example.com with the device flow\n"),
     ("--jq '{organization_name, country_code}'", '"organization_name": "Alice\'s Bakery"'),
     ('"first_name": "Ann"', "\nAnn\n"),
     ("--input - --jq .name", "\nNewsletter\n"),

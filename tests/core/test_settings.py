@@ -302,7 +302,7 @@ def test_redirect_port_in_the_config_file(tmp_path: Path) -> None:
 def test_nan_and_infinity_are_refused_for_every_number_setting(
     tmp_path: Path, key: str, text: str
 ) -> None:
-    # safety: src/ctct/_settings.py: raise ConfigError(_not_finite(key, value, where(key)))
+    # safety: src/ctct/_settings.py: yield key, ConfigError(_not_finite(key, value, where(key)))
     empty = tmp_path / "empty.toml"
     empty.write_text("")
     with pytest.raises(ConfigError) as from_env:

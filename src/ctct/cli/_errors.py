@@ -8,6 +8,7 @@ Every expected failure is a ``ctct.errors.CtctError``; its class carries the exi
     2    usage error (unknown flag, missing argument, --client-secret refused, a
          confirmation with no terminal to ask on and no --yes)
     17   declined: the person answered no to a confirmation (nothing was done)
+    18   ``ctct auth keep-alive``: some profile needs a new login
     130  interrupted (Ctrl-C)
 
 With ``--json``, a failure is also one JSON document on stdout (unless the command

@@ -11,17 +11,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ctct.cli import _console
-from ctct.cli._console import countdown, duration, escape, fingerprint, iso
-from ctct.cli._live_line import LiveLine
+from ctct.cli._console import countdown, escape, fingerprint, iso
 from ctct.cli.auth_common import http_client, load_settings, token_manager
 from ctct.errors import FlowError
+from ctct.flows._show import EventPrinter
 
 if TYPE_CHECKING:
-    from ctct.flows import LoginEvent, LoginResult
+    from ctct.flows import LoginResult
 
 REFRESH_TOKEN_ENV = "CTCT_REFRESH_TOKEN"
 
@@ -34,126 +33,6 @@ def parse_scopes(text: str | None) -> tuple[str, ...] | None:
     if not scopes:
         raise FlowError("--scopes is empty: name at least one scope, e.g. --scopes contact_data.")
     return scopes
-
-
-class EventPrinter:
-    """Shows a login's events to the person, on stderr. On a terminal a device login
-    also gets a QR code and a live countdown to the code's expiry (``close()`` ends it)."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self.scopes_warned = False
-        self.clock = clock
-        self._live: LiveLine | None = None
-
-    def close(self) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
-
-    def __call__(self, event: LoginEvent) -> None:
-        live = self._live
-        if live is None:
-            self._show(event)
-            return
-        with live.paused():
-            self._show(event)
-
-    def _show(self, event: LoginEvent) -> None:
-        from ctct.flows import (
-            AuthorizationUrlReady,
-            DeviceCodeIssued,
-            OtherLoginFinished,
-            PollingSlowedDown,
-            ScopesDiffer,
-            WaitingForCallback,
-            WaitingForOtherLogin,
-            qr_text,
-        )
-
-        console = _console.err()
-        if isinstance(event, DeviceCodeIssued):
-            self._device_code(event, qr_text)
-        elif isinstance(event, PollingSlowedDown):
-            why = (
-                "the server asked to slow down"
-                if event.reason == "slow_down"
-                else ("the server did not answer")
-            )
-            console.print(f"({why}: checking every {duration(event.interval)} now)")
-        elif isinstance(event, AuthorizationUrlReady):
-            self._authorization_url(event)
-        elif isinstance(event, WaitingForCallback):
-            console.print(
-                f"Waiting for the browser to come back to {escape(event.redirect_uri)} "
-                f"(up to {duration(event.timeout)})…"
-            )
-        elif isinstance(event, WaitingForOtherLogin):
-            console.print(escape(event.message))
-        elif isinstance(event, OtherLoginFinished):
-            if event.tokens is not None:
-                console.print("The other login finished and stored a grant.")
-            else:
-                console.print("The other login ended without storing a grant; going ahead.")
-        elif isinstance(event, ScopesDiffer):
-            self.scopes_warned = True
-            _console.warn(event.message)
-
-    def _device_code(self, event: Any, qr_text: Any) -> None:
-        console = _console.err()
-        console.print()
-        console.print(
-            f"To log in, open [bold]{escape(event.verification_uri)}[/] on any device and "
-            f"enter the code [bold]{escape(event.user_code)}[/]"
-        )
-        qr = None
-        terminal = console.is_terminal
-        # The QR code only on a terminal: in a log or a pipe it is 30 lines of blocks.
-        if event.verification_uri_complete and terminal:
-            try:
-                qr = qr_text(event.verification_uri_complete)
-            except ValueError:  # too long for any QR code: the URL and code still work
-                qr = None
-        if qr is not None:
-            console.print(
-                f"or scan this code, which opens {escape(event.verification_uri_complete)}:"
-            )
-            # Printed as is: the QR code's block characters are not markup.
-            sys.stderr.write(qr)
-            sys.stderr.flush()
-        if not terminal:
-            if event.verification_uri_complete:
-                console.print(
-                    f"(or open {escape(event.verification_uri_complete)}, which has the code "
-                    "filled in)"
-                )
-            console.print(
-                f"Waiting for approval (the code expires "
-                f"{countdown(event.expires_at, self.clock())}; Ctrl-C to stop)…"
-            )
-            return
-        expires_at = event.expires_at
-
-        def render() -> str:
-            left = max(0.0, expires_at - self.clock())
-            return f"Waiting for approval: the code expires in {duration(left)} (Ctrl-C to stop)…"
-
-        self._live = LiveLine(sys.stderr, render)
-        self._live.start()
-
-    def _authorization_url(self, event: Any) -> None:
-        console = _console.err()
-        if event.flow == "browser":
-            if event.browser_opened:
-                console.print(
-                    "Opened your browser to sign in. If it did not appear, open this URL:"
-                )
-            else:
-                console.print("Could not open a browser: open this URL to sign in:")
-        else:
-            console.print("Open this URL in a browser (on any machine), sign in and approve:")
-        # The URL alone on its line, unwrapped, so it can be copied whole.
-        sys.stderr.write(event.url + "\n")
-        sys.stderr.flush()
 
 
 def ask_pasted(prompt: str) -> str:
@@ -220,7 +99,7 @@ def _may_replace_unreadable(manager: Any, force: bool) -> bool:
     except RecordUnreadable as error:
         if force:
             return True
-        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        if not sys.stdin.isatty():
             error.message = f"{error.message}. Nothing was changed."
             raise
         from ctct.cli._confirm import confirm
@@ -230,8 +109,7 @@ def _may_replace_unreadable(manager: Any, force: bool) -> bool:
             "Replace that record with the grant of this login?",
             yes=False,
             action="Replacing an unreadable record",
-            declined="Not replaced: the record is as it was (`ctct auth login --force` "
-            "replaces it without asking).",
+            declined="Not replaced: nothing was changed.",
         )
         return True
     return False

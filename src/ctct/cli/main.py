@@ -65,7 +65,9 @@ PROFILE_META = "ctct.profile"
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="ctct")
+@click.version_option(
+    __version__, "-V", "--version", prog_name="ctct", message="%(prog)s %(version)s"
+)
 @click.option(
     "--profile",
     "-p",

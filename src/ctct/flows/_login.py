@@ -44,6 +44,7 @@ from ctct.flows._events import (
 from ctct.flows._gate import DEFAULT_WAIT, LoginGate
 from ctct.flows._loopback import LoopbackReceiver
 from ctct.flows._run import AskAsync, AskSync, Flow, Io, Opener, arun, run
+from ctct.flows._show import EventPrinter, shown
 from ctct.stores import Store
 
 DEFAULT_BROWSER_TIMEOUT: Final = 300.0
@@ -56,7 +57,10 @@ class Login:
     ``device()``, ``browser()``, ``paste(ask)`` and ``import_tokens(...)`` (and their
     ``a``-prefixed async twins) each return a ``LoginResult`` once the grant is stored.
     ``offline_access`` is always requested. ``on_event`` receives ``LoginEvent`` objects
-    (user code, URLs, waiting, scope differences) for the caller to show.
+    (user code, URLs, waiting, scope differences) for the caller to show. Without one, the
+    person sees them on stderr as ``ctct auth login`` shows them (the device code, its URL
+    and, on a terminal, a QR code); ``show`` forces that display on (``True``, beside
+    ``on_event``) or off (``False``: a silent login).
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class Login:
         scopes: Iterable[str] | None = None,
         redirect_uri: str | None = None,
         on_event: EventHandler | None = None,
+        show: bool | None = None,
         pkce: PkceChoice = None,
         verify: bool = True,
         wait_for_other_login: float = DEFAULT_WAIT,
@@ -91,6 +96,12 @@ class Login:
         provider = manager.provider
         self.scopes = requested_scopes(scopes, provider.default_scopes, provider.offline_scope)
         self.redirect_uri = redirect_uri or DEFAULT_REDIRECT_URI
+        # What the person sees (the CLI's display); closed when each flow ends, which
+        # stops a device login's live countdown.
+        self._printer: EventPrinter | None = None
+        if show or (show is None and on_event is None):
+            self._printer = EventPrinter(manager.clock)
+            on_event = shown(self._printer, on_event)
         self.on_event = on_event
         self.pkce = pkce
         self.wait_for_other_login = wait_for_other_login
@@ -374,6 +385,7 @@ class Login:
                 return self._reused(flow, other)
             return run(make(), self._io(**extra))
         finally:
+            self._end_display()
             gate.exit()
 
     async def _alocked(
@@ -386,7 +398,12 @@ class Login:
                 return self._reused(flow, other)
             return await arun(make(), self._io(**extra))
         finally:
+            self._end_display()
             gate.exit()
+
+    def _end_display(self) -> None:
+        if self._printer is not None:
+            self._printer.close()
 
     def _sync_http(self) -> httpx2.Client:
         if self._http is None:
