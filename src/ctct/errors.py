@@ -94,6 +94,11 @@ class ProviderError(CtctError):
 class TransientProviderError(ProviderError):
     exit_code = 11
     retryable = True
+    rate_limited = False
+    """The provider answered HTTP 429: the request was refused unread (a refresh token
+    sent with it is still unused)."""
+    retry_after: float | None = None
+    """Seconds the provider asked to wait (a 429's ``Retry-After``), when it said."""
 
 
 class NetworkError(CtctError):

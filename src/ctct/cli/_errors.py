@@ -27,13 +27,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from ctct._redact import NOTHING, printable
 from ctct.errors import CtctError
 
 if TYPE_CHECKING:
@@ -111,6 +109,8 @@ def _safe_formatter(fmt: str) -> logging.Formatter:
 def safe(text: str) -> str:
     """``text`` fit for the terminal: JWT-shaped runs masked, control characters
     escaped (newlines kept)."""
+    from ctct._redact import NOTHING, printable  # not on ``ctct --help``'s path
+
     text = NOTHING.mask(text)
     text = printable(text, lines=True)
     return text  # noqa: RET504 - one step a line, each named by a safety test
@@ -121,7 +121,9 @@ def run(command: click.Command, argv: Sequence[str], *, prog_name: str = "ctct")
     debug, args = debug_requested(argv)
     if debug:
         enable_debug_logging()
-    else:
+    elif any(not arg.startswith("-") for arg in args):
+        # A command will run (not just --help or --version, which log nothing and
+        # should not pay for importing logging).
         show_library_warnings()
     failure: list[tuple[str, str]] = []
     code = _invoke(command, args, prog_name, debug, failure)
@@ -240,6 +242,8 @@ def secret_flag_refused() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 def _print_traceback(exc: BaseException) -> None:
+    import traceback
+
     with contextlib.suppress(OSError):
         sys.stderr.write(safe("".join(traceback.format_exception(exc))))
         sys.stderr.flush()

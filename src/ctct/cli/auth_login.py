@@ -20,6 +20,7 @@ from ctct.errors import FlowError
 from ctct.flows._show import EventPrinter
 
 if TYPE_CHECKING:
+    from ctct._tokens import TokenSet
     from ctct.flows import LoginResult
 
 REFRESH_TOKEN_ENV = "CTCT_REFRESH_TOKEN"
@@ -36,11 +37,18 @@ def parse_scopes(text: str | None) -> tuple[str, ...] | None:
 
 
 def ask_pasted(prompt: str) -> str:
-    """Read what the person pasted (one line from stdin)."""
+    """Read what the person pasted (one line from stdin); an empty line asks again (an
+    Enter pressed too early), the end of input gives up."""
     sys.stderr.write(prompt + ":\n> ")
     sys.stderr.flush()
-    line = sys.stdin.readline()
-    return line.strip()
+    while True:
+        line = sys.stdin.readline()
+        if not line or line.strip():
+            return line.strip()
+        sys.stderr.write(
+            "Nothing was pasted. Paste the address (or the code), or Ctrl-C to stop:\n> "
+        )
+        sys.stderr.flush()
 
 
 def login(
@@ -68,6 +76,7 @@ def login(
     with http_client(settings) as http, token_manager(settings, http) as manager:
         manager.replace_unreadable = _may_replace_unreadable(manager, force)
         printer.clock = manager.clock
+        previous = _stored(manager)
         flow = Login(
             manager,
             scopes=wanted if wanted is not None else settings.scopes,
@@ -86,7 +95,7 @@ def login(
                     result = flow.paste(ask_pasted)
         finally:
             printer.close()
-        report(result, printer, as_json=as_json, clock=manager.clock)
+        report(result, printer, as_json=as_json, clock=manager.clock, previous=previous)
 
 
 def _may_replace_unreadable(manager: Any, force: bool) -> bool:
@@ -124,11 +133,12 @@ def import_grant(settings_flags: dict[str, Any], *, scopes: str | None, as_json:
     settings = load_settings(settings_flags)
     printer = EventPrinter()
     with http_client(settings) as http, token_manager(settings, http) as manager:
+        previous = _stored(manager)
         flow = Login(manager, on_event=printer, http=http, leeway=settings.leeway)
         with flow:
             result = flow.import_tokens(token)
         _console.note(f"Read the refresh token from {source}.")
-        report(result, printer, as_json=as_json, clock=manager.clock)
+        report(result, printer, as_json=as_json, clock=manager.clock, previous=previous)
 
 
 def read_refresh_token() -> tuple[str, str]:
@@ -167,14 +177,55 @@ def _single_token(text: str) -> str:
     return text
 
 
+def _stored(manager: Any) -> TokenSet | None:
+    """The profile's grant before the login (None if none, or unreadable: the login
+    then replaces it, and says nothing of what it could not read)."""
+    from ctct.errors import CtctError
+
+    try:
+        tokens: TokenSet | None = manager.tokens()
+    except CtctError:
+        return None
+    return tokens
+
+
+def replaced_grant(previous: TokenSet | None, result: LoginResult) -> dict[str, Any] | None:
+    """What became of the profile's earlier grant: None when there was none or the login
+    kept it (the same refresh token, or another login's grant reused)."""
+    if previous is None or result.reused:
+        return None
+    old, new = previous.refresh_token, result.tokens.refresh_token
+    if old is not None and new is not None and old.reveal() == new.reveal():
+        return None
+    return {"subject": previous.subject, "revoked": False}
+
+
+def _say_replaced(profile: str, replaced: dict[str, Any]) -> None:
+    who = f" ({replaced['subject']})" if replaced.get("subject") else ""
+    _console.note(
+        f"Profile {profile!r} had a grant before{who}: it was replaced here but not "
+        "revoked, so it may stay valid at the provider until it expires unused "
+        "(Constant Contact: 180 days). To end it too, run `ctct auth logout` first."
+    )
+
+
 def report(
-    result: LoginResult, printer: EventPrinter, *, as_json: bool, clock: Any = time.time
+    result: LoginResult,
+    printer: EventPrinter,
+    *,
+    as_json: bool,
+    clock: Any = time.time,
+    previous: TokenSet | None = None,
 ) -> None:
-    """Say what was stored (fingerprints only) and any difference in scopes."""
+    """Say what was stored (fingerprints only), what became of the grant it replaced,
+    and any difference in scopes."""
     tokens = result.tokens
     difference = result.scope_difference
     if difference is not None and not printer.scopes_warned:
         _console.warn(difference.message)
+    replaced = replaced_grant(previous, result)
+    if replaced is not None:
+        _say_replaced(result.profile, replaced)
     if as_json:
         _console.print_json(
             {
@@ -187,6 +238,7 @@ def report(
                 "scopes_differ": difference is not None,
                 "expires_at": iso(tokens.expires_at),
                 "refresh_token": tokens.refresh_token is not None,
+                "replaced_grant": replaced,
             }
         )
         return

@@ -139,9 +139,8 @@ def _limits(result: Effective, env: dict[str, str]) -> None:
 
 def _switches(result: Effective, env: dict[str, str]) -> None:
     # (shown name, variable, value when unset, whether a true variable turns it off)
+    _keyring_switch(result, env)
     for name, variable, default, negated in (
-        ("keyring", "CTCT_KEYRING", True, False),
-        ("store_keyring", "CTCT_STORE_KEYRING", True, False),
         ("debug", "CTCT_DEBUG", False, False),
         ("fast_path", "CTCT_NO_FAST_PATH", True, True),
     ):
@@ -152,6 +151,24 @@ def _switches(result: Effective, env: dict[str, str]) -> None:
         true = raw not in _OFF
         result.add(name, not true if negated else true, f"env {variable}")
     result.add("store_key", *_store_key(env, store_keyring=result.values["store_keyring"]))
+
+
+def _keyring_switch(result: Effective, env: dict[str, str]) -> None:
+    """Whether the keyring is asked, for the client secret and the store key alike: one
+    switch (``CTCT_KEYRING``, old name ``CTCT_STORE_KEYRING``), and not where no backend
+    could work (``ctct._keyring``)."""
+    from ctct import _keyring
+
+    reason = _keyring.unavailable(env)
+    given = [v for v in (_keyring.ENV, _keyring.OLD_ENV) if env.get(v, "").strip()]
+    if given and _keyring.switched_off(env):
+        source = f"env {given[0]}"
+    elif reason is not None:
+        source = f"{'env ' + given[0] + ', but' if given else 'default:'} {reason}"
+    else:
+        source = f"env {given[0]}" if given else "default"
+    for name in ("keyring", "store_keyring"):
+        result.add(name, reason is None, source)
 
 
 def _store_key(env: dict[str, str], *, store_keyring: bool) -> tuple[str | None, str]:

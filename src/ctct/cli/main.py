@@ -3,6 +3,20 @@
 Commands live in their own modules and are imported only when used (``_COMMANDS``), so
 ``ctct --help`` and the hot commands stay fast. Any ``CtctError`` that escapes a command
 becomes one clear message on stderr and that error's exit code (see ``ctct.errors``).
+
+To add a top-level command:
+
+1. write it in its own module, ``ctct/cli/NAME_cmd.py``, as a click command or group,
+   importing at module level only click and what its options need (the work's imports
+   go inside the function body: rich, httpx2, the API client, the stores);
+2. register it in ``_COMMANDS`` below (``"name": "ctct.cli.name_cmd:attribute"``);
+3. give its one-line help in ``_SHORT_HELP`` (the text ``ctct --help`` lists), so
+   ``--help`` need not import the module. tests/cli/test_startup.py checks that
+   ``ctct --help`` imports no command module and that each line matches the
+   command's own help.
+
+Subcommands of a group (``ctct auth login``) are declared in the group's module, with
+their bodies in other modules imported when run (see ``ctct.cli.auth_cmd``).
 """
 
 from __future__ import annotations
@@ -31,9 +45,46 @@ _COMMANDS: dict[str, str] = {
 }
 
 
+# command name -> its one-line help for ``ctct --help``: the command's own short help,
+# ``command.get_short_help_str(limit=10_000)`` (its docstring's first sentence)
+_SHORT_HELP: dict[str, str] = {
+    "api": "Send a request to the Constant Contact V3 API and print the response.",
+    "auth": "Authorize once (login/import), then inspect, refresh, print or revoke the grant.",
+    "broker": "A local token endpoint for programs in any language (unix socket or loopback).",
+    "config": "Show the effective configuration and where the config file is.",
+    "contacts": "Import and export contacts.",
+    "demo": "Walk the whole journey against a local Constant Contact emulator.",
+    "doctor": "Check settings, connectivity, clock, store, keyring and the grant's scopes.",
+    "emulator": "Run a local Constant Contact (OAuth2 server + V3 API) until Ctrl-C.",
+    "keeper": "A service that refreshes every connected account at the token endpoint's limit.",
+    "lists": "Work with contact lists.",
+    "store": "Set up and inspect the token store.",
+}
+
+
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *_COMMANDS})
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's command list, from ``_SHORT_HELP``: listing must not import every
+        command (one missing there is imported for its help, as click would)."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = []
+        for name in names:
+            text = _SHORT_HELP.get(name)
+            if text is None:
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                text = command.get_short_help_str(limit=10_000)
+            # click's own truncation, through its public API
+            rows.append((name, click.Command(name, help=text).get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = _COMMANDS.get(cmd_name)

@@ -31,7 +31,7 @@ from ctct.flows._code import (
     authorization_request,
     uses_pkce,
 )
-from ctct.flows._common import FlowContext
+from ctct.flows._common import DEFAULT_MAX_RATE_WAIT, FlowContext
 from ctct.flows._device import device_flow
 from ctct.flows._events import (
     EventHandler,
@@ -256,7 +256,7 @@ class Login:
             previous = self.manager.tokens()
             self.manager.save(tokens)
             try:
-                refreshed = self.manager.refresh(force=True)
+                refreshed = self._refresh_within_rate_limit()
                 self._check_import(refreshed)
             except BaseException:
                 self._restore(previous)
@@ -264,6 +264,33 @@ class Login:
         finally:
             gate.exit()
         return self._imported_result(refreshed)
+
+    def _refresh_within_rate_limit(self) -> TokenSet:
+        """The import's verifying refresh, waiting out the token endpoint's 429s (the
+        token may come from a login made elsewhere a moment ago, which our shared bucket
+        never saw). A 429 is refused unread, so the refresh token is still unused."""
+        waited = 0.0
+        while True:
+            try:
+                return self.manager.refresh(force=True)
+            except TransientProviderError as error:
+                wait = _rate_wait(error, waited)
+                if wait is None:
+                    raise
+            self._sleep(wait)
+            waited += wait
+
+    async def _arefresh_within_rate_limit(self) -> TokenSet:
+        waited = 0.0
+        while True:
+            try:
+                return await self.manager.arefresh(force=True)
+            except TransientProviderError as error:
+                wait = _rate_wait(error, waited)
+                if wait is None:
+                    raise
+            await self._asleep(wait)
+            waited += wait
 
     async def aimport_tokens(
         self,
@@ -278,7 +305,7 @@ class Login:
             previous = await anyio.to_thread.run_sync(self.manager.tokens)
             await anyio.to_thread.run_sync(self.manager.save, tokens)
             try:
-                refreshed = await self.manager.arefresh(force=True)
+                refreshed = await self._arefresh_within_rate_limit()
                 self._check_import(refreshed)
             except BaseException:
                 await anyio.to_thread.run_sync(self._restore, previous)
@@ -458,3 +485,13 @@ class Login:
 
     def __repr__(self) -> str:
         return f"Login(profile={self.profile!r}, scopes={list(self.scopes)!r})"
+
+
+def _rate_wait(error: TransientProviderError, waited: float) -> float | None:
+    """How long to wait before trying a throttled refresh again; None: give up (not a
+    429, or ``DEFAULT_MAX_RATE_WAIT`` spent)."""
+    wait: float | None = max(0.1, 1.0 if error.retry_after is None else error.retry_after)
+    # Only a 429 is refused unread: after a 5xx or a timeout the provider may have rotated
+    # the token, and sending the old one again could look like reuse (grant revoked).
+    wait = wait if error.rate_limited else None
+    return wait if wait is not None and waited + wait <= DEFAULT_MAX_RATE_WAIT else None

@@ -212,9 +212,9 @@ _FORKED_AWAY: list[sqlite3.Connection] = []
 
 def default_path() -> Path:
     """``<user state dir>/ctct/tokens.db`` (e.g. ``~/.local/state/ctct/tokens.db``)."""
-    import platformdirs
+    from ctct._dirs import user_dir
 
-    return platformdirs.user_state_path("ctct") / "tokens.db"
+    return Path(user_dir("state")) / "tokens.db"
 
 
 class SqliteStore(SealedStore):
