@@ -79,8 +79,16 @@ def main() -> None:
 
 
 def _token_command_profile(argv: list[str]) -> str | bool | None:
-    """For ``auth token [--profile NAME]``: the profile flag (None when absent);
-    False for any other command line."""
+    """For ``auth token [--profile NAME]`` (or ``--profile NAME auth token``): the
+    profile flag (None when absent); False for any other command line."""
+    before = None
+    if len(argv) >= 2 and argv[0] in ("--profile", "-p") and argv[1] and argv[1][0] != "-":
+        before = argv[1]
+    elif argv and argv[0].startswith("--profile=") and len(argv[0]) > 10:
+        before = argv[0][10:]
+    if before is not None:
+        rest = argv[2:] if argv[0] in ("--profile", "-p") else argv[1:]
+        return before if rest == ["auth", "token"] else False
     if argv[:2] != ["auth", "token"]:
         return False
     rest = argv[2:]

@@ -78,6 +78,10 @@ def test_profile_before_the_command(cli: Cli, emu: EmulatorHandle) -> None:
         status = cli.run(flag, "bakery", "auth", "status", "--json")
         assert status.returncode == 0, status.stderr
         assert '"profile": "bakery"' in status.stdout
+    token = cli.run("auth", "token", "--profile", "bakery").stdout
+    for fast in ("1", "0"):  # the auth token fast path, and the full command line
+        before = cli.run("--profile", "bakery", "auth", "token", CTCT_NO_FAST_PATH=fast)
+        assert (before.returncode, before.stdout) == (0, token), before.stderr
     summary = cli.run("--profile", "bakery", "api", "/account/summary", "-q", ".country_code")
     assert summary.returncode == 0, summary.stderr
     # The default profile has no grant: the flag really chose the profile.

@@ -69,7 +69,7 @@ def device_flow(ctx: FlowContext, *, timeout: float | None = None) -> Flow[Login
                     code="expired_token",
                 )
             raise FlowTimedOut(
-                f"The login was not approved within {timeout:g} s; the code "
+                f"The login was not approved within {duration(deadline - started)}; the code "
                 f"{device.user_code} is no longer being checked. Start the login again.",
                 code="timeout",
             )
