@@ -29,6 +29,9 @@ def test_doctor_accepts_the_right_credentials(cli: Cli) -> None:
     (credentials,) = checks_of(result)["credentials"]
     assert credentials["level"] == "ok", credentials
     assert "invalid_grant" in credentials["detail"]
+    # Both keyring switches are off (the fixture's): the keyring is not even probed.
+    (keyring,) = checks_of(result)["keyring"]
+    assert keyring["detail"].startswith("not used"), keyring
 
 
 def test_doctor_fails_on_a_wrong_client_secret(cli: Cli) -> None:

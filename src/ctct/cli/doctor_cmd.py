@@ -370,6 +370,12 @@ class Doctor:
             )
 
     def check_keyring(self) -> None:
+        off = {"0", "no", "off", "false"}
+        switches = ("CTCT_KEYRING", "CTCT_STORE_KEYRING")
+        if all(os.environ.get(name, "").strip().lower() in off for name in switches):
+            # Switched off: not even probed (a hanging keyring would cost 2 s here too).
+            self.add("keyring", "ok", "not used (CTCT_KEYRING=0, CTCT_STORE_KEYRING=0)")
+            return
         found: list[str] = []
         import threading
 
