@@ -15,13 +15,16 @@ Anything unusual falls back to the full command line, which does the same job wi
 its checks and messages: a token that is due or expired (it must be refreshed), a
 provider configured by issuer or explicit endpoints, a non-SQLite store, a missing or
 malformed config file, any flag other than ``--profile``, ``--debug`` (or
-``CTCT_DEBUG``), ``CTCT_NO_FAST_PATH=1``, or any error at all. The fast path never
-prints anything but the token, and prints nothing on failure.
+``CTCT_DEBUG``), ``CTCT_NO_FAST_PATH=1``, a store file that is a link or not private
+to this user, a plaintext record where a store key may be configured (see
+``_open_envelope``), or any error at all. The fast path never prints anything but the
+token, and prints nothing on failure.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import time
 
@@ -308,8 +311,19 @@ def fast_token(
 def _read_envelope(settings: FastSettings) -> bytes:
     import sqlite3
 
-    if not os.path.isfile(settings.store_path):
-        raise _Fallback("no store")
+    # Only private regular files of ours, as ctct.stores.files demands (the full CLI
+    # refuses anything else, saying why): a symbolic link, or a file someone else owns or
+    # may write, could hold a grant planted there for us to serve. The -wal and -shm files
+    # may be absent (SQLite removes them when the last connection closes).
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            info = os.lstat(settings.store_path + suffix)
+        except OSError:
+            if suffix:
+                continue
+            raise _Fallback("no store") from None
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+            raise _Fallback("store file")
     # SQLite's URI syntax needs only these escaped (urllib.parse costs an import).
     escaped = settings.store_path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     uri = "file:" + escaped + "?mode=ro"
@@ -321,7 +335,8 @@ def _read_envelope(settings: FastSettings) -> bytes:
         if conn.execute("PRAGMA application_id").fetchone()[0] != _APPLICATION_ID:
             raise _Fallback("not a ctct store")
         row = conn.execute(
-            "SELECT data FROM grants WHERE profile = ? AND issuer = ? AND client_id = ?",
+            "SELECT data, (SELECT count(*) FROM meta WHERE key = 'encrypted') FROM grants "
+            "WHERE profile = ? AND issuer = ? AND client_id = ?",
             (settings.profile, settings.issuer, settings.client_id),
         ).fetchone()
     except sqlite3.Error:
@@ -330,6 +345,8 @@ def _read_envelope(settings: FastSettings) -> bytes:
         conn.close()
     if row is None or not isinstance(row[0], bytes):
         raise _Fallback("no grant")
+    if row[1] and row[0][3:4] == b"\x00":
+        raise _Fallback("plaintext in a store a keyed process uses (see _open_envelope)")
     return row[0]
 
 
@@ -342,6 +359,16 @@ def _open_envelope(
     if envelope[:3] != b"CTS" or len(envelope) < 4:
         raise _Fallback("envelope")
     if envelope[3] == 0:
+        # With a key configured, the full CLI refuses a plaintext record (it could have
+        # been planted). The fast path cannot ask the keyring (too slow), so it serves one
+        # only when (1) no key is in the environment or a key file, and (2) the store is
+        # not marked as used by a keyed process (meta.encrypted, written by every keyed
+        # open, keyring keys included; checked in _read_envelope). That is sound because
+        # _read_envelope serves only from store files that this user owns and nobody else
+        # may write: a record in them was written by this user, not planted; the marker
+        # keeps the fast path agreeing with the full CLI once a keyed process has run.
+        if _key_configured(environ):
+            raise _Fallback("plaintext record, key configured")
         return envelope[4:]
     if envelope[3] != 1 or len(envelope) < _SEALED_HEADER + _NONCE_BYTES + 16:
         raise _Fallback("envelope")
@@ -430,6 +457,14 @@ def _open_with_store_package(
         return Sealer(resolve_keys(environ)).open(envelope, key.context, what=key)
     except CtctError:
         raise _Fallback("decrypt") from None
+
+
+def _key_configured(environ: dict[str, str] | os._Environ[str]) -> bool:
+    """A store key in ``CTCT_STORE_KEY``, ``CTCT_STORE_KEY_FILE`` or the default key file
+    (``ctct.stores.keys.resolve_keys`` without the keyring)."""
+    if environ.get("CTCT_STORE_KEY", "").strip() or environ.get("CTCT_STORE_KEY_FILE", "").strip():
+        return True
+    return os.path.lexists(os.path.join(user_dir("config"), "store.key"))
 
 
 def _fresh_token(plaintext: bytes, margin: float, now: float) -> str:

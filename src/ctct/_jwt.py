@@ -358,7 +358,8 @@ class JwtVerifier:
         if now - self.leeway >= exp:
             raise _fail(
                 "expiry",
-                f"The access token expired {int(now - exp)} s ago (leeway {self.leeway:g} s)"
+                f"The access token expired {_clock.duration(now - exp)} ago (leeway "
+                f"{_clock.duration(self.leeway)})"
                 f"{self._expiry_hint(skew)}",
             )
         nbf = claims.get("nbf")

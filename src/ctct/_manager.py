@@ -344,9 +344,9 @@ class TokenManager:
         with self.store.lock(self.key, self.policy.lock_timeout):
             try:
                 current = self.store.load(self.key)
-            except RecordUnreadable:
+            except RecordUnreadable as unreadable:
                 if not self.replace_unreadable:
-                    raise
+                    raise unreadable from None  # never without the person's yes
                 self.store.delete(self.key)
                 current = None
             version = self.store.save(

@@ -235,7 +235,7 @@ class Settings:
                 access_token_format=fmt,
                 default_scopes=self.scopes or (),
                 pkce=self.pkce_mode or "always",
-            )
+            ).local_pacing()
         if self.needs_discovery:
             raise ConfigError(
                 f"The provider {self.issuer!r} must be discovered first (network I/O)."
@@ -246,7 +246,7 @@ class Settings:
             identity_url=self.identity_url,
             api_url=self.api_url,
             pkce=self.pkce_mode or "auto",
-        )
+        ).local_pacing()
 
     @property
     def pkce_mode(self) -> PkceMode | None:

@@ -454,7 +454,8 @@ def require_scopes(token: TokenSet, required: Iterable[str]) -> None:
     if missing:
         names = " ".join(sorted(missing))
         raise AuthorizationRequired(
-            f"This grant lacks the scope(s) {names}: log in again asking for them "
+            f"This grant lacks the {'scope' if len(missing) == 1 else 'scopes'} {names}: log "
+            "in again asking for them "
             f"(e.g. `ctct auth login --scopes '{names}'`).",
             code="insufficient_scope",
         )

@@ -12,6 +12,7 @@ import pytest
 from ctct.stores import generate_key
 from ctct.testing import EmulatorHandle
 from tests.cli.conftest import TRACEBACK, Cli, login
+from tests.cli.terminal import in_terminal
 
 
 @pytest.fixture
@@ -90,6 +91,12 @@ def test_a_lost_key_and_an_altered_record_each_have_a_way_out(
     not_forced = cli.start("auth", "login", "--device")  # stdin is no terminal: no question
     code, _, err = not_forced.finish()
     assert code == 13 and "Nothing was changed" in err and FIXES[0] in err
+    assert states(cli) == {"default": "unreadable", "other": "fresh"}
+    # At a terminal the login asks first; "no" changes nothing either.
+    code, shown = in_terminal(["auth", "login", "--device"], cli.env, [("[y/N]", b"n\n")])
+    assert code == 17, shown
+    assert FIXES[0] in shown and "Not replaced: nothing was changed." in shown
+    assert "enter the code" not in shown  # asked before the login, not after it
     assert states(cli) == {"default": "unreadable", "other": "fresh"}
 
     # --force replaces just that record; the other profile is untouched.

@@ -160,7 +160,7 @@ def test_only_plain_auth_token_takes_the_fast_path(argv: list[str], expected: ob
 # -- with a real store ----------------------------------------------------------------------
 
 
-def _fresh_record(path: Path, key: str | None = None, **changes: Any) -> str:
+def fresh_record(path: Path, key: str | None = None, **changes: Any) -> str:
     now = time.time()
     provider = Provider.constant_contact()
     tokens = TokenSet(
@@ -176,9 +176,9 @@ def _fresh_record(path: Path, key: str | None = None, **changes: Any) -> str:
     keys = static_keys(key)() if key else no_keys()
     with SqliteStore(path, keys) as store:
         grant = GrantKey("default", provider.storage_issuer, CLIENT)
-        current = store.load(grant)
+        current = store.load_envelope(grant)  # raw: a plaintext one is replaced, not read
         store.save(
-            grant, tokens.to_json(), expected_version=None if current is None else current.version
+            grant, tokens.to_json(), expected_version=None if current is None else current[1]
         )
     return "eyJfake.access.token"
 
@@ -196,10 +196,10 @@ def test_fast_token_reads_plain_and_encrypted_records(tmp_path: Path) -> None:
     from ctct.stores import generate_key
 
     db, env = _store_env(tmp_path)
-    token = _fresh_record(db)
+    token = fresh_record(db)
     assert _entry.fast_token(None, env) == token
     key = generate_key()
-    _fresh_record(db, key)
+    fresh_record(db, key)
     assert _entry.fast_token(None, {**env, "CTCT_STORE_KEY": key}) == token
     assert _entry.fast_token(None, {**env, "CTCT_STORE_KEY": generate_key()}) is None
     assert _entry.fast_token("someone-else", env) is None
@@ -214,7 +214,7 @@ def test_nan_or_infinite_numbers_go_to_the_full_cli_which_refuses_them(
     env = {"CTCT_CLIENT_ID": CLIENT, "CTCT_STORE": f"sqlite://{db}", "HOME": str(tmp_path)}
     env["CTCT_CONFIG"] = str(tmp_path / "empty.toml")
     Path(env["CTCT_CONFIG"]).touch()
-    token = _fresh_record(db)
+    token = fresh_record(db)
     assert _entry.fast_token(None, {**env, setting: "60"}) == token
     assert _entry.fast_token(None, {**env, setting: text}) is None
 
@@ -231,7 +231,7 @@ def test_a_client_secret_file_open_to_others_goes_to_the_full_cli(tmp_path: Path
         "HOME": str(tmp_path),
     }
     Path(env["CTCT_CONFIG"]).touch()
-    token = _fresh_record(db)
+    token = fresh_record(db)
     secret.chmod(0o600)
     assert _entry.fast_token(None, env) == token
     secret.chmod(0o640)
@@ -245,7 +245,7 @@ def test_freshness_rule_is_the_token_models(tmp_path: Path) -> None:
     Path(env["CTCT_CONFIG"]).touch()
     now = time.time()
     for lifetime, age in ((3600, 0), (3600, 3200), (3600, 3400), (10, 8.5), (10, 9.5), (10, 11)):
-        _fresh_record(db, received_at=now - age, expires_at=now - age + lifetime)
+        fresh_record(db, received_at=now - age, expires_at=now - age + lifetime)
         with open_store(env["CTCT_STORE"]) as store:
             (grant,) = store.keys()
             record = store.load(grant)
@@ -262,7 +262,7 @@ def test_the_fast_path_imports_no_cli_framework_or_http_client(
     # With "///", the URL is sqlite:////abs/path (SQLAlchemy's form): served here too,
     # as the imports prove (the full CLI would have loaded click and the store package).
     db = tmp_path / "tokens.db"
-    token = _fresh_record(db)
+    token = fresh_record(db)
     config = tmp_path / "empty.toml"
     config.touch()
     env = {
@@ -321,7 +321,7 @@ def test_fast_token_decrypts_with_every_key_source_and_only_its_own_record(
     env["CTCT_STORE_KEYRING"] = "0"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))  # the default key file's
     key, new = generate_key(), generate_key()
-    token = _fresh_record(db, key)
+    token = fresh_record(db, key)
     assert _entry.fast_token(None, {**env, "CTCT_STORE_KEY": key}) == token
     assert _entry.fast_token(None, {**env, "CTCT_STORE_KEY": f"{new},{key}"}) == token
     key_file = tmp_path / "store.key"

@@ -302,7 +302,7 @@ def test_redirect_port_in_the_config_file(tmp_path: Path) -> None:
 def test_nan_and_infinity_are_refused_for_every_number_setting(
     tmp_path: Path, key: str, text: str
 ) -> None:
-    # safety: src/ctct/_settings.py: raise ConfigError(_not_finite(key, value, where(key)))
+    # safety: src/ctct/_settings.py: yield key, ConfigError(_not_finite(key, value, where(key)))
     empty = tmp_path / "empty.toml"
     empty.write_text("")
     with pytest.raises(ConfigError) as from_env:
@@ -316,9 +316,9 @@ def test_nan_and_infinity_are_refused_for_every_number_setting(
         Settings.load(env={}, config_path=config)
     assert f"{key} must be a finite number" in from_file.value.message
     assert str(config) in from_file.value.message
-    argument: dict[str, Any] = {key: float(text)}
+    arguments: dict[str, Any] = {key: float(text)}
     with pytest.raises(ConfigError, match=f"{key} must be a finite number"):
-        Settings.load(env={}, config_path=empty, **argument)
+        Settings.load(env={}, config_path=empty, **arguments)
 
 
 @pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o644, 0o610])

@@ -8,6 +8,7 @@ Every expected failure is a ``ctct.errors.CtctError``; its class carries the exi
     2    usage error (unknown flag, missing argument, --client-secret refused, a
          confirmation with no terminal to ask on and no --yes)
     17   declined: the person answered no to a confirmation (nothing was done)
+    18   ``ctct auth keep-alive``: some profile needs a new login
     130  interrupted (Ctrl-C)
 
 With ``--json``, a failure is also one JSON document on stdout (unless the command
@@ -148,6 +149,10 @@ def _invoke(
     """Run the command; on failure, put ``(code, message)`` into ``failure``."""
     try:
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A bare group (``ctct``, ``ctct auth``) asks for its help: on stdout, exit 0.
+        click.echo(exc.ctx.get_help())
+        return EXIT_OK
     except click.ClickException as exc:
         exc.show()
         kind = "usage" if isinstance(exc, click.UsageError) else "error"

@@ -33,6 +33,7 @@ _COMMANDS: dict[str, str] = {
     "api": "ctct.cli.api_cmd:api",
     "auth": "ctct.cli.auth_cmd:auth",
     "broker": "ctct.cli.broker_cmd:broker",
+    "completion": "ctct.cli.completion_cmd:completion",
     "config": "ctct.cli.config_cmd:config",
     "contacts": "ctct.cli.contacts_cmd:contacts",
     "demo": "ctct.cli.demo:demo",
@@ -50,6 +51,7 @@ _SHORT_HELP: dict[str, str] = {
     "api": "Send a request to the Constant Contact V3 API and print the response.",
     "auth": "Authorize once (login/import), then inspect, refresh, print or revoke the grant.",
     "broker": "A local token endpoint for programs in any language (unix socket or loopback).",
+    "completion": "Print the completion script for SHELL (bash, zsh or fish).",
     "config": "Show the effective configuration and where the config file is.",
     "contacts": "Import and export contacts.",
     "demo": "Walk the whole journey against a local Constant Contact emulator.",
@@ -93,9 +95,40 @@ class _LazyGroup(click.Group):
         command: click.Command = getattr(importlib.import_module(module), attribute)
         return command
 
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.exceptions.NoSuchCommand as exc:
+            # click suggests from the commands it holds; ours are loaded lazily.
+            raise click.exceptions.NoSuchCommand(
+                exc.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
+
+
+def _remember_profile(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    # Read by ``with_settings`` (ctct.cli.auth_common): the profile of every command.
+    if value is not None:
+        ctx.meta[PROFILE_META] = value
+
+
+PROFILE_META = "ctct.profile"
+
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="ctct")
+@click.version_option(
+    __version__, "-V", "--version", prog_name="ctct", message="%(prog)s %(version)s"
+)
+@click.option(
+    "--profile",
+    "-p",
+    metavar="NAME",
+    expose_value=False,
+    callback=_remember_profile,
+    help="Which connected account (profile) the command uses; the same as the "
+    "command's own --profile.  [env: CTCT_PROFILE]",
+)
 def cli() -> None:
     """Connect to the Constant Contact V3 API once and stay connected."""
 

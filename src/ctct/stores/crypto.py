@@ -143,13 +143,21 @@ class Sealer:
             return envelope[:_HEADER] == MAGIC + bytes([FORMAT_PLAIN])
         return envelope[: _HEADER + KEY_ID_BYTES] == MAGIC + bytes([FORMAT_AESGCM]) + self._current
 
-    def open(self, envelope: bytes, context: bytes, *, what: object) -> bytes:
-        """Return the plaintext; ``str(what)`` names the record in errors (never its content)."""
+    def open(
+        self, envelope: bytes, context: bytes, *, what: object, allow_plain: bool = False
+    ) -> bytes:
+        """Return the plaintext; ``str(what)`` names the record in errors (never its content).
+
+        With a key configured, a plaintext envelope is refused unless ``allow_plain``
+        (``rekey``, adopting records written before the key): anyone who can write the
+        store could plant one, e.g. another account's grant, and it would be served.
+        """
         if envelope[: len(MAGIC)] != MAGIC or len(envelope) < _HEADER:
             raise _unreadable(what, f"the stored record for {what} is not in ctct's format")
         fmt = envelope[len(MAGIC)]
         if fmt == FORMAT_PLAIN:
-            # Written before a key was configured: readable; the next save encrypts it.
+            if self._ciphers and not allow_plain:
+                raise _unreadable(what, _plain_refused(what))
             return envelope[_HEADER:]
         if fmt != FORMAT_AESGCM:
             raise StoreCorrupt(
@@ -187,6 +195,15 @@ class Sealer:
                 f"the stored record for {what} cannot be decrypted: the store key does not "
                 "match it, or the record was altered or copied from another profile",
             ) from None
+
+
+def _plain_refused(what: object) -> str:
+    return (
+        f"the stored record for {what} is not encrypted, but a store key is configured: "
+        "ctct refuses it, as anyone who can write the store could have planted it (if you "
+        "wrote it before configuring the key, adopt and encrypt such records once with "
+        "python -c 'import ctct.stores as s; print(s.rekey(s.open_store()))')"
+    )
 
 
 def _unreadable(what: object, text: str) -> StoreError:
