@@ -175,8 +175,8 @@ def run_doc(doc: Path, tmp_path: Path, *, min_blocks: int) -> str:
                     in_use.append(control)
                 body = body.replace(f"127.0.0.1:{doc_port}", origin)
             advance = " ".join(
-                f"curl -sS -o /dev/null -X POST http://{origin}/__emulator/clock/advance "
-                """-H 'Content-Type: application/json' -d '{"seconds": 5}';"""
+                f"curl -sS -o /dev/null http://{origin}/__emulator/clock/advance "
+                """--json '{"seconds": 5}';"""
                 for origin in in_use
             )
             script += [f"echo '### block {number} ({doc.name} line {block.line})'"]
@@ -336,6 +336,7 @@ API_EXPECTED = (
     ('api.request("GET", "https://example.com', "RefusedUrl exit 2"),
     ("daily_quota=1", "quota spent; resets at 00:00 UTC exit 15"),
     ("CTCT_API_DAILY_QUOTA=1", "exit 15\n"),
+    ("share=0.25, daily_cap=2_000", "0.98 2000\n"),
     ('"count": 2}', "Alice's Bakery\n"),
     ("RetryPolicy(attempts=1)", "not retried: 503"),
     ("asyncio.run(main())", "Alice's Bakery "),

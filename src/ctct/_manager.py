@@ -63,6 +63,7 @@ from ctct.stores import (
     StoreLockTimeout,
     open_store,
 )
+from ctct.stores.base import unreadable_fix
 
 log = logging.getLogger("ctct.manager")
 
@@ -303,7 +304,7 @@ class TokenManager:
     def tokens(self) -> TokenSet | None:
         """The stored tokens (no refresh), or None when the profile has no grant."""
         record = self.store.load(self.key)
-        return None if record is None else decode(record).tokens
+        return None if record is None else self._decode(record).tokens
 
     def not_logged_in(self) -> AuthorizationRequired:
         """The error for "no grant under this manager's key", naming a grant of this
@@ -385,7 +386,7 @@ class TokenManager:
                 record = known if known is not None else self.store.load(self.key)
                 if record is None:
                     raise self.not_logged_in()
-                cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
+                cached = self._usable(self._adopt(self._decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached
             acquired = self._lease_or_stored(force, rejected, min_valid)
@@ -428,7 +429,7 @@ class TokenManager:
                 raise
         record = None if force else self.store.load(self.key)
         if record is not None:
-            snapshot = decode(record)
+            snapshot = self._decode(record)
             if self._serves_while_busy(snapshot.tokens, rejected, min_valid):
                 return snapshot  # the holder refreshes meanwhile
         return self._lease(policy.lock_timeout - patience)
@@ -532,7 +533,7 @@ class TokenManager:
                 record = await to_thread(self.store.load, self.key)
                 if record is None:
                     raise self.not_logged_in()
-                cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
+                cached = self._usable(self._adopt(self._decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached
             # Not cancellable (anyio's default): a cancelled wait must not leave the
@@ -591,6 +592,16 @@ class TokenManager:
         return self._execute(operation, lease)  # Mark: no I/O
 
     # -- shared bookkeeping ------------------------------------------------------------------
+
+    def _decode(self, record: Record) -> Snapshot:
+        try:
+            return decode(record)
+        except RecordUnreadable as error:
+            # The record cannot say whose it is; the way out must name this profile.
+            error.message = error.message.replace(
+                unreadable_fix(None), unreadable_fix(self.profile)
+            )
+            raise
 
     def _usable(
         self, cached: _Cached | None, force: bool, rejected: str | None, min_valid: float = 0.0

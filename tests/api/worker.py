@@ -4,8 +4,9 @@
 N threads call ``GET /account/summary`` through one ``Client`` until ``until`` (epoch
 seconds) and the worker prints one JSON line: calls, the times of its answers, failures
 (by type). With ``--daily-quota`` a thread stops at the first local ``QuotaExceeded``
-(counted in ``quota_stops``, not a failure). Without ``--start-at`` it prints ``ready``
-once its token is cached and reads ``START UNTIL`` from stdin."""
+(counted in ``quota_stops``, not a failure); ``--share``: the profile's fair share.
+Without ``--start-at`` it prints ``ready`` once its token is cached and reads ``START
+UNTIL`` from stdin."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=4.0)
     parser.add_argument("--daily-quota", type=int, default=None)
     parser.add_argument("--burst", type=float, default=1.0)
+    parser.add_argument("--share", type=float, default=None)
     args = parser.parse_args()
 
     manager = TokenManager(
@@ -50,7 +52,12 @@ def main() -> None:
     answered: list[float] = []
     failures: Counter[str] = Counter()
     lock = threading.Lock()
-    limits = RateLimits(rate_per_second=args.rate, daily_quota=args.daily_quota, burst=args.burst)
+    limits = RateLimits(
+        rate_per_second=args.rate,
+        daily_quota=args.daily_quota,
+        burst=args.burst,
+        share=args.share,
+    )
     with manager, Client(manager, limits=limits) as client:
         manager.token()  # warm the token cache before the clock starts
         if not args.start_at:

@@ -5,13 +5,12 @@ replace or remove one profile's record."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from ctct.stores import generate_key
 from ctct.testing import EmulatorHandle
-from tests.cli.conftest import TRACEBACK, Cli, login
+from tests.cli.conftest import TRACEBACK, Cli, login, tamper
 from tests.cli.terminal import in_terminal
 
 
@@ -53,15 +52,6 @@ def test_forced_refresh_of_a_rejected_refresh_token_exits_4(
 # -- a lost store key, an altered record: one profile's way out --------------------------
 
 FIXES = ("`ctct auth login --force", "`ctct auth logout --local --force")
-
-
-def tamper(cli: Cli, profile: str) -> None:
-    """Flip one byte of ``profile``'s sealed record in the SQLite file (the tag fails)."""
-    path = cli.env["CTCT_STORE"].removeprefix("sqlite://")
-    with sqlite3.connect(path) as db:
-        (data,) = db.execute("SELECT data FROM grants WHERE profile = ?", (profile,)).fetchone()
-        data = bytes(data[:-1]) + bytes([data[-1] ^ 1])
-        db.execute("UPDATE grants SET data = ? WHERE profile = ?", (data, profile))
 
 
 def states(cli: Cli) -> dict[str, str]:

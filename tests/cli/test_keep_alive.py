@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ctct.testing import EmulatorHandle
-from tests.cli.conftest import TRACEBACK, Cli, login
+from tests.cli.conftest import TRACEBACK, Cli, login, tamper
 from tests.timeshim import MovableClock
 
 DAY = 86_400
@@ -67,3 +67,10 @@ def test_keep_alive_refreshes_only_what_nears_the_idle_deadline(
     # Once the dead profile is gone, a run with nothing to do exits 0.
     assert shifted.run("auth", "logout", "--local", "--profile", "dead").returncode == 0
     assert shifted.run("auth", "keep-alive").returncode == 0
+    # A record that cannot be read cannot be kept alive either: it needs a login.
+    tamper(shifted, "busy")
+    unreadable = shifted.run("auth", "keep-alive")
+    assert unreadable.returncode == 18, unreadable.stderr
+    assert "busy: need a new login: A stored token record is not valid JSON" in unreadable.stdout
+    assert "`ctct auth login --force --profile busy`" in unreadable.stdout
+    assert "idle: not due" in unreadable.stdout

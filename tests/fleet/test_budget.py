@@ -7,13 +7,18 @@ answers exactly the quota, and every thread on every host ends on the local refu
 from __future__ import annotations
 
 import subprocess
-import sys
-import time
 
-from ctct.emulator import Emulator, EmulatorConfig
+from ctct.emulator import EmulatorConfig
 from tests.fleet.hosts import Fleet
-from tests.fleet.support import emulator_on, login, shared_env
-from tests.refresh.storm import app_args, read_reports
+from tests.fleet.support import (
+    api_command,
+    api_statuses,
+    emulator_on,
+    login,
+    shared_env,
+    start_together,
+)
+from tests.refresh.storm import read_reports
 
 PER_HOST = 4
 THREADS = 1
@@ -26,41 +31,13 @@ runs, late wake-ups of up to 170 ms). Two absorbs a wake-up late by up to one in
 stays within CC's burst of 4 (the emulator's), so no 429 either."""
 
 
-def api_command(base_url: str, store: str, *extra: str) -> list[str]:
-    """``tests.api.worker``: THREADS threads calling ``GET /account/summary``."""
-    threads = ["--threads", str(THREADS)]
-    return [sys.executable, "-m", "tests.api.worker", *app_args(base_url, store), *threads, *extra]
-
-
-def start_together(workers: list[subprocess.Popen[str]], seconds: float) -> float:
-    """Once every worker is ready, start them all; returns the start time."""
-    for worker in workers:
-        assert worker.stdout is not None
-        assert worker.stdout.readline().strip() == "ready", "an API worker did not start"
-    start_at = time.time() + 0.5
-    for worker in workers:
-        assert worker.stdin is not None
-        worker.stdin.write(f"{start_at!r} {start_at + seconds!r}\n")
-        worker.stdin.flush()
-    return start_at
-
-
-def api_statuses(emu: Emulator) -> dict[str, int]:
-    counts: dict[str, dict[str, int]] = emu.counters.snapshot()["api_requests"]
-    total: dict[str, int] = {}
-    for by_status in counts.values():
-        for status, n in by_status.items():
-            total[status] = total.get(status, 0) + n
-    return total
-
-
 def test_hosts_share_the_rate_and_the_daily_quota(fleet: Fleet, fleet_store: str) -> None:
     config = EmulatorConfig(auto_approve=True, token_rate_per_second=1_000.0, api_daily_quota=QUOTA)
     with emulator_on(fleet, config) as emu:
         store, env = fleet.local_url(fleet_store), shared_env()
         login(fleet.hosts[0], emu.base_url, store, env)
         command = api_command(
-            emu.base_url, store, "--daily-quota", str(QUOTA), "--burst", str(BURST)
+            emu.base_url, store, "--daily-quota", str(QUOTA), "--burst", str(BURST), threads=THREADS
         )
         workers = [
             host.popen(command, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

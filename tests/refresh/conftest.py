@@ -93,7 +93,7 @@ class Env:
         """Revoke every grant at the emulator (as a user disconnecting the app would)."""
         base = self.server.base_url
         for grant in self.http.get(f"{base}/__emulator/grants").json()["grants"]:
-            self.http.post(f"{base}/__emulator/grants/{grant['grant_id']}/revoke")
+            self.http.post(f"{base}/__emulator/grants/{grant['grant_id']}/revoke", json={})
 
     def refreshes(self) -> int:
         counts = self.emu.counters.snapshot()["token_requests"].get("refresh_token", {})
@@ -103,14 +103,18 @@ class Env:
 MakeEnv = Callable[..., Env]
 
 
-def login_with_device_flow(base_url: str, store_url: str) -> TokenSet:
-    """Log the default profile in at an auto-approving emulator, in real time."""
+def login_with_device_flow(base_url: str, store_url: str, profile: str = "default") -> TokenSet:
+    """Log ``profile`` in at an auto-approving emulator, in real time."""
     provider = Provider.constant_contact(base_url)
     client = ClientCredentials(DEFAULT_CLIENT_ID, Secret(DEFAULT_CLIENT_SECRET))
     with (
         httpx2.Client() as http,
         TokenManager(
-            provider=provider, client=client, store=open_store(store_url), owns_store=True
+            provider=provider,
+            client=client,
+            store=open_store(store_url),
+            profile=profile,
+            owns_store=True,
         ) as manager,
     ):
         wanted = ("account_read", "contact_data", "offline_access")

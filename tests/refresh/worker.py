@@ -178,13 +178,13 @@ def main() -> None:
     parser.add_argument("--save-margin", type=float, default=5.0)
     parser.add_argument("--http-timeout", type=float, default=10.0)
     parser.add_argument("--via", default="", help="origin to reach the emulator through")
+    parser.add_argument("--profile", default="default")
     args = parser.parse_args()
     if args.mode == "login":
         from tests.refresh.conftest import login_with_device_flow
 
-        print(
-            json.dumps({"expires_at": login_with_device_flow(args.base_url, args.store).expires_at})
-        )
+        tokens = login_with_device_flow(args.base_url, args.store, args.profile)
+        print(json.dumps({"expires_at": tokens.expires_at}))
     else:
         {"storm": storm, "crash": crash, "refresh": refresh}[args.mode](args)
     sys.exit(0)

@@ -97,6 +97,7 @@ class _Base:
             self.limits,
             clock=clock,
             sleep=sleep,
+            profile=self.manager.profile,
         )
         self.policy = retry or RetryPolicy()
         self.poll_interval = poll_interval

@@ -200,10 +200,23 @@ def format_reset(reset_at: float, now: float) -> str:
 
 
 def quota_exceeded(
-    now: float, *, local: bool, limit: int | None = None, method: str = "", url: str = ""
+    now: float,
+    *,
+    local: bool,
+    limit: int | None = None,
+    method: str = "",
+    url: str = "",
+    profile: str | None = None,
 ) -> QuotaExceeded:
+    """``profile``: the local count that ran out is that profile's daily share."""
     reset_at = next_utc_midnight(now)
-    if local:
+    if local and profile is not None:
+        message = (
+            f"Profile {profile!r} has used its daily share of the API quota (ctct counted "
+            f"{plural(limit or 0, 'request')} today for it); it resets at "
+            f"{format_reset(reset_at, now)}. Stopping instead of retrying."
+        )
+    elif local:
         what = f"ctct counted {plural(limit, 'request')} today for this API key" if limit else ""
         message = (
             f"The daily API quota is used up ({what}); it resets at "

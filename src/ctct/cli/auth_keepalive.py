@@ -106,6 +106,7 @@ def _for_profile(
 
 def _keep(manager: TokenManager, margin: float, pace: _Pace) -> Kept:
     from ctct._timer import idle_refresh_needed
+    from ctct.stores import RecordUnreadable
 
     profile, idle_ttl = manager.profile, manager.provider.refresh_token_idle_ttl
     try:
@@ -118,7 +119,7 @@ def _keep(manager: TokenManager, margin: float, pace: _Pace) -> Kept:
         if not idle_refresh_needed(tokens, manager.clock(), idle_ttl, margin):
             return Kept(profile, NOT_DUE, deadline)
         after = pace.refresh(manager)
-    except AuthorizationRequired as error:
+    except (AuthorizationRequired, RecordUnreadable) as error:
         return Kept(profile, NEEDS_LOGIN, None, error.message)
     except CtctError as error:
         return Kept(profile, FAILED, None, error.message)
