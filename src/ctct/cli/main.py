@@ -51,6 +51,7 @@ _SHORT_HELP: dict[str, str] = {
     "api": "Send a request to the Constant Contact V3 API and print the response.",
     "auth": "Authorize once (login/import), then inspect, refresh, print or revoke the grant.",
     "broker": "A local token endpoint for programs in any language (unix socket or loopback).",
+    "completion": "Print the completion script for SHELL (bash, zsh or fish).",
     "config": "Show the effective configuration and where the config file is.",
     "contacts": "Import and export contacts.",
     "demo": "Walk the whole journey against a local Constant Contact emulator.",
