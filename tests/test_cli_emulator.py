@@ -223,7 +223,7 @@ def test_data_file_keeps_keys_grants_clock_and_accounts_across_a_restart(tmp_pat
     with emulator_process(tmp_path, *args, name="first.json") as (proc, info):
         base = info["base_url"]
         tokens = _device_login(base)
-        kid = httpx2.post(base + "/__emulator/keys/rotate").json()["kid"]
+        kid = httpx2.post(base + "/__emulator/keys/rotate", json={}).json()["kid"]
         httpx2.post(base + "/__emulator/clock/advance", json={"seconds": 7200})
         seeded = httpx2.post(
             base + "/__emulator/seed",

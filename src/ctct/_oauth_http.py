@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx2
 
 from ctct import _redact
+from ctct._describe import describe_error
 from ctct._oauth_requests import MAX_RESPONSE_BYTES
 from ctct._provider import AccessTokenFormat, Provider
 from ctct._settings import Settings
@@ -52,12 +53,12 @@ def send(
     try:
         response = client.send(request, stream=True, auth=None, follow_redirects=False)
         try:
-            _check_declared_length(response, request, max_bytes)
+            declared = _check_declared_length(response, request, max_bytes)
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
-                _check_progress(request, size, max_bytes, deadline, timeout)
+                _check_progress(request, size, declared, max_bytes, deadline, timeout)
                 chunks.append(chunk)
         finally:
             response.close()
@@ -79,12 +80,12 @@ async def asend(
     try:
         response = await client.send(request, stream=True, auth=None, follow_redirects=False)
         try:
-            _check_declared_length(response, request, max_bytes)
+            declared = _check_declared_length(response, request, max_bytes)
             chunks: list[bytes] = []
             size = 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
-                _check_progress(request, size, max_bytes, deadline, timeout)
+                _check_progress(request, size, declared, max_bytes, deadline, timeout)
                 chunks.append(chunk)
         finally:
             await response.aclose()
@@ -101,17 +102,30 @@ def _prepare(request: httpx2.Request, timeout: float) -> None:
 
 def _check_declared_length(
     response: httpx2.Response, request: httpx2.Request, max_bytes: int
-) -> None:
+) -> int | None:
+    """The body's declared length (None when not declared); refuses one too large."""
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if not declared.isdigit():
+        return None
+    if int(declared) > max_bytes:
         raise _oversized(request, max_bytes)
+    return int(declared)
 
 
 def _check_progress(
-    request: httpx2.Request, size: int, max_bytes: int, deadline: float, timeout: float
+    request: httpx2.Request,
+    size: int,
+    declared: int | None,
+    max_bytes: int,
+    deadline: float,
+    timeout: float,
 ) -> None:
     if size > max_bytes:
         raise _oversized(request, max_bytes)
+    if declared is not None and size >= declared:
+        # Complete: kept however late (a process paused while it arrived), as it may
+        # carry a rotated refresh token the server will never give again.
+        return
     # Per-read timeouts alone let a server trickle a body forever; bound the total too.
     if time.monotonic() > deadline:
         raise TransientProviderError(
@@ -138,7 +152,7 @@ def _transport_error(request: httpx2.Request, exc: httpx2.HTTPError, timeout: fl
             f"{_where(request)} sent a body that cannot be decoded; retry later.", code="garbled"
         )
     return NetworkError(
-        f"Could not reach {_where(request)} ({type(exc).__name__}): check the network and the "
+        f"Could not reach {_where(request)} ({describe_error(exc)}): check the network and the "
         "provider URL."
     )
 
@@ -357,7 +371,7 @@ def resolve_provider(settings: Settings, client: httpx2.Client) -> Provider:
     assert settings.issuer is not None
     return discover(
         client, settings.issuer, timeout=settings.timeout, **_discovery_options(settings)
-    )
+    ).local_pacing()
 
 
 async def aresolve_provider(settings: Settings, client: httpx2.AsyncClient) -> Provider:
@@ -365,6 +379,7 @@ async def aresolve_provider(settings: Settings, client: httpx2.AsyncClient) -> P
     if not settings.needs_discovery:
         return settings.provider()
     assert settings.issuer is not None
-    return await adiscover(
+    provider = await adiscover(
         client, settings.issuer, timeout=settings.timeout, **_discovery_options(settings)
     )
+    return provider.local_pacing()

@@ -277,7 +277,10 @@ class EmulatorHandle:
 
     def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
         url = CONTROL + path
-        response = self._control.request(method, url, json=dict(body) if body is not None else None)
+        # Always JSON for a change: the control API refuses other requests (a web page's
+        # cross-site POST could send them; see ctct.emulator.control_guard).
+        payload = dict(body) if body is not None else None if method == "GET" else {}
+        response = self._control.request(method, url, json=payload)
         if response.status_code >= 400:
             raise EmulatorControlError(method, url, response.status_code, _detail(response))
         return response.json() if response.content else None

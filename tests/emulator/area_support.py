@@ -43,7 +43,7 @@ def seed_alice(t: Tour, **body: Any) -> dict[str, Any]:
 
 
 def run_activities(t: Tour) -> None:
-    response = t.running.client.post("/__emulator/activities/run")
+    response = t.running.client.post("/__emulator/activities/run", json={})
     assert response.status_code == 200, response.text
 
 

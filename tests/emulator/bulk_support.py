@@ -30,7 +30,7 @@ def wait_done(running: Running, headers: dict[str, str], activity_id: str) -> An
 
 
 def control(running: Running, action: str) -> Any:
-    response = running.client.post(f"/__emulator/activities/{action}")
+    response = running.client.post(f"/__emulator/activities/{action}", json={})
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -96,7 +96,7 @@ def test_resubscribe_sends_once_and_the_contact_confirms(t: Tour) -> None:
     assert still["email_address"]["permission_to_send"] == "unsubscribed"
     t.call("PUT", "/contacts/resubscribe/{contact_id}", 409, path=path, json={"list_ids": [news]})
     confirmed = t.running.client.post(
-        f"/__emulator/contacts/{gone['contact_id']}/confirm_resubscribe"
+        f"/__emulator/contacts/{gone['contact_id']}/confirm_resubscribe", json={}
     )
     assert confirmed.status_code == 200, confirmed.text
     back = t.call(
@@ -105,7 +105,9 @@ def test_resubscribe_sends_once_and_the_contact_confirms(t: Tour) -> None:
     assert back["email_address"]["permission_to_send"] == "explicit"
     assert back["email_address"]["opt_in_source"] == "Contact"
     assert back["list_memberships"] == [news]
-    again = t.running.client.post(f"/__emulator/contacts/{gone['contact_id']}/confirm_resubscribe")
+    again = t.running.client.post(
+        f"/__emulator/contacts/{gone['contact_id']}/confirm_resubscribe", json={}
+    )
     assert again.status_code == 404
 
 

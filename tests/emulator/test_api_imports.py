@@ -408,7 +408,7 @@ def test_reset_forgets_activities_and_resumes_the_worker(api: Api) -> None:
     control(api.running, "pause")
     queued = api.json_import([{"email": "a@example.com"}])
     assert api.client.get("/__emulator/activities").json()["paused"] is True
-    assert api.client.post("/__emulator/reset").json() == {"reset": True}
+    assert api.client.post("/__emulator/reset", json={}).json() == {"reset": True}
     assert api.client.get("/__emulator/activities").json()["paused"] is False
     fresh = Api(api.running)  # tokens are forgotten too; the default list is new
     error(api.client.get(f"/v3/activities/{queued['activity_id']}", headers=fresh.headers), 404)

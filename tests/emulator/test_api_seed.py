@@ -118,7 +118,8 @@ def test_seed_errors_change_nothing(api: Running, body: Any, status: int, fragme
 
 
 def test_seed_body_must_be_json(api: Running) -> None:
-    response = api.client.post("/__emulator/seed", content=b"contacts_count=3")
+    json_type = {"content-type": "application/json"}  # (any other type is a 415 first)
+    response = api.client.post("/__emulator/seed", content=b"contacts_count=3", headers=json_type)
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
 
@@ -131,7 +132,7 @@ def test_reset_wipes_data_and_restores_defaults(api: Running) -> None:
         "/v3/account/summary", headers=headers, json={"organization_name": "Renamed"}
     )
     ok(response, "CustomerPut")
-    assert api.client.post("/__emulator/reset").status_code == 200
+    assert api.client.post("/__emulator/reset", json={}).status_code == 200
     assert _contacts(api, status="all") == []
     summary = ok(api.client.get("/v3/account/summary", headers=auth(api.emulator)), "Customer")
     assert summary["organization_name"] == "Alice's Bakery"

@@ -76,7 +76,7 @@ def test_garbled_and_timeout_faults(running: Running) -> None:
 
 def test_faults_can_be_cleared(running: Running) -> None:
     running.client.post("/__emulator/faults", json={"target": "api", "kind": "500", "count": 3})
-    cleared = running.client.delete("/__emulator/faults")
+    cleared = running.client.delete("/__emulator/faults", headers={"X-Requested-With": "test"})
     assert cleared.json() == {"pending": {"token": 0, "api": 0}}
     assert running.client.get(API).status_code != 500
 
@@ -144,7 +144,7 @@ def test_clock_refuses_bad_input(running: Running, body: dict[str, object], ment
 
 def test_keys_rotate_keeps_old_keys_published_unless_retired(running: Running) -> None:
     first = running.emulator.keys.active_kid
-    rotated = running.client.post("/__emulator/keys/rotate").json()
+    rotated = running.client.post("/__emulator/keys/rotate", json={}).json()
     assert rotated["kid"] != first
     assert running.emulator.keys.active_kid == rotated["kid"]
     assert set(rotated["published"]) == {first, rotated["kid"]}
@@ -160,7 +160,7 @@ def test_keys_rotate_keeps_old_keys_published_unless_retired(running: Running) -
 def test_reset_forgets_counters_and_faults(running: Running) -> None:
     running.emulator.counters.token_request("authorization_code", "ok")
     running.client.post("/__emulator/faults", json={"target": "token", "kind": "503"})
-    assert running.client.post("/__emulator/reset").json() == {"reset": True}
+    assert running.client.post("/__emulator/reset", json={}).json() == {"reset": True}
     assert running.client.get("/__emulator/counters").json()["token_requests"] == {}
     assert running.client.get("/__emulator/faults").json()["pending"] == {"token": 0, "api": 0}
 
@@ -190,7 +190,7 @@ def test_config_shows_test_credentials_lifetimes_switches_and_limits(
 
 def test_wrong_method_is_refused(running: Running) -> None:
     assert running.client.get("/__emulator/reset").status_code == 405
-    assert running.client.put("/__emulator/faults").status_code == 405
+    assert running.client.put("/__emulator/faults", json={}).status_code == 405
 
 
 # -- the "drop" fault ------------------------------------------------------------------

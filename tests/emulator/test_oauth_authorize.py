@@ -291,7 +291,7 @@ def test_control_api_lists_and_answers_pending_logins(running: Running) -> None:
     assert entry["request_id"] == request_id
     assert entry["client_id"] == CLIENT_ID
     assert entry["scopes"] == ["account_read", "offline_access"]
-    denied = running.client.post(f"/__emulator/authorizations/{request_id}/deny")
+    denied = running.client.post(f"/__emulator/authorizations/{request_id}/deny", json={})
     assert denied.status_code == 200
     assert query_of(denied.json()["redirect_to"]) == {
         "error": "access_denied",
@@ -299,7 +299,7 @@ def test_control_api_lists_and_answers_pending_logins(running: Running) -> None:
         "state": params["state"],
     }
     assert running.client.get("/__emulator/pending").json()["authorizations"] == []
-    again = running.client.post(f"/__emulator/authorizations/{request_id}/approve")
+    again = running.client.post(f"/__emulator/authorizations/{request_id}/approve", json={})
     assert again.status_code == 404
     assert again.json()["error"] == "unknown_request"
 
@@ -329,7 +329,10 @@ def test_pending_login_expires(start_emulator: StartEmulator) -> None:
         },
     )
     assert response.status_code == 400 and "location" not in response.headers
-    assert r.client.post(f"/__emulator/authorizations/{request_id}/approve").status_code == 404
+    assert (
+        r.client.post(f"/__emulator/authorizations/{request_id}/approve", json={}).status_code
+        == 404
+    )
 
 
 def test_pages_are_not_cached_or_framed(running: Running) -> None:

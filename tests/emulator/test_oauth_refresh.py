@@ -259,8 +259,8 @@ def test_long_lived_refresh_log_presented_equals_issued(r: Running) -> None:
 def test_control_api_revokes_a_grant(r: Running) -> None:
     body = tokens(r)
     (grant,) = r.client.get("/__emulator/grants").json()["grants"]
-    response = r.client.post(f"/__emulator/grants/{grant['grant_id']}/revoke")
+    response = r.client.post(f"/__emulator/grants/{grant['grant_id']}/revoke", json={})
     assert response.status_code == 200 and response.json()["revoked"] is True
     assert_oauth_error(refresh(r, body["refresh_token"]), "invalid_grant")
     assert not access_token_active(r.emulator, _jti(r, body["access_token"]))
-    assert r.client.post("/__emulator/grants/grant_nope/revoke").status_code == 404
+    assert r.client.post("/__emulator/grants/grant_nope/revoke", json={}).status_code == 404

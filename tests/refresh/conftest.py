@@ -93,7 +93,7 @@ class Env:
         """Revoke every grant at the emulator (as a user disconnecting the app would)."""
         base = self.server.base_url
         for grant in self.http.get(f"{base}/__emulator/grants").json()["grants"]:
-            self.http.post(f"{base}/__emulator/grants/{grant['grant_id']}/revoke")
+            self.http.post(f"{base}/__emulator/grants/{grant['grant_id']}/revoke", json={})
 
     def refreshes(self) -> int:
         counts = self.emu.counters.snapshot()["token_requests"].get("refresh_token", {})

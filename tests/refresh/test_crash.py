@@ -113,7 +113,7 @@ def _run_cycles(tmp_path: Path, cycles: int, seed: int, grace: int = 0) -> None:
                 recovered += 1
                 continue
             # The grant is lost (rotating tokens): authorize again and go on.
-            http.post(f"/__emulator/grants/{live[0]['grant_id']}/revoke")
+            http.post(f"/__emulator/grants/{live[0]['grant_id']}/revoke", json={})
             login_with_device_flow(server.base_url, store_url)
 
     windows = [float(line[2:]) for line in window_log.read_text().splitlines() if line[:1] == "S"]

@@ -109,7 +109,7 @@ def test_revoked_grant_requires_login_and_only_then_drops_the_refresh_token(env:
         grant_id = env.http.get(f"{env.server.base_url}/__emulator/grants").json()["grants"][0][
             "grant_id"
         ]
-        env.http.post(f"{env.server.base_url}/__emulator/grants/{grant_id}/revoke")
+        env.http.post(f"{env.server.base_url}/__emulator/grants/{grant_id}/revoke", json={})
         env.clock.advance(DAY + 1)
         with pytest.raises(AuthorizationRequired) as caught:
             manager.token()
@@ -186,7 +186,7 @@ def test_api_401_with_a_dead_grant_is_reported_not_looped(env: Env) -> None:
         grant_id = env.http.get(f"{env.server.base_url}/__emulator/grants").json()["grants"][0][
             "grant_id"
         ]
-        env.http.post(f"{env.server.base_url}/__emulator/grants/{grant_id}/revoke")
+        env.http.post(f"{env.server.base_url}/__emulator/grants/{grant_id}/revoke", json={})
         env.clock.advance(1.1)
         with httpx2.Client(base_url=env.server.base_url, auth=BearerAuth(manager)) as api:
             response = api.get("/v3/account/summary")

@@ -28,7 +28,7 @@ from tests.refresh.storm import (
     start,
     storm_command,
 )
-from tests.servers import fresh_postgres_schema, fresh_redis_prefix
+from tests.servers import shared_store_url
 
 EXPIRIES = 5
 
@@ -41,17 +41,9 @@ EXPIRIES = 5
     ]
 )
 def storm_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/tokens.db"
-        return
-    if request.param == "postgresql":
-        url, cleanup = fresh_postgres_schema()
-    else:
-        url, cleanup = fresh_redis_prefix(request.getfixturevalue("redis_server"))
-    try:
+    redis = lambda: request.getfixturevalue("redis_server")  # noqa: E731
+    with shared_store_url(request.param, tmp_path, redis) as url:
         yield url
-    finally:
-        cleanup()
 
 
 @pytest.mark.slow

@@ -7,6 +7,8 @@ prints ``ready`` first and reads ``START UNTIL`` (its own clock's epoch seconds)
 completed refresh appends the time from the response's last byte to the durable write.
 ``login``: a device-flow login at an auto-approving emulator, stored; prints the access
 token's expiry (for a test whose store or emulator only a test host can reach).
+``refresh``: one forced refresh (the fault tests stop it or cut its link meanwhile); prints
+one JSON line: the outcome, or the error's type and code.
 """
 
 from __future__ import annotations
@@ -26,15 +28,51 @@ from ctct._secret import Secret
 from ctct.stores import open_store
 
 
+def command(mode: str, base_url: str, store: str, *flags: str) -> list[str]:
+    """The command line of a worker against the default app of the emulator at ``base_url``."""
+    from ctct.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+
+    return [
+        sys.executable,
+        "-m",
+        "tests.refresh.worker",
+        mode,
+        "--base-url",
+        base_url,
+        "--client-id",
+        DEFAULT_CLIENT_ID,
+        "--client-secret",
+        DEFAULT_CLIENT_SECRET,
+        "--store",
+        store,
+        *flags,
+    ]
+
+
 def manager(args: argparse.Namespace, **kwargs: object) -> TokenManager:
     provider = Provider.constant_contact(args.base_url)
+    if args.via:
+        # Reach the emulator through another origin (a test proxy) while the grant keeps
+        # the identity (storage issuer) of ``--base-url``, as every other host has it.
+        endpoints = ("token_endpoint", "jwks_uri", "api_base_url", "revocation_endpoint")
+        provider = replace(
+            provider,
+            **{
+                name: getattr(provider, name).replace(args.base_url, args.via)
+                for name in endpoints
+                if getattr(provider, name) is not None
+            },
+        )
     if args.no_rate:
         provider = replace(provider, token_rate_per_second=None)
     return TokenManager(
         provider=provider,
         client=ClientCredentials(args.client_id, Secret(args.client_secret)),
         store=open_store(args.store),
-        policy=RefreshPolicy(margin=0.0),
+        policy=RefreshPolicy(
+            margin=0.0, lease_duration=args.lease_duration, save_margin=args.save_margin
+        ),
+        timeout=args.http_timeout,
         owns_store=True,
         **kwargs,  # type: ignore[arg-type]
     )
@@ -111,9 +149,21 @@ def crash(args: argparse.Namespace) -> None:
     print("done", flush=True)
 
 
+def refresh(args: argparse.Namespace) -> None:
+    with manager(args) as m:
+        print("ready", flush=True)
+        try:
+            tokens = m.refresh(force=True)
+        except Exception as exc:
+            code = getattr(exc, "code", None)
+            print(json.dumps({"ok": False, "type": type(exc).__name__, "code": code}), flush=True)
+            return
+    print(json.dumps({"ok": True, "refresh_token": tokens.refresh_token is not None}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["storm", "crash", "login"])
+    parser.add_argument("mode", choices=["storm", "crash", "login", "refresh"])
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--client-secret", required=True)
@@ -124,6 +174,10 @@ def main() -> None:
     parser.add_argument("--refreshes", type=int, default=1000)
     parser.add_argument("--window-log", default="")
     parser.add_argument("--no-rate", action="store_true")
+    parser.add_argument("--lease-duration", type=float, default=60.0)
+    parser.add_argument("--save-margin", type=float, default=5.0)
+    parser.add_argument("--http-timeout", type=float, default=10.0)
+    parser.add_argument("--via", default="", help="origin to reach the emulator through")
     parser.add_argument("--profile", default="default")
     args = parser.parse_args()
     if args.mode == "login":
@@ -132,7 +186,7 @@ def main() -> None:
         tokens = login_with_device_flow(args.base_url, args.store, args.profile)
         print(json.dumps({"expires_at": tokens.expires_at}))
     else:
-        storm(args) if args.mode == "storm" else crash(args)
+        {"storm": storm, "crash": crash, "refresh": refresh}[args.mode](args)
     sys.exit(0)
 
 

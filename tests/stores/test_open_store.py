@@ -92,6 +92,16 @@ def test_memory_urls() -> None:
         ("redis://localhost?durability=maybe", "durability"),
         ("tokens.db", "no scheme"),
         ("sqlite://relative/path.db", "must be absolute"),
+        ("sqlite:///", "names no file"),
+        ("sqlite:////", "names no file"),
+        ("sqlite:///srv/ctct/", "ends with '/'"),
+        ("sqlite:///srv/tokens.db?mode=ro", "has a query or fragment"),
+        ("sqlite:///srv/tokens.db#x", "has a query or fragment"),
+        ("sqlite:///srv/a\x00b.db", "NUL"),
+        ("redis://:hunter2@[::1", "not a valid URL"),
+        ("postgresql://u:hunter2@[bad/db", "not a valid URL"),
+        ("redis://localhost:99999/0", "not a valid URL"),
+        ("postgresql://u@localhost:port/db", "not a valid URL"),
     ],
 )
 def test_bad_urls_say_what_is_accepted(url: str, match: str) -> None:
@@ -100,6 +110,22 @@ def test_bad_urls_say_what_is_accepted(url: str, match: str) -> None:
     if "scheme" in match:
         assert "sqlite:///absolute/path.db" in str(info.value)
         assert "postgresql://" in str(info.value)
+    if url.startswith("sqlite"):
+        assert "sqlite:///absolute/path/tokens.db" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+def test_four_slashes_name_the_same_file_as_three(hermetic: Path) -> None:
+    path = hermetic / "elsewhere" / "t.db"
+    assert str(path).startswith("/")
+    with open_store(f"sqlite:///{path}") as four:  # sqlite:////abs/... as SQLAlchemy writes
+        assert isinstance(four, SqliteStore)
+        assert four.path == path and not str(four.path).startswith("//")
+        assert four.location() == str(path)
+        four.save(GRANT, b"x", expected_version=None)
+    with open_store(f"sqlite://{path}") as three:
+        record = three.load(GRANT)
+    assert record is not None and record.data == b"x"
 
 
 def test_store_urls_never_show_a_password() -> None:
@@ -110,3 +136,22 @@ def test_store_urls_never_show_a_password() -> None:
         open_store("postgresql://user:hunter2@127.0.0.1:1/db?connect_timeout=1&retry_for=1")
     assert "hunter2" not in str(failed.value)
     assert "***" in str(failed.value)
+
+
+def test_postgresql_prepares_no_statements_unless_asked() -> None:
+    # PgBouncer's transaction pooling cannot follow server-side prepared statements.
+    from tests.servers import fresh_postgres_schema
+
+    url, cleanup = fresh_postgres_schema()
+    try:
+        for suffix, expected in (("", None), ("&prepare_threshold=5", 5)):
+            with open_store(url + suffix) as store:
+                for _ in range(10):  # past psycopg's default threshold
+                    store.load(GrantKey("p", "https://issuer.example", "c"))
+                with store._pool.connection() as conn:  # type: ignore[attr-defined]
+                    assert conn.prepare_threshold == expected
+                    if expected is None:
+                        row = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
+                        assert row is not None and row[0] == 0
+    finally:
+        cleanup()

@@ -16,6 +16,7 @@ from ctct.emulator import accounts, api, control, generic, grants, oauth
 from ctct.emulator.api.amzn import AmznHeadersMiddleware
 from ctct.emulator.clock import Clock
 from ctct.emulator.config import EmulatorConfig
+from ctct.emulator.control_guard import ControlGuardMiddleware
 from ctct.emulator.counters import Counters
 from ctct.emulator.db import Database
 from ctct.emulator.faults import FaultMiddleware, Faults
@@ -129,6 +130,7 @@ def create_app(config: EmulatorConfig | None = None, emulator: Emulator | None =
     allowed = frozenset(LOOPBACK_HOSTS | {h.lower() for h in emu.config.allowed_hosts})
     middleware: list[Any] = [
         Middleware(HostCheckMiddleware, allowed=allowed),
+        Middleware(ControlGuardMiddleware),
         Middleware(DateHeaderMiddleware, clock=emu.clock),
         Middleware(SplitHostsMiddleware, roles=emu.host_roles),
         Middleware(AmznHeadersMiddleware),

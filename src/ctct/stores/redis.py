@@ -470,16 +470,9 @@ class RedisStore(SealedStore):
             ]
         return []
 
-    def probe(self) -> dict[str, str]:
-        started = time.perf_counter()
-        self._run("probing", lambda r: r.ping())
-        latency = time.perf_counter() - started
-        return {
-            "server": f"Redis {self.server_version}",
-            "persistence": self.persistence()[1],
-            "latency": f"{latency * 1000:.1f} ms",
-            "prefix": self.settings.prefix,
-        }
+    def server_facts(self) -> tuple[str, str, dict[str, str]]:
+        prefix = {"prefix": self.settings.prefix}
+        return f"Redis {self.server_version}", self.persistence()[1], prefix
 
     # -- grants -----------------------------------------------------------------------
 

@@ -84,7 +84,7 @@ def tour(t: Tour) -> None:
     t.call("POST", "/activities/contact_delete", 201, json={"contact_ids": [_contact(t)]})
     t.call("POST", "/activities/contact_delete", 400, json={})
 
-    t.running.client.post("/__emulator/activities/run")
+    t.running.client.post("/__emulator/activities/run", json={})
     done = t.call(
         "GET", "/activities/{activity_id}", path={"activity_id": imported["activity_id"]}
     ).json()
