@@ -78,13 +78,15 @@ def read_reports(workers: list[subprocess.Popen[str]], timeout: float) -> list[d
 def assert_one_refresh_per_expiry(
     reports: list[dict[str, Any]], emulator: Emulator, expiries: int
 ) -> None:
-    """No call failed, every worker kept asking, and the token endpoint saw exactly one
-    (successful) refresh per expiry, one expiry apart."""
+    """No call failed, every worker kept asking and got each new token, and the token
+    endpoint saw exactly one (successful) refresh per expiry, one expiry apart."""
     counters = emulator.counters.snapshot()["token_requests"]
     refresh_events = emulator.counters.events("refresh")
     failures = [f for r in reports for f in r["failures"]]
     assert sum(r["failed"] for r in reports) == 0, failures
     assert sum(r["calls"] for r in reports) > len(reports) * THREADS * expiries
+    # Every worker was handed each new token: none kept serving an expired one.
+    assert [r["tokens"] for r in reports] == [expiries] * len(reports)
     # Exactly one refresh per expiry, and nothing else reached the token endpoint.
     assert counters["refresh_token"] == {"success": expiries}, (counters, refresh_events)
     assert len(refresh_events) == expiries, refresh_events
