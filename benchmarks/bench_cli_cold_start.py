@@ -21,12 +21,15 @@ keyring, bytecode cached under a private ``PYTHONPYCACHEPREFIX`` after one warm-
 (as an installed package would have it). Every run's exit code (and the token's
 output) is checked. ``CTCT_BENCH_RUNS`` sets the number of rounds (default 21).
 
-For a miss, ``python -X importtime -m ctct ARGS`` shows which imports dominate.
+Targets are judged on wall time. The CPU time (user + system) of each process is shown
+beside it: on a busy machine wall time grows with the wait for a core, CPU time much
+less. For a miss, ``python -X importtime -m ctct ARGS`` shows which imports dominate.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import secrets
 import statistics
 import subprocess
@@ -37,6 +40,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ctct.stores import GrantKey
 
 RUNS = int(os.environ.get("CTCT_BENCH_RUNS", "21"))
 CLIENT_ID = "5f4c3b2a-1d0e-4f9a-8b7c-6d5e4f3a2b1c"
@@ -81,17 +88,23 @@ def _ctct() -> str:
 
 def _store(env: dict[str, str], key: str | None, tokens: object, grant: object) -> None:
     from ctct._tokens import TokenSet
-    from ctct.stores import GrantKey, SqliteStore, no_keys, static_keys
+    from ctct.stores import GrantKey
 
     assert isinstance(tokens, TokenSet) and isinstance(grant, GrantKey)
+    _save(env, key, grant, tokens.to_json())
+
+
+def _save(env: dict[str, str], key: str | None, grant: GrantKey, data: bytes) -> None:
+    from ctct.stores import SqliteStore, no_keys, static_keys
+
     path = Path(env["XDG_STATE_HOME"]) / "ctct" / "tokens.db"
     keys = static_keys(key)() if key is not None else no_keys()
     with SqliteStore(path, keys) as store:
-        store.save(grant, tokens.to_json(), expected_version=None)
+        store.save(grant, data, expected_version=None)
 
 
-def _store_token(env: dict[str, str], profile: str, key: str | None) -> str:
-    """Write a fresh grant the way a login would, into the store ``env`` selects."""
+def fresh_grant(profile: str) -> tuple[GrantKey, bytes, str]:
+    """A fresh grant as a login stores it: its key, its record and the access token."""
     from ctct._provider import Provider
     from ctct._secret import Secret
     from ctct._tokens import TokenSet
@@ -111,7 +124,13 @@ def _store_token(env: dict[str, str], profile: str, key: str | None) -> str:
         obtained_at=now,
         scopes=frozenset({"account_read", "contact_data", "offline_access"}),
     )
-    _store(env, key, tokens, GrantKey(profile, provider.storage_issuer, CLIENT_ID))
+    return GrantKey(profile, provider.storage_issuer, CLIENT_ID), tokens.to_json(), token
+
+
+def _store_token(env: dict[str, str], profile: str, key: str | None) -> str:
+    """Write a fresh grant the way a login would, into the store ``env`` selects."""
+    grant, data, token = fresh_grant(profile)
+    _save(env, key, grant, data)
     return token
 
 
@@ -177,12 +196,17 @@ def _emulator_env(root: Path) -> Iterator[tuple[dict[str, str], dict[str, Callab
         yield env, network
 
 
-def _time_once(name: str, variant: Variant) -> float:
+def _time_once(name: str, variant: Variant, cpu: list[float] | None = None) -> float:
+    """Wall seconds of one run; its CPU seconds (user + system) go into ``cpu``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     result = subprocess.run(
         variant.argv, env=variant.env, capture_output=True, text=True, check=False
     )
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     wrong = variant.expected is not None and result.stdout != variant.expected + "\n"
     if result.returncode != 0 or wrong:
         raise SystemExit(f"{name} failed (exit {result.returncode}): {result.stderr[-500:]}")
@@ -195,8 +219,9 @@ def _time_call(call: Callable[[], None]) -> float:
     return time.perf_counter() - started
 
 
-def measure(runs: int = RUNS) -> tuple[dict[str, float], dict[str, float]]:
-    """Median seconds per variant and per network probe (see the module docstring)."""
+def measure(runs: int = RUNS) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Median wall seconds per variant and per network probe, and median CPU seconds per
+    variant (see the module docstring)."""
     ctct = _ctct()
     with tempfile.TemporaryDirectory(prefix="ctct-bench-") as tmp:
         root = Path(tmp)
@@ -233,13 +258,15 @@ def measure(runs: int = RUNS) -> tuple[dict[str, float], dict[str, float]]:
             for call in network.values():
                 call()
             samples: dict[str, list[float]] = {name: [] for name in (*variants, *network)}
+            cpu: dict[str, list[float]] = {name: [] for name in variants}
             for _ in range(runs):
                 for name, variant in variants.items():
-                    samples[name].append(_time_once(name, variant))
+                    samples[name].append(_time_once(name, variant, cpu[name]))
                 for name, call in network.items():
                     samples[name].append(_time_call(call))
     medians = {name: statistics.median(values) for name, values in samples.items()}
-    return {n: medians[n] for n in variants}, {n: medians[n] for n in network}
+    cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
+    return {n: medians[n] for n in variants}, {n: medians[n] for n in network}, cpu_medians
 
 
 def verdicts(medians: dict[str, float], network: dict[str, float]) -> dict[str, str]:
@@ -265,13 +292,18 @@ def verdicts(medians: dict[str, float], network: dict[str, float]) -> dict[str, 
 
 
 def main() -> None:
-    medians, network = measure()
+    medians, network, cpu = measure()
     floor = medians["python -c pass"]
     judged = verdicts(medians, network)
-    print(f"median of {RUNS} cold starts each, interleaved:")
+    load = os.getloadavg()[0]
+    print(f"median of {RUNS} cold starts each, interleaved (load average {load:.1f}):")
+    print(f"  {'':34} {'wall':>7}     {'ratio':>5}  {'cpu':>7}")
     for name, seconds in medians.items():
         verdict = judged.get(name, "")
-        print(f"  {name:34} {seconds * 1000:7.1f} ms  {seconds / floor:4.1f}x  {verdict}")
+        print(
+            f"  {name:34} {seconds * 1000:7.1f} ms  {seconds / floor:4.1f}x  "
+            f"{cpu[name] * 1000:7.1f} ms  {verdict}"
+        )
     print("network time (same requests, fresh client in-process):")
     for name, seconds in network.items():
         print(f"  {name:34} {seconds * 1000:7.1f} ms")

@@ -9,13 +9,14 @@ its own schema and drops it afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -91,6 +92,7 @@ class RedisServer:
                         return
             except OSError:
                 time.sleep(0.02)
+        self.stop()
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:
@@ -101,6 +103,14 @@ class RedisServer:
 
     def restart(self) -> None:
         self.stop()
+        self.start()
+
+    def kill_and_restart(self) -> None:
+        """SIGKILL (no shutdown save: only what the AOF fsynced survives), then start."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
         self.start()
 
 
@@ -121,6 +131,18 @@ def fresh_redis_prefix(server: RedisServer, **params: str) -> tuple[str, Callabl
             client.close()
 
     return url, cleanup
+
+
+def fresh_store(
+    kind: str, tmp_path: Path, redis: Callable[[], RedisServer]
+) -> tuple[str, Callable[[], None]]:
+    """A new, empty store of ``kind`` (sqlite, postgresql, redis) and its cleanup;
+    ``redis`` gives the server to use (e.g. the ``redis_server`` fixture's)."""
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path}/tokens.db", lambda: None
+    if kind == "postgresql":
+        return fresh_postgres_schema()
+    return fresh_redis_prefix(redis())
 
 
 class PostgresCluster:
@@ -157,6 +179,11 @@ class PostgresCluster:
             "postgres",
             "--no-sync",
         )
+        if self.host != "127.0.0.1":
+            # initdb trusts loopback clients only; it listens on ``host`` alone, so this
+            # admits the test hosts on that subnet (a test fleet's bridge).
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write("host all all samenet trust\n")
 
     def start(self) -> None:
         self._as_postgres(
@@ -179,3 +206,26 @@ class PostgresCluster:
     def restart(self) -> None:
         self.stop("immediate")
         self.start()
+
+
+SHARED_BACKENDS = ("sqlite", "postgresql", "redis")
+"""The backends processes share a store on (parametrize a fixture with them)."""
+
+
+@contextlib.contextmanager
+def shared_store_url(
+    backend: str, tmp_path: Path, redis: Callable[[], RedisServer]
+) -> Iterator[str]:
+    """A fresh store URL on ``backend`` (one of ``SHARED_BACKENDS``), cleaned up after;
+    ``redis`` gives the test run's Redis server (asked only for "redis")."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/tokens.db"
+        return
+    if backend == "postgresql":
+        url, cleanup = fresh_postgres_schema()
+    else:
+        url, cleanup = fresh_redis_prefix(redis())
+    try:
+        yield url
+    finally:
+        cleanup()

@@ -232,7 +232,7 @@ README_EXPECTED = (
     '"token_type": "Bearer"',
     '"invalid_grant"',
     "revoke: 200",
-    "200\n200\n",
+    "200\n200\n200\n",  # httpx2, httpx and requests
 )
 
 # What the documented commands print, somewhere in the run (the doc shows these too).
@@ -279,6 +279,12 @@ EXPECTED = (
 # What docs/api.md's commands print, somewhere in the run: (text of a block that runs,
 # what the run must print). The doc shows these too.
 API_EXPECTED = (
+    ("def greeting(summary: ctct.AccountSummary)", "Hello, Alice of Alice's Bakery dict\n"),
+    (
+        "httpx.Client(auth=ctct.BearerAuth(manager))",
+        "is not the auth for httpx clients: use auth=ctct.HttpxAuth(manager) instead.\n",
+    ),
+    ('Settings.load(profile="phone")', "logged in: alice@example.com with the device flow\n"),
     ("--jq '{organization_name, country_code}'", '"organization_name": "Alice\'s Bakery"'),
     ('"first_name": "Ann"', "\nAnn\n"),
     ("--input - --jq .name", "\nNewsletter\n"),
@@ -295,8 +301,8 @@ API_EXPECTED = (
     ("ctct lists show", "favorite:         True"),
     ("ctct lists list", "VIP customers"),
     ("ctct lists delete Newsletter", "Deleted list 'Newsletter'."),
-    ("ctct lists add", "Added 2 contact(s) to 'VIP customers'."),
-    ("ctct lists remove", "Removed 1 contact(s) from 'VIP customers'."),
+    ("ctct lists add", "Added 2 contacts to 'VIP customers'."),
+    ("ctct lists remove", "Removed 1 contact from 'VIP customers'."),
     ("--dry-run", "customers.csv: 6 rows, 2 valid, 4 rejected (dry run: nothing sent)."),
     ("--dry-run", "rejected line 4: invalid email address 'fay@example'"),
     ("--dry-run", "rejected line 5: birthday_month must be a number from 1 to 12, not '13'"),
@@ -330,6 +336,7 @@ API_EXPECTED = (
     ('api.request("GET", "https://example.com', "RefusedUrl exit 2"),
     ("daily_quota=1", "quota spent; resets at 00:00 UTC exit 15"),
     ("CTCT_API_DAILY_QUOTA=1", "exit 15\n"),
+    ("share=0.25, daily_cap=2_000", "0.98 2000\n"),
     ('"count": 2}', "Alice's Bakery\n"),
     ("RetryPolicy(attempts=1)", "not retried: 503"),
     ("asyncio.run(main())", "Alice's Bakery "),

@@ -12,7 +12,8 @@ TYPE_CHECKING = False  # not typing's: the CLI's fast path never imports typing
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use
     from typing import Any
 
-    from ctct._auth import BearerAuth, RequestsAuth, httpx_auth
+    from ctct._auth import BearerAuth, RequestsAuth
+    from ctct._httpx_auth import HttpxAuth
     from ctct._jwt import AccessTokenClaims, JwtVerifier
     from ctct._manager import TokenManager
     from ctct._oauth_requests import ClientCredentials
@@ -99,6 +100,7 @@ _EXPORTS: dict[str, str] = {
     "FlowError": "ctct.errors",
     "FlowTimedOut": "ctct.errors",
     "Forbidden": "ctct.api",
+    "HttpxAuth": "ctct._httpx_auth",
     "InsufficientScope": "ctct.errors",
     "JwtVerifier": "ctct._jwt",
     "Login": "ctct.flows",
@@ -130,7 +132,6 @@ _EXPORTS: dict[str, str] = {
     "Unauthorized": "ctct.api",
     "WebLogin": "ctct.flows",
     "choose_flow": "ctct.flows",
-    "httpx_auth": "ctct._auth",
     "keep_alive": "ctct._timer",
     "open_store": "ctct.stores",
     "qr_text": "ctct.flows",
@@ -165,6 +166,7 @@ __all__ = [
     "FlowError",
     "FlowTimedOut",
     "Forbidden",
+    "HttpxAuth",
     "InsufficientScope",
     "JwtVerifier",
     "Login",
@@ -197,7 +199,6 @@ __all__ = [
     "WebLogin",
     "__version__",
     "choose_flow",
-    "httpx_auth",
     "keep_alive",
     "open_store",
     "qr_text",

@@ -6,7 +6,10 @@ joserfc or the store package: it resolves the few settings that locate the grant
 (profile, client id, base URL, store, refresh margin) with the same precedence as
 ``ctct._settings.Settings.load`` (flags, ``CTCT_*``, the config file's profile table,
 its top level, defaults), reads the record with one read-only SQLite query, and prints
-the token. Only an encrypted record pulls in the store's key handling.
+the token. An encrypted record is opened here too (``ctct.stores.crypto``'s envelope,
+AES-GCM from cryptography's Rust binding), with the key from ``CTCT_STORE_KEY``,
+``CTCT_STORE_KEY_FILE`` or the default key file; a key that only the keyring holds goes
+through the store package.
 
 Anything unusual falls back to the full command line, which does the same job with all
 its checks and messages: a token that is due or expired (it must be refreshed), a
@@ -24,6 +27,12 @@ import os
 import stat
 import sys
 import time
+
+from ctct._dirs import user_dir
+
+TYPE_CHECKING = False  # not typing's: importing typing costs the fast path
+if TYPE_CHECKING:
+    from typing import Any
 
 _DEFAULT_PROFILE = "default"
 _DEFAULT_MARGIN = 300.0
@@ -70,8 +79,16 @@ def main() -> None:
 
 
 def _token_command_profile(argv: list[str]) -> str | bool | None:
-    """For ``auth token [--profile NAME]``: the profile flag (None when absent);
-    False for any other command line."""
+    """For ``auth token [--profile NAME]`` (or ``--profile NAME auth token``): the
+    profile flag (None when absent); False for any other command line."""
+    before = None
+    if len(argv) >= 2 and argv[0] in ("--profile", "-p") and argv[1] and argv[1][0] != "-":
+        before = argv[1]
+    elif argv and argv[0].startswith("--profile=") and len(argv[0]) > 10:
+        before = argv[0][10:]
+    if before is not None:
+        rest = argv[2:] if argv[0] in ("--profile", "-p") else argv[1:]
+        return before if rest == ["auth", "token"] else False
     if argv[:2] != ["auth", "token"]:
         return False
     rest = argv[2:]
@@ -184,7 +201,7 @@ def _file_layers(
     environ: dict[str, str] | os._Environ[str], profile: str
 ) -> list[dict[str, object]]:
     explicit = environ.get("CTCT_CONFIG")
-    path = explicit or os.path.join(_user_dir("config"), "config.toml")
+    path = explicit or os.path.join(user_dir("config"), "config.toml")
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -250,34 +267,6 @@ def _check_secret(layers: list[dict[str, object]]) -> None:
             return
 
 
-def _user_dir(kind: str) -> str:
-    """platformdirs' ``user_config_dir("ctct")`` / ``user_state_dir("ctct")``.
-
-    On Linux with an absolute ``HOME`` and the XDG variable unset or absolute, every
-    platformdirs version agrees on the answer, so it is computed here (importing
-    platformdirs costs more than the rest of the fast path); anything else asks
-    platformdirs itself.
-    """
-    variable, default = (
-        ("XDG_CONFIG_HOME", ".config") if kind == "config" else ("XDG_STATE_HOME", ".local/state")
-    )
-    home = os.environ.get("HOME", "")
-    xdg = os.environ.get(variable, "")
-    simple = (
-        sys.platform == "linux"
-        and "ANDROID_DATA" not in os.environ
-        and os.path.isabs(home)
-        and (xdg == "" or os.path.isabs(xdg))
-    )
-    if simple:
-        return os.path.join(xdg or os.path.join(home, default), "ctct")
-    import platformdirs
-
-    if kind == "config":
-        return platformdirs.user_config_dir("ctct")
-    return platformdirs.user_state_dir("ctct")
-
-
 def _storage_issuer(base_url: str | None) -> str:
     """``ctct._provider.Provider.constant_contact(base_url).storage_issuer``."""
     from ctct import _cc
@@ -300,12 +289,12 @@ def _store_path(url: str | None) -> str:
     four slashes name the same file as three; anything it refuses falls back, to be
     explained by the full CLI)."""
     if url is None:
-        return os.path.join(_user_dir("state"), "tokens.db")
+        return os.path.join(user_dir("state"), "tokens.db")
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() != "sqlite":
         raise _Fallback("store")
     if not rest:
-        return os.path.join(_user_dir("state"), "tokens.db")
+        return os.path.join(user_dir("state"), "tokens.db")
     if not rest.startswith("/") or rest.endswith("/") or any(c in rest for c in "?#\x00"):
         raise _Fallback("store")
     return "/" + rest.lstrip("/")
@@ -377,7 +366,9 @@ def _read_envelope(settings: FastSettings) -> bytes:
 def _open_envelope(
     settings: FastSettings, envelope: bytes, environ: dict[str, str] | os._Environ[str]
 ) -> bytes:
-    """The record's plaintext (``ctct.stores.crypto`` envelope format)."""
+    """The record's plaintext (``ctct.stores.crypto`` envelope format:
+    ``CTS``, format byte; for AES-GCM a key id, a nonce, then ciphertext and tag, with
+    the header and the grant key's context as associated data)."""
     if envelope[:3] != b"CTS" or len(envelope) < 4:
         raise _Fallback("envelope")
     if envelope[3] == 0:
@@ -392,6 +383,83 @@ def _open_envelope(
         if _key_configured(environ):
             raise _Fallback("plaintext record, key configured")
         return envelope[4:]
+    if envelope[3] != 1 or len(envelope) < _SEALED_HEADER + _NONCE_BYTES + 16:
+        raise _Fallback("envelope")
+    keys = _store_keys(environ)
+    if keys is None:  # the keyring may hold it: the store package asks, with its timeout
+        return _open_with_store_package(settings, envelope, environ)
+    kid = envelope[4:_SEALED_HEADER]
+    for key in keys:
+        if _key_id(key) == kid:
+            break
+    else:
+        raise _Fallback("no such key")
+    import json
+
+    # ctct.stores.base.GrantKey.context, byte for byte
+    context = json.dumps(["grant", settings.profile, settings.issuer, settings.client_id])
+    nonce_end = _SEALED_HEADER + _NONCE_BYTES
+    aad = envelope[:_SEALED_HEADER] + context.encode()
+    # InvalidTag (altered, foreign or mis-keyed record): fast_token falls back
+    cipher = aesgcm_class()(key)
+    return bytes(cipher.decrypt(envelope[_SEALED_HEADER:nonce_end], envelope[nonce_end:], aad))
+
+
+def aesgcm_class() -> Any:
+    """cryptography's ``AESGCM``, taken from its Rust binding when that is where it lives
+    (cryptography 42 and later): the same class, without importing cryptography's Python
+    layers, which cost more than the rest of the fast path. A test checks it is the
+    public class."""
+    try:
+        from cryptography.hazmat.bindings._rust import openssl
+
+        return openssl.aead.AESGCM
+    except (ImportError, AttributeError):
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM
+
+
+_SEALED_HEADER = 4 + 8  # MAGIC + format byte + ctct.stores.crypto.KEY_ID_BYTES
+_NONCE_BYTES = 12  # ctct.stores.crypto.NONCE_BYTES
+
+
+def _store_keys(environ: dict[str, str] | os._Environ[str]) -> list[bytes] | None:
+    """The store keys from ``CTCT_STORE_KEY``, ``CTCT_STORE_KEY_FILE`` or the default key
+    file (``ctct.stores.keys.resolve_keys``' order); None when only the keyring is left."""
+    text = environ.get("CTCT_STORE_KEY", "").strip()
+    if not text:
+        named = environ.get("CTCT_STORE_KEY_FILE", "").strip()
+        path = os.path.expanduser(named) if named else os.path.join(user_dir("config"), "store.key")
+        if not named and not os.path.exists(path):
+            return None
+        from pathlib import Path
+
+        from ctct._private_file import read_private
+
+        text = read_private(Path(path), "the store key file").decode("utf-8", errors="replace")
+    import base64
+
+    keys = []
+    for part in text.strip().split(","):  # ctct.stores.crypto.parse_keys
+        part = part.strip()
+        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        if len(raw) != 32:
+            raise _Fallback("key")
+        keys.append(raw)
+    return keys
+
+
+def _key_id(key: bytes) -> bytes:
+    """``ctct.stores.crypto.key_id``."""
+    import hashlib
+
+    return hashlib.sha256(b"ctct-store-key-id\x00" + key).digest()[:8]
+
+
+def _open_with_store_package(
+    settings: FastSettings, envelope: bytes, environ: dict[str, str] | os._Environ[str]
+) -> bytes:
     from ctct.errors import CtctError
     from ctct.stores.base import GrantKey
     from ctct.stores.crypto import Sealer
@@ -409,7 +477,7 @@ def _key_configured(environ: dict[str, str] | os._Environ[str]) -> bool:
     (``ctct.stores.keys.resolve_keys`` without the keyring)."""
     if environ.get("CTCT_STORE_KEY", "").strip() or environ.get("CTCT_STORE_KEY_FILE", "").strip():
         return True
-    return os.path.lexists(os.path.join(_user_dir("config"), "store.key"))
+    return os.path.lexists(os.path.join(user_dir("config"), "store.key"))
 
 
 def _fresh_token(plaintext: bytes, margin: float, now: float) -> str:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ctct._secret import Secret
     from ctct._tokens import TokenSet
 
-Decision = Literal["write", "deleted", "other_grant", "double_send", "newer"]
+Decision = Literal["write", "ours", "deleted", "other_grant", "double_send", "newer"]
 
 
 def new_grant_id() -> str:
@@ -40,6 +40,11 @@ def decide(ours: TokenSet, latest: TokenSet | None) -> Decision:
         return "deleted"  # logged out meanwhile: do not bring the grant back
     if ours.grant_id and latest.grant_id and ours.grant_id != latest.grant_id:
         return "other_grant"
+    mine = fingerprint(ours.refresh_token)
+    if mine is not None and fingerprint(latest.refresh_token) == mine:
+        # our own write landed (a save retried after its answer was lost: a store
+        # restart or a link cut mid-save); nothing to overwrite, nobody sent twice
+        return "ours"
     parent = ours.parent
     if parent is not None and fingerprint(latest.refresh_token) == parent:
         return "write"  # holds our parent (e.g. rewritten by a rekey meanwhile)

@@ -10,7 +10,6 @@ as web frameworks tend to, does not multiply refreshes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import threading
@@ -19,14 +18,12 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import anyio
-import anyio.to_thread
 import httpx2
 
 from ctct import _oauth_http, _redact
-from ctct._jwt import JwksCache, JwtVerifier
+from ctct._aio import sleep, to_thread
 from ctct._oauth_requests import ClientCredentials
 from ctct._provider import Provider
 from ctct._refresh import (
@@ -66,6 +63,7 @@ from ctct.stores import (
     StoreLockTimeout,
     open_store,
 )
+from ctct.stores.base import unreadable_fix
 
 log = logging.getLogger("ctct.manager")
 
@@ -84,6 +82,12 @@ class _Cached:
     use_until: float  # refresh (or retry) at this time; the hot path serves before it
 
 
+if TYPE_CHECKING:
+    import asyncio
+
+    from ctct._jwt import JwksCache, JwtVerifier
+
+
 class _Shared:
     """Per-process state of one grant, shared by every manager for it."""
 
@@ -97,6 +101,8 @@ class _Shared:
         self.retry_at = 0.0
 
     def loop_lock(self) -> asyncio.Lock:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         with self.thread_lock:
             lock = self.loop_locks.get(loop)
@@ -121,6 +127,8 @@ def _shared_for(store: Store, key: GrantKey) -> _Shared:
 
 
 def _jwks_cache_for(jwks_uri: str) -> JwksCache:
+    from ctct._jwt import JwksCache
+
     with _registry_lock:
         cache = _jwks_caches.get(jwks_uri)
         if cache is None:
@@ -174,15 +182,9 @@ class TokenManager:
         self._on_mark = on_mark
         self._shared = _shared_for(store, self.key) if process_cache else _Shared()
         self._grant = Grant(self.key, provider, client, clock, self.policy, http_timeout=timeout)
+        self._leeway = leeway
         self._verifier: JwtVerifier | None = None
-        if provider.jwks_uri is not None and provider.access_token_format != "opaque":
-            self._verifier = JwtVerifier.for_provider(
-                provider,
-                client.client_id,
-                clock=clock,
-                leeway=leeway,
-                jwks_cache=_jwks_cache_for(provider.jwks_uri),
-            )
+        """Built on first use: a fresh token needs no verification, nor the JOSE stack."""
 
     @classmethod
     def from_settings(
@@ -196,12 +198,14 @@ class TokenManager:
                 "or client_id in the config file."
             )
         given_http: httpx2.Client | None = kwargs.pop("http", None)
-        http = given_http or httpx2.Client()
-        provider = (
-            _oauth_http.resolve_provider(settings, http)
-            if settings.needs_discovery
-            else settings.provider()
-        )
+        # No client unless discovery needs one now: building one loads the system's CA
+        # certificates, and a fresh token needs no request (``_sync_http`` makes it).
+        http = given_http
+        if settings.needs_discovery:
+            http = given_http or httpx2.Client()
+            provider = _oauth_http.resolve_provider(settings, http)
+        else:
+            provider = settings.provider()
         owns_store = store is None
         manager = cls(
             provider=provider,
@@ -300,7 +304,7 @@ class TokenManager:
     def tokens(self) -> TokenSet | None:
         """The stored tokens (no refresh), or None when the profile has no grant."""
         record = self.store.load(self.key)
-        return None if record is None else decode(record).tokens
+        return None if record is None else self._decode(record).tokens
 
     def not_logged_in(self) -> AuthorizationRequired:
         """The error for "no grant under this manager's key", naming a grant of this
@@ -341,9 +345,9 @@ class TokenManager:
         with self.store.lock(self.key, self.policy.lock_timeout):
             try:
                 current = self.store.load(self.key)
-            except RecordUnreadable:
+            except RecordUnreadable as unreadable:
                 if not self.replace_unreadable:
-                    raise
+                    raise unreadable from None  # never without the person's yes
                 self.store.delete(self.key)
                 current = None
             version = self.store.save(
@@ -382,7 +386,7 @@ class TokenManager:
                 record = known if known is not None else self.store.load(self.key)
                 if record is None:
                     raise self.not_logged_in()
-                cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
+                cached = self._usable(self._adopt(self._decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached
             acquired = self._lease_or_stored(force, rejected, min_valid)
@@ -425,7 +429,7 @@ class TokenManager:
                 raise
         record = None if force else self.store.load(self.key)
         if record is not None:
-            snapshot = decode(record)
+            snapshot = self._decode(record)
             if self._serves_while_busy(snapshot.tokens, rejected, min_valid):
                 return snapshot  # the holder refreshes meanwhile
         return self._lease(policy.lock_timeout - patience)
@@ -526,17 +530,15 @@ class TokenManager:
             if cached is not None:
                 return cached
             if not force:
-                record = await anyio.to_thread.run_sync(self.store.load, self.key)
+                record = await to_thread(self.store.load, self.key)
                 if record is None:
                     raise self.not_logged_in()
-                cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
+                cached = self._usable(self._adopt(self._decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached
             # Not cancellable (anyio's default): a cancelled wait must not leave the
             # lease acquired by a thread nobody will release it from.
-            acquired = await anyio.to_thread.run_sync(
-                self._lease_or_stored, force, rejected, min_valid
-            )
+            acquired = await to_thread(self._lease_or_stored, force, rejected, min_valid)
             if isinstance(acquired, Snapshot):
                 return self._serve_while_busy(acquired)
             lease = acquired
@@ -546,25 +548,25 @@ class TokenManager:
                 )
                 outcome = await self._arun(flow, lease)
             finally:
-                await anyio.to_thread.run_sync(lease.release)
+                await to_thread(lease.release)
             return self._settle(outcome, raise_transient)
 
     async def _arun(self, flow: Flow, lease: Lease) -> Outcome:
         try:
             return await adrive(flow, lambda operation: self._aexecute(operation, lease))
         except CtctError as error:
-            held = await anyio.to_thread.run_sync(self.held_secrets)
+            held = await to_thread(self.held_secrets)
             _redact.scrub(error, held)
             raise
 
     async def _aexecute(self, operation: object, lease: Lease) -> Any:
         if isinstance(operation, Renew | ForeignAttempt | RecordAttempt | ClearAttempt | SetState):
-            return await anyio.to_thread.run_sync(self._lease_step, operation, lease)
+            return await to_thread(self._lease_step, operation, lease)
         if isinstance(operation, Load):
-            return await anyio.to_thread.run_sync(self.store.load, self.key)
+            return await to_thread(self.store.load, self.key)
         if isinstance(operation, Save):
             data, expected = operation.data, operation.expected_version
-            return await anyio.to_thread.run_sync(
+            return await to_thread(
                 lambda: self.store.save(self.key, data, expected_version=expected)
             )
         if isinstance(operation, Send):
@@ -573,11 +575,9 @@ class TokenManager:
             )
         if isinstance(operation, TakeRate):
             bucket, rate = operation.bucket, operation.rate
-            return await anyio.to_thread.run_sync(
-                lambda: self.store.acquire_rate(bucket, rate, 1.0)
-            )
+            return await to_thread(lambda: self.store.acquire_rate(bucket, rate, 1.0))
         if isinstance(operation, Sleep):
-            await anyio.sleep(operation.seconds)
+            await sleep(operation.seconds)
             return None
         if isinstance(operation, Verify):
             verifier, jwks_uri = self._verification()
@@ -592,6 +592,16 @@ class TokenManager:
         return self._execute(operation, lease)  # Mark: no I/O
 
     # -- shared bookkeeping ------------------------------------------------------------------
+
+    def _decode(self, record: Record) -> Snapshot:
+        try:
+            return decode(record)
+        except RecordUnreadable as error:
+            # The record cannot say whose it is; the way out must name this profile.
+            error.message = error.message.replace(
+                unreadable_fix(None), unreadable_fix(self.profile)
+            )
+            raise
 
     def _usable(
         self, cached: _Cached | None, force: bool, rejected: str | None, min_valid: float = 0.0
@@ -650,9 +660,20 @@ class TokenManager:
         return cached
 
     def _verification(self) -> tuple[JwtVerifier, str]:
-        if self._verifier is None or self.provider.jwks_uri is None:
+        provider = self.provider
+        if provider.jwks_uri is None or provider.access_token_format == "opaque":
             raise ConfigError("this provider's access tokens cannot be verified (no JWKS URI)")
-        return self._verifier, self.provider.jwks_uri
+        if self._verifier is None:
+            from ctct._jwt import JwtVerifier
+
+            self._verifier = JwtVerifier.for_provider(
+                provider,
+                self.client.client_id,
+                clock=self.clock,
+                leeway=self._leeway,
+                jwks_cache=_jwks_cache_for(provider.jwks_uri),
+            )
+        return self._verifier, provider.jwks_uri
 
     def _sync_http(self) -> httpx2.Client:
         if self._http is None:

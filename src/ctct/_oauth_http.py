@@ -53,12 +53,12 @@ def send(
     try:
         response = client.send(request, stream=True, auth=None, follow_redirects=False)
         try:
-            _check_declared_length(response, request, max_bytes)
+            declared = _check_declared_length(response, request, max_bytes)
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
                 size += len(chunk)
-                _check_progress(request, size, max_bytes, deadline, timeout)
+                _check_progress(request, size, declared, max_bytes, deadline, timeout)
                 chunks.append(chunk)
         finally:
             response.close()
@@ -80,12 +80,12 @@ async def asend(
     try:
         response = await client.send(request, stream=True, auth=None, follow_redirects=False)
         try:
-            _check_declared_length(response, request, max_bytes)
+            declared = _check_declared_length(response, request, max_bytes)
             chunks: list[bytes] = []
             size = 0
             async for chunk in response.aiter_bytes():
                 size += len(chunk)
-                _check_progress(request, size, max_bytes, deadline, timeout)
+                _check_progress(request, size, declared, max_bytes, deadline, timeout)
                 chunks.append(chunk)
         finally:
             await response.aclose()
@@ -102,17 +102,30 @@ def _prepare(request: httpx2.Request, timeout: float) -> None:
 
 def _check_declared_length(
     response: httpx2.Response, request: httpx2.Request, max_bytes: int
-) -> None:
+) -> int | None:
+    """The body's declared length (None when not declared); refuses one too large."""
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if not declared.isdigit():
+        return None
+    if int(declared) > max_bytes:
         raise _oversized(request, max_bytes)
+    return int(declared)
 
 
 def _check_progress(
-    request: httpx2.Request, size: int, max_bytes: int, deadline: float, timeout: float
+    request: httpx2.Request,
+    size: int,
+    declared: int | None,
+    max_bytes: int,
+    deadline: float,
+    timeout: float,
 ) -> None:
     if size > max_bytes:
         raise _oversized(request, max_bytes)
+    if declared is not None and size >= declared:
+        # Complete: kept however late (a process paused while it arrived), as it may
+        # carry a rotated refresh token the server will never give again.
+        return
     # Per-read timeouts alone let a server trickle a body forever; bound the total too.
     if time.monotonic() > deadline:
         raise TransientProviderError(

@@ -55,6 +55,8 @@ from ctct.stores.base import Attempt, GrantKey, Record, StoreConflict
 log = logging.getLogger("ctct.refresh")
 
 DEFAULT_LOCK_TIMEOUT: Final = 60.0
+_IN_DOUBT_CODES: Final = frozenset({"timeout", "garbled"})
+"""Transport failures after which the server may have answered (and rotated)."""
 DEFAULT_LEASE: Final = 60.0
 
 
@@ -344,9 +346,13 @@ def refresh_flow(
             raise refused
         return (yield from _after_invalid_grant(grant, current, refused, rejected, in_doubt))
     except CtctError as error:
-        # A network error or timeout may have reached the server, which may have rotated
-        # the token: the attempt stays so the next holder knows. An answer means not.
-        if not isinstance(error, NetworkError):
+        # A network error, a timeout or a garbled answer may have reached the server,
+        # which may have rotated the token: the attempt stays so the next holder knows.
+        # An answer that says why not means not.
+        answered = not isinstance(error, NetworkError)
+        if error.code in _IN_DOUBT_CODES:
+            answered = False
+        if answered:
             yield ClearAttempt()
         if not error.retryable:
             raise  # e.g. unauthorized_client: the refresh token is kept, the message says why
@@ -387,6 +393,8 @@ def _save(grant: Grant, expected: int, tokens: TokenSet) -> Generator[Operation,
         latest = yield Load()
         stored = decode(latest) if latest is not None else None
         decision = decide(tokens, stored.tokens if stored is not None else None)
+        if decision == "ours" and latest is not None:
+            return Snapshot(tokens, latest.version)
         if decision != "write" or latest is None:
             log.warning(
                 "profile %r: refreshed tokens dropped, the stored record is kept (%s)",
@@ -398,6 +406,17 @@ def _save(grant: Grant, expected: int, tokens: TokenSet) -> Generator[Operation,
             raise _Dropped(stored) from None
         log.warning("the grant for profile %r changed during a refresh", grant.key.profile)
         version = yield Save(data, latest.version)
+        if stored is not None and tokens.parent and stored.tokens.spent == tokens.parent:
+            # Another holder took our lease while we were paused or cut off, resent our
+            # parent and had it rejected (flagging the account "rotation lost"): the
+            # rotation was not lost, ours are the live tokens. A provider that revokes
+            # the whole grant on reuse makes the next refresh say so.
+            log.warning(
+                "profile %r: another holder resent the refresh token of this refresh and "
+                "was refused; the tokens of this refresh replace the spent record",
+                grant.key.profile,
+            )
+            yield SetState("ok", "recovered", "resent refresh token refused")
     return Snapshot(tokens, version)
 
 

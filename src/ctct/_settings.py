@@ -26,14 +26,11 @@ from __future__ import annotations
 import math
 import os
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
-
-import platformdirs
 
 from ctct import _cc
 from ctct._describe import describe_error
@@ -412,7 +409,9 @@ _DEFAULTS: Final = {f.name: f.default for f in fields(Settings) if f.name != "so
 
 def default_config_path() -> Path:
     """``config.toml`` in the platform's user config directory for ctct."""
-    return Path(platformdirs.user_config_dir("ctct")) / "config.toml"
+    from ctct._dirs import user_dir
+
+    return Path(user_dir("config")) / "config.toml"
 
 
 def redact_url_password(url: str) -> str:
@@ -442,6 +441,8 @@ def _read_config(
     except (OSError, UnicodeDecodeError) as exc:
         complain(ConfigError(f"Cannot read the config file {path}: {describe_error(exc)}."))
         return []
+    import tomllib  # only when there is a file
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

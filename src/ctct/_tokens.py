@@ -34,8 +34,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Final, Literal, TypeGuard
 
 from ctct._clock import MAX_CLOCK_OFFSET, describe_offset, duration, offset_in_range
-from ctct._jwt import peek_claims
 from ctct._lineage import fingerprint, new_grant_id
+from ctct._peek import peek_claims
 from ctct._secret import MASK, Secret, as_secret
 from ctct.errors import AuthorizationRequired, StoreError, TransientProviderError
 
@@ -454,7 +454,8 @@ def require_scopes(token: TokenSet, required: Iterable[str]) -> None:
     if missing:
         names = " ".join(sorted(missing))
         raise AuthorizationRequired(
-            f"This grant lacks the scope(s) {names}: log in again asking for them "
+            f"This grant lacks the {'scope' if len(missing) == 1 else 'scopes'} {names}: log "
+            "in again asking for them "
             f"(e.g. `ctct auth login --scopes '{names}'`).",
             code="insufficient_scope",
         )

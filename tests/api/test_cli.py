@@ -120,7 +120,7 @@ def test_lists_add_and_remove(cli_env: tuple[ApiEnv, Run]) -> None:
     assert run("lists", "create", "Regulars").returncode == 0
     added = run("lists", "add", "Regulars", "ann@example.com", "bob@example.com")
     assert added.returncode == 0, added.stderr
-    assert "Added 2 contact(s)" in added.stdout
+    assert "Added 2 contacts" in added.stdout
     shown = json.loads(run("lists", "show", "Regulars", "--json").stdout)
     assert shown["membership_count"] == 2
     removed = run("lists", "remove", "Regulars", "bob@example.com")

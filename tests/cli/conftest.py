@@ -273,6 +273,18 @@ def login(cli: Cli, emu: EmulatorHandle, *extra: str, profile: str = "default") 
     return str(out)
 
 
+def tamper(cli: Cli, profile: str) -> None:
+    """Flip the last byte of ``profile``'s record in the SQLite store file: a sealed
+    record then fails its tag, a plaintext one is no longer JSON."""
+    import sqlite3
+
+    path = cli.env["CTCT_STORE"].removeprefix("sqlite://")
+    with sqlite3.connect(path) as db:
+        (data,) = db.execute("SELECT data FROM grants WHERE profile = ?", (profile,)).fetchone()
+        data = bytes(data[:-1]) + bytes([data[-1] ^ 1])
+        db.execute("UPDATE grants SET data = ? WHERE profile = ?", (data, profile))
+
+
 # -- a forwarding proxy for faults the emulator cannot produce ------------------------------
 
 Hook = Callable[[str, str, bytes], tuple[int, bytes] | None]

@@ -59,6 +59,9 @@ def test_status_with_an_encrypted_store(cli: Cli, emu: EmulatorHandle) -> None:
         "encrypted": True,
         "encryption": "CTCT_STORE_KEY",
         "location": data["store"]["location"],
+        "server": data["store"]["server"],  # the probe's (tests/stores/test_store_status.py)
+        "persistence": data["store"]["persistence"],
+        "latency_ms": data["store"]["latency_ms"],
     }
     assert not any("unencrypted" in w for w in data["warnings"])
 

@@ -6,15 +6,24 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
-from ctct.stores import open_store
+from ctct.stores import generate_key, open_store
 from ctct.testing import EmulatorHandle, start_emulator
 from tests.cli.conftest import Cli, login
 from tests.cli.terminal import in_terminal
 from tests.keeper.fleet import store_minted, write_config
 
 PROMPT = "Delete list 'Doomed'? [y/N]: "
+
+
+def sealed_records(cli: Cli) -> list[tuple[str, bytes]]:
+    """The store's records as stored (sealed: no key needed to compare them)."""
+    path = cli.env["CTCT_STORE"].removeprefix("sqlite://")
+    with closing(sqlite3.connect(path)) as db:
+        return [(p, bytes(d)) for p, d in db.execute("SELECT profile, data FROM grants")]
 
 
 def list_names(cli: Cli) -> list[str]:
@@ -65,7 +74,25 @@ def test_keeper_disconnect_asks_too(tmp_path: Path) -> None:
         assert code == 17 and shown.rstrip().endswith("Not disconnected."), shown
         piped = Cli(env, tmp_path).run(*args)
         assert piped.returncode == 2 and "add --yes (-y)" in piped.stderr
+        listed = Cli(env, tmp_path).run("keeper", "status", "--config", config)
+        assert listed.stdout.startswith("acct-0000\t") and "1 account: " in listed.stderr
         status = Cli(env, tmp_path).run("keeper", "status", "--config", config, "--json")
         assert [a["profile"] for a in json.loads(status.stdout)["accounts"]] == ["acct-0000"]
         code, shown = in_terminal(args, env, [("[y/N]: ", b"y\n")])
         assert code == 0 and "Disconnected acct-0000" in shown, shown
+
+
+def test_declining_to_replace_an_unreadable_record_changes_nothing(
+    cli: Cli, emu: EmulatorHandle
+) -> None:
+    cli.env["CTCT_STORE_KEY"] = generate_key()
+    login(cli, emu)
+    cli.env["CTCT_STORE_KEY"] = generate_key()  # the first key is lost
+    before = sealed_records(cli)
+    assert [profile for profile, _ in before] == ["default"]
+    question = "Replace that record with the grant of this login? [y/N]: "
+    code, shown = in_terminal(["auth", "login", "--device"], cli.env, [(question, b"n\n")])
+    assert code == 17, shown
+    assert shown.rstrip().endswith("Not replaced: nothing was changed."), shown
+    assert sealed_records(cli) == before
+    assert not emu.pending()["device_codes"]  # no login was started

@@ -5,13 +5,13 @@ replace or remove one profile's record."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import pytest
 
 from ctct.stores import generate_key
 from ctct.testing import EmulatorHandle
-from tests.cli.conftest import TRACEBACK, Cli, login
+from tests.cli.conftest import TRACEBACK, Cli, login, tamper
+from tests.cli.terminal import in_terminal
 
 
 @pytest.fixture
@@ -54,15 +54,6 @@ def test_forced_refresh_of_a_rejected_refresh_token_exits_4(
 FIXES = ("`ctct auth login --force", "`ctct auth logout --local --force")
 
 
-def tamper(cli: Cli, profile: str) -> None:
-    """Flip one byte of ``profile``'s sealed record in the SQLite file (the tag fails)."""
-    path = cli.env["CTCT_STORE"].removeprefix("sqlite://")
-    with sqlite3.connect(path) as db:
-        (data,) = db.execute("SELECT data FROM grants WHERE profile = ?", (profile,)).fetchone()
-        data = bytes(data[:-1]) + bytes([data[-1] ^ 1])
-        db.execute("UPDATE grants SET data = ? WHERE profile = ?", (data, profile))
-
-
 def states(cli: Cli) -> dict[str, str]:
     return {g["profile"]: g["state"] for g in cli.grants()}
 
@@ -90,6 +81,12 @@ def test_a_lost_key_and_an_altered_record_each_have_a_way_out(
     not_forced = cli.start("auth", "login", "--device")  # stdin is no terminal: no question
     code, _, err = not_forced.finish()
     assert code == 13 and "Nothing was changed" in err and FIXES[0] in err
+    assert states(cli) == {"default": "unreadable", "other": "fresh"}
+    # At a terminal the login asks first; "no" changes nothing either.
+    code, shown = in_terminal(["auth", "login", "--device"], cli.env, [("[y/N]", b"n\n")])
+    assert code == 17, shown
+    assert FIXES[0] in shown and "Not replaced: nothing was changed." in shown
+    assert "enter the code" not in shown  # asked before the login, not after it
     assert states(cli) == {"default": "unreadable", "other": "fresh"}
 
     # --force replaces just that record; the other profile is untouched.

@@ -29,6 +29,9 @@ def test_doctor_accepts_the_right_credentials(cli: Cli) -> None:
     (credentials,) = checks_of(result)["credentials"]
     assert credentials["level"] == "ok", credentials
     assert "invalid_grant" in credentials["detail"]
+    # Both keyring switches are off (the fixture's): the keyring is not even probed.
+    (keyring,) = checks_of(result)["keyring"]
+    assert keyring["detail"].startswith("not used"), keyring
 
 
 def test_doctor_fails_on_a_wrong_client_secret(cli: Cli) -> None:
@@ -76,7 +79,7 @@ def test_doctor_and_config_show_report_every_bad_setting_and_go_on(
     assert TRACEBACK not in result.stderr
     checks = checks_of(result)
     details = [c["detail"] for c in checks["settings"]]
-    assert any(f"Cannot read the client secret file {unreadable}" in d for d in details), details
+    assert any(f"client secret file {unreadable}" in d for d in details), details
     assert any("timeout must be positive" in d for d in details), details
     assert any("CTCT_API_RATE must be a positive number" in d for d in details), details
     assert all(c["level"] == "fail" for c in checks["settings"])
@@ -93,7 +96,7 @@ def test_doctor_and_config_show_report_every_bad_setting_and_go_on(
     human = cli.run("config", "show", **env)
     assert human.returncode == 3
     assert human.stderr.count("Error:") == 3, human.stderr
-    assert "timeout" in human.stdout and "store_keyring" in human.stdout
+    assert "timeout" in human.stdout and "fast_path" in human.stdout
 
 
 def test_config_show_prints_what_is_in_effect(cli: Cli, tmp_path: Path) -> None:
@@ -114,7 +117,6 @@ def test_config_show_prints_what_is_in_effect(cli: Cli, tmp_path: Path) -> None:
     assert effective["api_daily_quota"] == 250_000
     assert sources["api_daily_quota"] == "env CTCT_API_DAILY_QUOTA"
     assert effective["keyring"] is False and sources["keyring"] == "env CTCT_KEYRING"
-    assert effective["store_keyring"] is False
     assert effective["store_key"] is None
     assert effective["fast_path"] is True and effective["debug"] is False
     keyed = cli.json("config", "show", CTCT_STORE_KEY="k" * 43)

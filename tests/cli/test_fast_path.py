@@ -16,7 +16,7 @@ from typing import Any
 import platformdirs
 import pytest
 
-from ctct import _entry
+from ctct import _dirs, _entry
 from ctct._provider import Provider
 from ctct._secret import Secret
 from ctct._settings import Settings
@@ -111,8 +111,8 @@ def test_user_dirs_match_platformdirs(
         expected_state = platformdirs.user_state_dir("ctct")
     except RuntimeError:
         pytest.skip("platformdirs cannot resolve a home here either")
-    assert _entry._user_dir("config") == expected_config
-    assert _entry._user_dir("state") == expected_state
+    assert _dirs.user_dir("config") == expected_config
+    assert _dirs.user_dir("state") == expected_state
 
 
 @pytest.mark.parametrize(
@@ -145,6 +145,12 @@ def test_unusual_configuration_goes_to_the_full_cli(tmp_path: Path, config: str)
         (["auth", "token", "--profile", "work"], "work"),
         (["auth", "token", "-p", "work"], "work"),
         (["auth", "token", "--profile=work"], "work"),
+        (["--profile", "work", "auth", "token"], "work"),
+        (["-p", "work", "auth", "token"], "work"),
+        (["--profile=work", "auth", "token"], "work"),
+        (["--profile", "work", "auth", "token", "--profile", "work"], False),
+        (["--profile", "work", "auth", "status"], False),
+        (["--profile", "-x", "auth", "token"], False),
         (["auth", "token", "--debug"], False),
         (["auth", "token", "--help"], False),
         (["auth", "token", "--profile"], False),
@@ -183,13 +189,19 @@ def fresh_record(path: Path, key: str | None = None, **changes: Any) -> str:
     return "eyJfake.access.token"
 
 
-def test_fast_token_reads_plain_and_encrypted_records(tmp_path: Path) -> None:
-    from ctct.stores import generate_key
-
+def _store_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A store path and the settings that select it (an empty config file)."""
     db = tmp_path / "store" / "tokens.db"
     env = {"CTCT_CLIENT_ID": CLIENT, "CTCT_STORE": f"sqlite://{db}", "HOME": str(tmp_path)}
     env["CTCT_CONFIG"] = str(tmp_path / "empty.toml")
     Path(env["CTCT_CONFIG"]).touch()
+    return db, env
+
+
+def test_fast_token_reads_plain_and_encrypted_records(tmp_path: Path) -> None:
+    from ctct.stores import generate_key
+
+    db, env = _store_env(tmp_path)
     token = fresh_record(db)
     assert _entry.fast_token(None, env) == token
     key = generate_key()
@@ -299,3 +311,43 @@ def test_a_due_token_falls_back_and_is_refreshed(cli: Cli, emu: EmulatorHandle) 
     assert emu.counters()["token_requests"]["refresh_token"]
     third = cli.run("auth", "token")
     assert third.stdout == second.stdout  # fresh again: the fast path serves it
+
+
+def test_fast_token_decrypts_with_every_key_source_and_only_its_own_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path opens AES-GCM records itself (no store package): with the key from
+    CTCT_STORE_KEY (also as the old key after a rotation), CTCT_STORE_KEY_FILE or the
+    default key file; a record moved under another grant key is not served."""
+    import sqlite3
+
+    from ctct.stores import generate_key
+
+    db, env = _store_env(tmp_path)
+    env["CTCT_STORE_KEYRING"] = "0"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))  # the default key file's
+    key, new = generate_key(), generate_key()
+    token = fresh_record(db, key)
+    assert _entry.fast_token(None, {**env, "CTCT_STORE_KEY": key}) == token
+    assert _entry.fast_token(None, {**env, "CTCT_STORE_KEY": f"{new},{key}"}) == token
+    key_file = tmp_path / "store.key"
+    key_file.write_text(key + "\n")
+    key_file.chmod(0o600)
+    assert _entry.fast_token(None, {**env, "CTCT_STORE_KEY_FILE": str(key_file)}) == token
+    key_file.chmod(0o644)  # open to others: refused here as by the store package
+    assert _entry.fast_token(None, {**env, "CTCT_STORE_KEY_FILE": str(key_file)}) is None
+    default = tmp_path / "xdg" / "ctct" / "store.key"
+    default.parent.mkdir(parents=True)
+    default.write_text(key)
+    default.chmod(0o600)
+    assert _entry.fast_token(None, env) == token
+    # The same sealed bytes filed under another profile: bound to the grant key, refused.
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE grants SET profile = 'other'")
+    assert _entry.fast_token("other", {**env, "CTCT_STORE_KEY": key}) is None
+
+
+def test_the_fast_paths_aesgcm_is_cryptographys_public_class() -> None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    assert _entry.aesgcm_class() is AESGCM

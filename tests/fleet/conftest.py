@@ -3,12 +3,15 @@ PostgreSQL cluster and a Redis server of the run's own listening on its bridge."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.fleet.hosts import Fleet, unavailable
-from tests.servers import PostgresCluster, RedisServer
+from tests.servers import PostgresCluster, RedisServer, fresh_postgres_schema, fresh_redis_prefix
 
 HOSTS = 3
 
@@ -23,17 +26,23 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
 
 
 @pytest.fixture(scope="session")
-def fleet_postgres(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def fleet_postgres(fleet: Fleet) -> Iterator[str]:
     """The URL (on the machine's side) of a PostgreSQL cluster every host reaches."""
-    cluster = PostgresCluster(tmp_path_factory.mktemp("fleet-pg"), host=fleet.address)
-    cluster.init()
-    cluster.start()
-    fleet.expose(cluster.port)
+    # Outside pytest's 0700 temporary tree: initdb runs as the postgres user.
+    root = Path(tempfile.mkdtemp(prefix="ctct-fleet-pg-"))
+    root.chmod(0o755)
     try:
-        yield cluster.url
+        cluster = PostgresCluster(root / "pg", host=fleet.address)
+        cluster.init()
+        cluster.start()
+        fleet.expose(cluster.port)
+        try:
+            yield cluster.url
+        finally:
+            fleet.unexpose(cluster.port)
+            cluster.stop("immediate")
     finally:
-        fleet.unexpose(cluster.port)
-        cluster.stop("immediate")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -46,3 +55,17 @@ def fleet_redis(fleet: Fleet, tmp_path_factory: pytest.TempPathFactory) -> Itera
     finally:
         fleet.unexpose(server.port)
         server.stop()
+
+
+@pytest.fixture(params=["postgresql", "redis"])
+def fleet_store(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh schema / key prefix on the fleet's own server (the machine's side URL)."""
+    cleanup: Callable[[], None]
+    if request.param == "postgresql":
+        url, cleanup = fresh_postgres_schema(request.getfixturevalue("fleet_postgres"))
+    else:
+        url, cleanup = fresh_redis_prefix(request.getfixturevalue("fleet_redis"))
+    try:
+        yield url
+    finally:
+        cleanup()

@@ -317,7 +317,7 @@ class Fleet:
 
     @staticmethod
     def _wait_listening(process: subprocess.Popen[Any], log: Path) -> None:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # a loaded machine starts Python slowly
         while "listening on" not in log.read_text():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"relay did not start: {log.read_text()[-500:]}")
@@ -338,6 +338,9 @@ class Fleet:
         self.unexpose(*list(self.relays))
         for host in self.hosts:
             _kill_netns_pids(host.netns)
+            # Deleting a namespace frees its links only later, asynchronously: delete
+            # the pair here so nothing is left when close returns.
+            _ip("link", "del", host.link, check=False)
             _ip("netns", "del", host.netns, check=False)
         _ip("link", "del", self._bridge, check=False)
         self.hosts.clear()

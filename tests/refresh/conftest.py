@@ -103,14 +103,18 @@ class Env:
 MakeEnv = Callable[..., Env]
 
 
-def login_with_device_flow(base_url: str, store_url: str) -> TokenSet:
-    """Log the default profile in at an auto-approving emulator, in real time."""
+def login_with_device_flow(base_url: str, store_url: str, profile: str = "default") -> TokenSet:
+    """Log ``profile`` in at an auto-approving emulator, in real time."""
     provider = Provider.constant_contact(base_url)
     client = ClientCredentials(DEFAULT_CLIENT_ID, Secret(DEFAULT_CLIENT_SECRET))
     with (
         httpx2.Client() as http,
         TokenManager(
-            provider=provider, client=client, store=open_store(store_url), owns_store=True
+            provider=provider,
+            client=client,
+            store=open_store(store_url),
+            profile=profile,
+            owns_store=True,
         ) as manager,
     ):
         wanted = ("account_read", "contact_data", "offline_access")

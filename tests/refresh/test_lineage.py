@@ -11,7 +11,7 @@ import pytest
 from ctct._lineage import decide, fingerprint
 from ctct._oauth_requests import ClientCredentials, refresh_request
 from ctct._provider import Provider
-from ctct._refresh import Grant, Load, Mark, Save, _Dropped, _save
+from ctct._refresh import Grant, Load, Mark, Save, SetState, _Dropped, _save
 from ctct._sansio import drive
 from ctct._tokens import TokenSet
 from ctct.errors import AuthorizationRequired
@@ -63,7 +63,7 @@ def save_over(stored: TokenSet | None) -> tuple[MemoryStore, Any]:
     def execute(operation: object) -> Any:
         if isinstance(operation, Load):
             return store.load(KEY)
-        if isinstance(operation, Mark):  # "conflict": counted by the keeper's metrics
+        if isinstance(operation, Mark | SetState):  # counted / flagged: not this test's
             return None
         assert isinstance(operation, Save)
         return store.save(KEY, operation.data, expected_version=operation.expected_version)
@@ -98,6 +98,18 @@ def test_ours_win_over_a_record_marking_our_parent_spent() -> None:
     store, result = save_over(spent)
     assert stored_refresh(store) == "rt-1"
     assert not isinstance(result, Exception)
+
+
+def test_our_own_write_found_by_a_retried_save_is_ours() -> None:
+    # A save retried after its answer was lost (a store restarted or a link cut mid-save)
+    # finds our own tokens: they are saved, and nobody sent twice.
+    # safety: src/ctct/_lineage.py: return "ours"
+    # safety: src/ctct/_refresh.py: return Snapshot(tokens, latest.version)
+    assert decide(ours(), ours()) == "ours"
+    store, result = save_over(ours())
+    record = store.load(KEY)
+    assert record is not None and stored_refresh(store) == "rt-1"
+    assert not isinstance(result, Exception) and result.version == record.version
 
 
 def test_a_v1_record_without_lineage_holding_our_parent_is_ours() -> None:

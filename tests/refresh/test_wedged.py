@@ -25,7 +25,7 @@ import pytest
 from ctct._refresh import RefreshPolicy
 from ctct.stores import StoreLockTimeout
 from tests.refresh.conftest import Env, MakeEnv
-from tests.servers import RedisServer, fresh_postgres_schema, fresh_redis_prefix
+from tests.servers import SHARED_BACKENDS, shared_store_url
 
 DAY = 86_400
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,20 +62,11 @@ class Holder:
         self.process.wait()
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "redis"])
-def backend_env(make_env: MakeEnv, request: pytest.FixtureRequest) -> Iterator[Env]:
-    env = make_env()
-    cleanup: Callable[[], None] | None = None
-    if request.param == "postgresql":
-        url, cleanup = fresh_postgres_schema()
-        env = replace(env, store_url=url)
-    elif request.param == "redis":
-        server: RedisServer = request.getfixturevalue("redis_server")
-        url, cleanup = fresh_redis_prefix(server)
-        env = replace(env, store_url=url)
-    yield env
-    if cleanup is not None:
-        cleanup()
+@pytest.fixture(params=SHARED_BACKENDS)
+def backend_env(make_env: MakeEnv, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
+    redis = lambda: request.getfixturevalue("redis_server")  # noqa: E731
+    with shared_store_url(request.param, tmp_path, redis) as url:
+        yield replace(make_env(), store_url=url)
 
 
 @pytest.fixture

@@ -136,3 +136,22 @@ def test_store_urls_never_show_a_password() -> None:
         open_store("postgresql://user:hunter2@127.0.0.1:1/db?connect_timeout=1&retry_for=1")
     assert "hunter2" not in str(failed.value)
     assert "***" in str(failed.value)
+
+
+def test_postgresql_prepares_no_statements_unless_asked() -> None:
+    # PgBouncer's transaction pooling cannot follow server-side prepared statements.
+    from tests.servers import fresh_postgres_schema
+
+    url, cleanup = fresh_postgres_schema()
+    try:
+        for suffix, expected in (("", None), ("&prepare_threshold=5", 5)):
+            with open_store(url + suffix) as store:
+                for _ in range(10):  # past psycopg's default threshold
+                    store.load(GrantKey("p", "https://issuer.example", "c"))
+                with store._pool.connection() as conn:  # type: ignore[attr-defined]
+                    assert conn.prepare_threshold == expected
+                    if expected is None:
+                        row = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
+                        assert row is not None and row[0] == 0
+    finally:
+        cleanup()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import assert_type
 
+import httpx
 import httpx2
 import requests
 
@@ -122,8 +123,12 @@ def refresh_in_background(m: TokenManager) -> None:
 def http_clients(m: TokenManager) -> None:
     with httpx2.Client(auth=ctct.BearerAuth(m)) as http:
         http.get("https://api.cc.email/v3/account/summary")
+    with httpx.Client(auth=ctct.HttpxAuth(m)) as plain:
+        plain.get("https://api.cc.email/v3/account/summary")
     requests.get("https://api.cc.email/v3/account/summary", auth=ctct.RequestsAuth(m), timeout=9)
-    ctct.httpx_auth(m)
+    # The wrong auth for a client stays a type error (and at run time, a clear one).
+    httpx.Client(auth=ctct.BearerAuth(m))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
+    requests.get("x", auth=ctct.HttpxAuth(m))  # type: ignore[arg-type]  # pyright: ignore[reportArgumentType]
 
 
 def log_in(on_event: ctct.flows.EventHandler) -> ctct.LoginResult:

@@ -35,6 +35,7 @@ from typing import Any
 import httpx2
 
 from ctct import _cc, _redact
+from ctct._wording import duration, plural
 from ctct.errors import ApiError, CtctError
 
 __all__ = [
@@ -195,15 +196,28 @@ def next_utc_midnight(now: float) -> float:
 def format_reset(reset_at: float, now: float) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset_at))
     left = max(0, int(reset_at - now))
-    return f"{stamp} (in {left // 3600}h{left % 3600 // 60:02d}m)"
+    return f"{stamp} (in {duration(left)})"
 
 
 def quota_exceeded(
-    now: float, *, local: bool, limit: int | None = None, method: str = "", url: str = ""
+    now: float,
+    *,
+    local: bool,
+    limit: int | None = None,
+    method: str = "",
+    url: str = "",
+    profile: str | None = None,
 ) -> QuotaExceeded:
+    """``profile``: the local count that ran out is that profile's daily share."""
     reset_at = next_utc_midnight(now)
-    if local:
-        what = f"ctct counted {limit:,} requests today for this API key" if limit else ""
+    if local and profile is not None:
+        message = (
+            f"Profile {profile!r} has used its daily share of the API quota (ctct counted "
+            f"{plural(limit or 0, 'request')} today for it); it resets at "
+            f"{format_reset(reset_at, now)}. Stopping instead of retrying."
+        )
+    elif local:
+        what = f"ctct counted {plural(limit, 'request')} today for this API key" if limit else ""
         message = (
             f"The daily API quota is used up ({what}); it resets at "
             f"{format_reset(reset_at, now)}. Stopping instead of retrying."

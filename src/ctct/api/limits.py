@@ -11,6 +11,15 @@ worker shares (``store.acquire_rate`` / ``store.incr_daily``; SQLite by default)
 - a daily count; at the quota ``QuotaExceeded`` is raised with the reset time, before
   the request is sent. A ``quota_exceeded`` from the server is remembered for the rest
   of the day by this process (``note_exhausted``), so it stops asking too.
+
+Fair shares: one key's budget covers every connected account, so one customer's bulk
+export could spend the whole day for everyone. A profile given a ``share`` (a fraction
+of the key's budget) or a ``daily_cap`` first takes from a bucket and a daily count of
+its own, in the same store (``<key bucket>|profile:<name>``), then from the key's: a
+profile with share ``s`` never gets more than ``s`` of the rate (nor of the daily
+quota), so the other profiles always keep ``1 - s`` (less the shares of other capped
+profiles) however greedy it is. Profiles without a share take from the key's budget
+only, as before.
 """
 
 from __future__ import annotations
@@ -21,10 +30,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-import anyio
-import anyio.to_thread
-
 from ctct import _cc
+from ctct._aio import sleep, to_thread
 from ctct._provider import Provider
 from ctct.api.errors import next_utc_midnight, quota_exceeded
 from ctct.stores import Store
@@ -40,6 +47,11 @@ class RateLimits:
     margin: float = 0.02
     """Fraction of the rate left unused, against clock skew and timer granularity."""
     burst: float = 1.0
+    share: float | None = None
+    """This profile's fraction (0 < share <= 1) of the key's rate and daily quota: at
+    most that much, whatever it asks (None: no share of its own)."""
+    daily_cap: int | None = None
+    """At most this many requests a day for this profile (with ``share``: the lower)."""
 
     def __post_init__(self) -> None:
         if not self.rate_per_second > 0:
@@ -50,6 +62,27 @@ class RateLimits:
             raise ValueError(f"margin must be in [0, 1), got {self.margin!r}")
         if self.burst < 1:
             raise ValueError(f"burst must be at least 1, got {self.burst!r}")
+        if self.share is not None and not 0 < self.share <= 1:
+            raise ValueError(f"share must be in (0, 1], got {self.share!r}")
+        if self.daily_cap is not None and self.daily_cap < 1:
+            raise ValueError(f"daily_cap must be at least 1, got {self.daily_cap!r}")
+
+    @property
+    def has_share(self) -> bool:
+        return self.share is not None or self.daily_cap is not None
+
+    @property
+    def profile_rate(self) -> float:
+        """The rate of this profile's own bucket (the key's, without a share)."""
+        return self.effective_rate * (self.share if self.share is not None else 1.0)
+
+    @property
+    def profile_daily_cap(self) -> int | None:
+        """This profile's daily count limit: ``daily_cap`` and ``share`` of the quota."""
+        caps = [] if self.daily_cap is None else [self.daily_cap]
+        if self.share is not None and self.daily_quota is not None:
+            caps.append(max(1, int(self.share * self.daily_quota)))
+        return min(caps) if caps else None
 
     @property
     def effective_rate(self) -> float:
@@ -73,7 +106,9 @@ def limits_from_env(
     provider_limits: RateLimits, environ: Mapping[str, str] | None = None
 ) -> RateLimits:
     """The provider's limits, changed by ``CTCT_API_RATE`` / ``CTCT_API_DAILY_QUOTA``
-    (e.g. a partner key's 10/s and 250,000/day). The library and the CLI both read them."""
+    (e.g. a partner key's 10/s and 250,000/day) and this process's fair share,
+    ``CTCT_API_SHARE`` (a fraction of the key's budget, at most 1) / ``CTCT_API_DAILY_CAP``.
+    The library and the CLI both read them."""
     from ctct.api.errors import InputError
 
     env = os.environ if environ is None else environ
@@ -81,15 +116,18 @@ def limits_from_env(
     for name, key, kind in (
         ("CTCT_API_RATE", "rate_per_second", float),
         ("CTCT_API_DAILY_QUOTA", "daily_quota", int),
+        ("CTCT_API_SHARE", "share", float),
+        ("CTCT_API_DAILY_CAP", "daily_cap", int),
     ):
         raw = env.get(name, "").strip()
         if raw:
             try:
                 value = kind(raw)
-                if value <= 0:
+                if value <= 0 or (key == "share" and value > 1):
                     raise ValueError
             except ValueError:
-                raise InputError(f"{name} must be a positive number, not {raw!r}.") from None
+                what = "a fraction in (0, 1]" if key == "share" else "a positive number"
+                raise InputError(f"{name} must be {what}, not {raw!r}.") from None
             changes[key] = value
     return provider_limits.with_changes(**changes) if changes else provider_limits
 
@@ -114,10 +152,17 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        profile: str | None = None,
     ) -> None:
+        """``profile``: whose share ``limits.share`` / ``limits.daily_cap`` are."""
         self.store = store
         self.bucket = bucket
         self.limits = limits
+        self.profile = profile
+        self._buckets = [(bucket, limits.effective_rate)]
+        if profile is not None and limits.has_share:
+            # The profile's own bucket first: waiting for it holds none of the key's.
+            self._buckets.insert(0, (f"{bucket}|profile:{profile}", limits.profile_rate))
         self.clock = clock
         self._sleep = sleep
         info = store.describe()
@@ -134,29 +179,39 @@ class RateLimiter:
             reset_at = _exhausted.get(self._exhausted_key)
         if reset_at is not None and now < reset_at:
             raise quota_exceeded(now, local=True, limit=self.limits.daily_quota)
+        day = utc_day(now)
+        cap = self.limits.profile_daily_cap
+        if (
+            cap is not None
+            and self.profile is not None
+            and self.store.incr_daily(self._buckets[0][0], day, cap) is None
+        ):
+            raise quota_exceeded(now, local=True, limit=cap, profile=self.profile)
         quota = self.limits.daily_quota
-        if quota is not None and self.store.incr_daily(self.bucket, utc_day(now), quota) is None:
+        if quota is not None and self.store.incr_daily(self.bucket, day, quota) is None:
             raise quota_exceeded(now, local=True, limit=quota)
 
     def acquire(self) -> None:
         """Block until a request may be sent; ``QuotaExceeded`` when today's budget is spent."""
         self._check_daily()
-        rate, burst = self.limits.effective_rate, self.limits.burst
-        while True:
-            wait = self.store.acquire_rate(self.bucket, rate, burst)
-            if wait <= 0:
-                return
-            self._sleep(wait)
+        burst = self.limits.burst
+        for bucket, rate in self._buckets:
+            while True:
+                wait = self.store.acquire_rate(bucket, rate, burst)
+                if wait <= 0:
+                    break
+                self._sleep(wait)
 
     async def aacquire(self) -> None:
         """``acquire`` for the event loop (store calls run in a worker thread)."""
-        await anyio.to_thread.run_sync(self._check_daily)
-        rate, burst = self.limits.effective_rate, self.limits.burst
-        while True:
-            wait = await anyio.to_thread.run_sync(self.store.acquire_rate, self.bucket, rate, burst)
-            if wait <= 0:
-                return
-            await anyio.sleep(wait)
+        await to_thread(self._check_daily)
+        burst = self.limits.burst
+        for bucket, rate in self._buckets:
+            while True:
+                wait = await to_thread(self.store.acquire_rate, bucket, rate, burst)
+                if wait <= 0:
+                    break
+                await sleep(wait)
 
     def note_exhausted(self) -> None:
         """The server answered ``quota_exceeded``: refuse locally until 00:00 UTC."""

@@ -8,6 +8,7 @@ Every expected failure is a ``ctct.errors.CtctError``; its class carries the exi
     2    usage error (unknown flag, missing argument, --client-secret refused, a
          confirmation with no terminal to ask on and no --yes)
     17   declined: the person answered no to a confirmation (nothing was done)
+    18   ``ctct auth keep-alive``: some profile needs a new login
     130  interrupted (Ctrl-C)
 
 With ``--json``, a failure is also one JSON document on stdout (unless the command
@@ -26,13 +27,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from ctct._redact import NOTHING, printable
 from ctct.errors import CtctError
 
 if TYPE_CHECKING:
@@ -110,6 +109,8 @@ def _safe_formatter(fmt: str) -> logging.Formatter:
 def safe(text: str) -> str:
     """``text`` fit for the terminal: JWT-shaped runs masked, control characters
     escaped (newlines kept)."""
+    from ctct._redact import NOTHING, printable  # not on ``ctct --help``'s path
+
     text = NOTHING.mask(text)
     text = printable(text, lines=True)
     return text  # noqa: RET504 - one step a line, each named by a safety test
@@ -120,7 +121,9 @@ def run(command: click.Command, argv: Sequence[str], *, prog_name: str = "ctct")
     debug, args = debug_requested(argv)
     if debug:
         enable_debug_logging()
-    else:
+    elif any(not arg.startswith("-") for arg in args):
+        # A command will run (not just --help or --version, which log nothing and
+        # should not pay for importing logging).
         show_library_warnings()
     failure: list[tuple[str, str]] = []
     code = _invoke(command, args, prog_name, debug, failure)
@@ -146,6 +149,10 @@ def _invoke(
     """Run the command; on failure, put ``(code, message)`` into ``failure``."""
     try:
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A bare group (``ctct``, ``ctct auth``) asks for its help: on stdout, exit 0.
+        click.echo(exc.ctx.get_help())
+        return EXIT_OK
     except click.ClickException as exc:
         exc.show()
         kind = "usage" if isinstance(exc, click.UsageError) else "error"
@@ -235,6 +242,8 @@ def secret_flag_refused() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 def _print_traceback(exc: BaseException) -> None:
+    import traceback
+
     with contextlib.suppress(OSError):
         sys.stderr.write(safe("".join(traceback.format_exception(exc))))
         sys.stderr.flush()

@@ -12,6 +12,7 @@ from typing import IO, Any
 import click
 
 from ctct.api.errors import InputError
+from ctct.cli import _console
 from ctct.cli.api_common import api_client
 from ctct.cli.auth_common import settings_options, with_settings
 
@@ -78,7 +79,10 @@ def _emit(value: Any) -> None:
         from ctct._redact import printable
 
         text = printable(text, lines=True)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if isinstance(value, str):  # a --jq string result: raw, never coloured
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        _console.json_text(text)
 
 
 @click.command("api")

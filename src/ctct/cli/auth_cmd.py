@@ -175,6 +175,32 @@ def refresh(settings_flags: dict[str, Any], force: bool, as_json: bool) -> None:
     run_refresh(settings_flags, force=force, as_json=as_json)
 
 
+@auth.command("keep-alive")
+@settings_options
+@click.option(
+    "--margin",
+    "margin_days",
+    type=click.FloatRange(0, 180),
+    default=30.0,
+    show_default=True,
+    metavar="DAYS",
+    help="Refresh a refresh token this many days before it would die unused.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@with_settings
+def keep_alive(settings_flags: dict[str, Any], margin_days: float, as_json: bool) -> int:
+    """Keep every profile's refresh token from dying unused (CC: after 180 days); for cron.
+
+    Refreshes each profile of this provider and client whose refresh token is within
+    --margin of that deadline, and no other, paced on the token endpoint's shared rate
+    limit. Exits 18 when some profile needs a new login, 11 when a refresh failed for
+    now (the next run retries), else 0.
+    """
+    from ctct.cli.auth_keepalive import keep_alive as run_keep_alive
+
+    return run_keep_alive(settings_flags, margin_days=margin_days, as_json=as_json)
+
+
 @auth.command("logout")
 @settings_options
 @click.option(

@@ -300,30 +300,35 @@ def list_profiles(flags: dict[str, Any], *, as_json: bool) -> None:
             }
         )
         return
-    console = _console.out()
+    # On a terminal the store and the legend frame the table; piped, stdout carries
+    # only the rows (tab-separated, as gh prints them) and the frame goes to stderr.
+    piped = not sys.stdout.isatty()
+    console = _console.err() if piped else _console.out()
     encryption = "encrypted" if info.encryption is not None else "[yellow]NOT encrypted[/]"
     console.print(f"Store: {escape(redact_url(info.location))} ({encryption})")
     if not rows:
         console.print("No grants stored: run `ctct auth login`.")
         return
-    from rich.table import Table
-
-    table = Table(show_edge=False, pad_edge=False, box=None)
-    for column in ("", "profile", "state", "expires", "refresh token", "scopes", "provider"):
-        table.add_column(column, no_wrap=column in ("profile", "state"))
+    table = []
     for row in rows:
         data = _row_json(row, now, settings.profile, current_issuer)
         tokens = row.tokens
-        table.add_row(
-            "*" if data["current"] else "",
-            escape(row.key.profile),
-            escape(data["state"]),
-            countdown(tokens.expires_at, now) if tokens and tokens.expires_at else "-",
-            escape(_refresh_label(tokens)),
-            escape(" ".join(data["scopes"])),
-            escape(f"{provider_label(row.key.issuer)} (client {row.key.client_id})"),
+        table.append(
+            (
+                "*" if data["current"] else "",
+                row.key.profile,
+                data["state"],
+                countdown(tokens.expires_at, now) if tokens and tokens.expires_at else "-",
+                _refresh_label(tokens),
+                " ".join(data["scopes"]),
+                f"{provider_label(row.key.issuer)} (client {row.key.client_id})",
+            )
         )
-    console.print(table)
+    _console.table(
+        ("", "profile", "state", "expires", "refresh token", "scopes", "provider"),
+        table,
+        no_wrap=("profile", "state"),
+    )
     if any(r.problem for r in rows):
         for row in rows:
             if row.problem:

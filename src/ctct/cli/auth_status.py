@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ctct._manager import TokenManager
     from ctct._tokens import TokenSet
     from ctct.stores import StoreInfo
+    from ctct.stores.base import StoreProbe
 
 ACCOUNT_FIELDS = (
     "organization_name",
@@ -60,6 +61,8 @@ class StatusReport:
     client_id: str
     store: StoreInfo
     tokens: TokenSet | None = None
+    store_probe: StoreProbe | None = None
+    """The store's server, persistence and round-trip latency (None if unreachable)."""
     state: str = "not logged in"
     claims: dict[str, Any] | None = None
     claims_error: str | None = None
@@ -98,6 +101,7 @@ class StatusReport:
                 "location": redact_url(self.store.location),
                 "encrypted": self.store.encryption is not None,
                 "encryption": self.store.encryption,
+                **(self.store_probe.as_json() if self.store_probe is not None else {}),
             },
             "warnings": list(self.warnings),
             "error": None
@@ -148,6 +152,7 @@ def collect_status(
         local_provider=manager.provider.is_local,
     )
     report.warnings.extend(info.warnings)
+    report.store_probe = _probe(manager, report)
     before = manager.tokens()
     if before is None:
         hint = manager.other_grant_hint()
@@ -181,6 +186,20 @@ def collect_status(
         if report.error is None and not isinstance(account_error, ApiError):
             report.error = account_error
     return report
+
+
+def _probe(manager: TokenManager, report: StatusReport) -> StoreProbe | None:
+    probe = getattr(manager.store, "probe", None)  # every backend of ctct.stores has it
+    if probe is None:
+        return None
+    try:
+        found: StoreProbe = probe()
+    except CtctError as exc:
+        report.warnings.append(f"the store did not answer a probe: {exc.message}")
+        return None
+    if found.problem is not None:
+        report.warnings.append(f"the store's server: {found.problem}")
+    return found
 
 
 def _state_name(tokens: TokenSet, now: float, manager: TokenManager) -> str:
@@ -412,6 +431,9 @@ def render_status(console: Console, report: StatusReport) -> None:
         else "[yellow]NOT encrypted[/]"
     )
     add("Store", f"{escape(store.backend)} {escape(redact_url(store.location))}, {encryption}")
+    probe = report.store_probe
+    if probe is not None:
+        add("Store server", escape(probe.summary()))
 
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")

@@ -65,6 +65,8 @@ class Doctor:
         self.provider: Provider | None = None
         self.clock_offset: float | None = None
         """The provider's clock minus ours, measured from a probe's ``Date`` header."""
+        self.store: dict[str, Any] | None = None
+        """The store's backend, location, server, persistence and latency (``--json``)."""
 
     def add(self, name: str, level: Level, detail: str, fix: str | None = None) -> None:
         self.checks.append(Check(name, level, detail, fix))
@@ -282,6 +284,8 @@ class Doctor:
         with store:
             info = store.describe()
             self.add("store", "ok", f"{info.backend} at {redact_url(info.location)}")
+            self.store = {"backend": info.backend, "location": redact_url(info.location)}
+            self._check_store_server(store)
             if info.backend == "sqlite":
                 self._check_permissions(Path(info.location))
             if info.encryption is None:
@@ -298,6 +302,21 @@ class Doctor:
                 if "unencrypted" not in warning:
                     self.add("store", "warn", warning)
             self._check_grant(store)
+
+    def _check_store_server(self, store: Any) -> None:
+        from ctct.errors import CtctError
+
+        try:
+            probe = store.probe()
+        except CtctError as exc:
+            self.add("store server", "fail", exc.message, "check that the store is reachable")
+            return
+        if self.store is not None:
+            self.store.update(probe.as_json())
+        if probe.problem is not None:
+            self.add("store server", "fail", f"{probe.summary()}; {probe.problem}")
+        else:
+            self.add("store server", "ok", probe.summary())
 
     def _check_permissions(self, path: Path) -> None:
         for target, wanted in ((path.parent, 0o700), (path, 0o600)):
@@ -370,6 +389,12 @@ class Doctor:
             )
 
     def check_keyring(self) -> None:
+        from ctct import _keyring
+
+        skipped = _keyring.unavailable()
+        if skipped is not None:
+            self.add("keyring", "ok", f"not used: {skipped} (keys and secrets come from files)")
+            return
         found: list[str] = []
         import threading
 
@@ -390,7 +415,7 @@ class Doctor:
                 "warn",
                 "the system keyring did not answer within 2 s (common on servers)",
                 "use CTCT_STORE_KEY_FILE and CTCT_CLIENT_SECRET_FILE instead; "
-                "CTCT_STORE_KEYRING=0 skips it",
+                "CTCT_KEYRING=0 skips it",
             )
         elif found[0].startswith("error") or "fail" in found[0] or "null" in found[0]:
             self.add(
@@ -441,6 +466,7 @@ def doctor(settings_flags: dict[str, Any], as_json: bool) -> None:
             {
                 "ok": not failed,
                 "clock_offset": None if offset is None else offset_json(offset),
+                "store": doctor.store,
                 "checks": [c.as_json() for c in checks],
             }
         )

@@ -138,10 +138,17 @@ def _limits(result: Effective, env: dict[str, str]) -> None:
 
 
 def _switches(result: Effective, env: dict[str, str]) -> None:
+    from ctct import _keyring
+
+    why_not = _keyring.unavailable(env)  # no lookup: only the switch and the environment
+    named = [name for name in (_keyring.ENV, _keyring.OLD_ENV) if env.get(name, "").strip()]
+    result.add(
+        "keyring",
+        why_not is None,
+        f"env {named[0]}" if named else "default" if why_not is None else f"default ({why_not})",
+    )
     # (shown name, variable, value when unset, whether a true variable turns it off)
     for name, variable, default, negated in (
-        ("keyring", "CTCT_KEYRING", True, False),
-        ("store_keyring", "CTCT_STORE_KEYRING", True, False),
         ("debug", "CTCT_DEBUG", False, False),
         ("fast_path", "CTCT_NO_FAST_PATH", True, True),
     ):
@@ -151,10 +158,10 @@ def _switches(result: Effective, env: dict[str, str]) -> None:
             continue
         true = raw not in _OFF
         result.add(name, not true if negated else true, f"env {variable}")
-    result.add("store_key", *_store_key(env, store_keyring=result.values["store_keyring"]))
+    result.add("store_key", *_store_key(env, keyring=result.values["keyring"]))
 
 
-def _store_key(env: dict[str, str], *, store_keyring: bool) -> tuple[str | None, str]:
+def _store_key(env: dict[str, str], *, keyring: bool) -> tuple[str | None, str]:
     """Where the store key would come from, without reading it (``ctct.stores.keys``)."""
     from ctct._secret import MASK
     from ctct.stores.keys import default_key_file
@@ -166,6 +173,6 @@ def _store_key(env: dict[str, str], *, store_keyring: bool) -> tuple[str | None,
     default = default_key_file()
     if default.exists():
         return f"key file {default}", "default"
-    if store_keyring:
+    if keyring:
         return "the keyring entry, if there is one (else none: not encrypted)", "default"
     return None, "default (none: not encrypted)"

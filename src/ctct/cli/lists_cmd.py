@@ -29,17 +29,18 @@ def list_(settings_flags: dict[str, Any], as_json: bool) -> None:
     if as_json:
         _console.print_json(found)
         return
-    from rich.table import Table
-
-    table = Table("name", "members", "list_id", "favorite", box=None)
-    for item in found:
-        table.add_row(
-            _console.escape(str(item.get("name", ""))),
-            str(item.get("membership_count", "")),
-            str(item.get("list_id", "")),
-            "yes" if item.get("favorite") else "",
-        )
-    _console.out().print(table)
+    _console.table(
+        ("name", "members", "list_id", "favorite"),
+        [
+            (
+                str(item.get("name", "")),
+                str(item.get("membership_count", "")),
+                str(item.get("list_id", "")),
+                "yes" if item.get("favorite") else "",
+            )
+            for item in found
+        ],
+    )
     if not found:
         _console.note("No contact lists yet: create one with `ctct lists create NAME`.")
 
@@ -166,7 +167,9 @@ def _membership(
             client.activities.remove_list_memberships([found["list_id"]], contact_ids=ids)
     verb, prep = ("Added", "to") if add else ("Removed", "from")
     _console.out().print(
-        _console.escape(f"{verb} {len(ids)} contact(s) {prep} {found.get('name')!r}.")
+        _console.escape(
+            f"{verb} {_console.plural(len(ids), 'contact')} {prep} {found.get('name')!r}."
+        )
     )
 
 

@@ -25,6 +25,7 @@ from ctct._oauth_requests import (
     parse_device_authorization_response,
     parse_device_poll_response,
 )
+from ctct._wording import duration
 from ctct.errors import CtctError, FlowTimedOut
 from ctct.flows._common import FlowContext, finish, take_rate
 from ctct.flows._events import DeviceCodeIssued, LoginResult, PollingSlowedDown
@@ -64,11 +65,11 @@ def device_flow(ctx: FlowContext, *, timeout: float | None = None) -> Flow[Login
                 raise FlowTimedOut(
                     f"The device code {device.user_code} expired before the login was "
                     "approved: start the login again and approve it within "
-                    f"{device.expires_at - started:g} s.",
+                    f"{duration(device.expires_at - started)}.",
                     code="expired_token",
                 )
             raise FlowTimedOut(
-                f"The login was not approved within {timeout:g} s; the code "
+                f"The login was not approved within {duration(deadline - started)}; the code "
                 f"{device.user_code} is no longer being checked. Start the login again.",
                 code="timeout",
             )

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import anyio
 
+from ctct._wording import duration
 from ctct.errors import ConfigError, FlowError, FlowTimedOut
 from ctct.flows._pages import ABANDONED, PAGE_HEADERS, Page
 
@@ -179,7 +180,7 @@ class LoopbackReceiver:
     @staticmethod
     def _timed_out(timeout: float) -> FlowTimedOut:
         return FlowTimedOut(
-            f"No answer from the browser within {timeout:g} s, so the login was not "
+            f"No answer from the browser within {duration(timeout)}, so the login was not "
             "completed. Run it again and approve in the browser, or use the paste flow "
             "(--no-browser) or the device flow.",
             code="timeout",

@@ -73,6 +73,8 @@ class LeaseLost(StoreError):
 class StoreMoved(StoreError):
     """The grant was moved to another store (``ctct store migrate``): use that one."""
 
+    exit_code = 19
+
 
 @dataclass(frozen=True, order=True)
 class GrantKey:
@@ -131,6 +133,35 @@ class StoreInfo:
     location: str  # a path, or a description for stores without one
     encryption: str | None  # the key's source (e.g. "CTCT_STORE_KEY"), None when not encrypted
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoreProbe:
+    """What ``doctor`` and ``auth status`` show about the store's server: one round trip."""
+
+    server: str  # e.g. "PostgreSQL 16.4", "Redis 7.0.15", "SQLite 3.40.1"
+    persistence: str  # what survives a restart, in the server's own terms
+    latency_ms: float  # one round trip (a read by key), measured now
+    details: dict[str, str] = field(default_factory=dict)  # schema, prefix...
+    problem: str | None = None
+    """Why the server cannot keep grants safely, with what to do (e.g. Redis without
+    ``appendfsync always``): ``doctor`` fails on it."""
+
+    def summary(self) -> str:
+        extra = "".join(f"; {name} {value}" for name, value in self.details.items())
+        return (
+            f"{self.server}; persistence: {self.persistence}; round trip "
+            f"{self.latency_ms:.1f} ms{extra}"
+        )
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "server": self.server,
+            "persistence": self.persistence,
+            "latency_ms": round(self.latency_ms, 3),
+            **self.details,
+            **({"problem": self.problem} if self.problem is not None else {}),
+        }
 
 
 @runtime_checkable

@@ -21,13 +21,14 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from ctct.errors import ConfigError, StoreError
 from ctct.stores.base import GrantKey, RecordUnreadable, StoreCorrupt, unreadable_fix
 from ctct.stores.files import private_dir
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"CTS"
 FORMAT_PLAIN = 0
@@ -117,7 +118,11 @@ class Sealer:
 
     def __init__(self, config: KeyConfig) -> None:
         self.config = config
-        self._ciphers = {key_id(key): AESGCM(key) for key in config.keys}
+        self._ciphers: dict[bytes, AESGCM] = {}
+        if config.keys:  # cryptography is imported only when there is a key
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._ciphers = {key_id(key): AESGCM(key) for key in config.keys}
         self._current = key_id(config.keys[0]) if config.keys else None
 
     @property
@@ -178,6 +183,8 @@ class Sealer:
                 "(CTCT_STORE_KEY=new,old) if you still have it",
             )
         nonce = envelope[kid_end : kid_end + NONCE_BYTES]
+        from cryptography.exceptions import InvalidTag
+
         try:
             return cipher.decrypt(
                 nonce, envelope[kid_end + NONCE_BYTES :], envelope[:kid_end] + context

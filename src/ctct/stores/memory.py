@@ -84,6 +84,9 @@ class MemoryStore(SealedStore):
     def location(self) -> str:
         return f"memory://{self.name}"
 
+    def server_facts(self) -> tuple[str, str, dict[str, str]]:
+        return "this process", "none: lost when the process exits", {}
+
     def now(self) -> float:
         return self.clock() + self.time_offset
 

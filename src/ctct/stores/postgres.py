@@ -50,7 +50,13 @@ T = TypeVar("T")
 
 SCHEMA_VERSION: Final = 1  # the oldest release that can use the schema
 SCHEMA_REVISION: Final = 1  # the newest migration
-_OPTIONS = {"schema": "ctct", "pool_max": "4", "connect_timeout": "10", "retry_for": "15"}
+_OPTIONS = {
+    "schema": "ctct",
+    "pool_max": "4",
+    "connect_timeout": "10",
+    "retry_for": "15",
+    "prepare_threshold": "off",
+}
 _NOW = "(extract(epoch from clock_timestamp())::float8 + %(o)s::float8)"
 
 # Each migration is one transaction; only additions, so older releases keep working.
@@ -128,6 +134,20 @@ class PgSettings:
         self.pool_max = positive_int(options["pool_max"], "pool_max", url)
         self.connect_timeout = positive_int(options["connect_timeout"], "connect_timeout", url)
         self.retry_for = float(positive_int(options["retry_for"], "retry_for", url))
+        # psycopg prepares a statement server-side after its 5th use on a connection,
+        # which PgBouncer's transaction pooling cannot follow (before 1.21, or without
+        # max_prepared_statements): off unless the URL asks for it.
+        threshold = options["prepare_threshold"]
+        self.prepare_threshold = (
+            None if threshold == "off" else positive_int(threshold, "prepare_threshold", url)
+        )
+
+    def driver_options(self) -> dict[str, Any]:
+        return {
+            "autocommit": True,
+            "connect_timeout": self.connect_timeout,
+            "prepare_threshold": self.prepare_threshold,
+        }
 
     def sql(self, text: str) -> str:
         """``text`` with ``{s}`` as the quoted schema (a checked identifier)."""
@@ -137,9 +157,7 @@ class PgSettings:
 def connect_once(settings: PgSettings) -> Any:
     pg, _ = _import_psycopg()
     try:
-        conn = pg.connect(
-            settings.conninfo, autocommit=True, connect_timeout=settings.connect_timeout
-        )
+        conn = pg.connect(settings.conninfo, **settings.driver_options())
     except pg.Error as exc:
         raise StoreError(
             f"cannot connect to the PostgreSQL store {settings.shown}: {_first_line(exc)}"
@@ -251,7 +269,7 @@ class PostgresStore(SealedStore):
             self.settings.conninfo,
             min_size=0,
             max_size=self.settings.pool_max,
-            kwargs={"autocommit": True, "connect_timeout": self.settings.connect_timeout},
+            kwargs=self.settings.driver_options(),
             open=True,
             timeout=self.settings.retry_for,
             name="ctct-store",
@@ -655,19 +673,15 @@ class PostgresStore(SealedStore):
     def backend_warnings(self) -> list[str]:
         return []
 
-    def probe(self) -> dict[str, str]:
-        """Server version, durability and one round trip's latency (doctor/status)."""
-        started = time.perf_counter()
+    def server_facts(self) -> tuple[str, str, dict[str, str]]:
         row = self._one(
             "probing", "SELECT current_setting('fsync'), current_setting('synchronous_commit')", {}
         )
-        latency = time.perf_counter() - started
-        return {
-            "server": f"PostgreSQL {self.server_version}",
-            "persistence": f"fsync={row[0]}, synchronous_commit={row[1]}",
-            "latency": f"{latency * 1000:.1f} ms",
-            "schema": f"{self.settings.schema} (revision {self.revision})",
-        }
+        return (
+            f"PostgreSQL {self.server_version}",
+            f"fsync={row[0]}, synchronous_commit={row[1]}",
+            {"schema": f"{self.settings.schema} (revision {self.revision})"},
+        )
 
 
 def _event(row: Any) -> Event:

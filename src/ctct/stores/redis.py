@@ -462,6 +462,18 @@ class RedisStore(SealedStore):
             )
         self._durable = True
 
+    def durability_problem(self) -> str | None:
+        if self.settings.unsafe:
+            return None
+        durable, text = self.persistence()
+        if durable is False:
+            return (
+                f"{text}: grants are refused, as a restart would lose them; set "
+                "`appendonly yes` and `appendfsync always` on the server, or add "
+                "?durability=unsafe to the store URL to accept that loss"
+            )
+        return None
+
     def backend_warnings(self) -> list[str]:
         if self.settings.unsafe:
             return [
@@ -470,16 +482,9 @@ class RedisStore(SealedStore):
             ]
         return []
 
-    def probe(self) -> dict[str, str]:
-        started = time.perf_counter()
-        self._run("probing", lambda r: r.ping())
-        latency = time.perf_counter() - started
-        return {
-            "server": f"Redis {self.server_version}",
-            "persistence": self.persistence()[1],
-            "latency": f"{latency * 1000:.1f} ms",
-            "prefix": self.settings.prefix,
-        }
+    def server_facts(self) -> tuple[str, str, dict[str, str]]:
+        prefix = {"prefix": self.settings.prefix}
+        return f"Redis {self.server_version}", self.persistence()[1], prefix
 
     # -- grants -----------------------------------------------------------------------
 

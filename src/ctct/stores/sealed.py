@@ -27,6 +27,7 @@ from ctct.stores.base import (
     Record,
     StoreInfo,
     StoreLock,
+    StoreProbe,
     check_lease_args,
     check_once_args,
     event_context,
@@ -36,6 +37,9 @@ from ctct.stores.base import (
 from ctct.stores.crypto import KeyConfig, Sealer
 from ctct.stores.keys import NOT_ENCRYPTED_WARNING
 from ctct.stores.leases import LOCK_LEASE, KeepAliveLock, PolledLease
+from ctct.stores.migrate import is_tombstone, moved_error
+
+_PROBE_KEY = GrantKey("ctct-probe", "ctct-probe", "ctct-probe")
 
 RawState = tuple[str, str, bytes, float]
 """(code, reason, sealed detail, since) as a backend stores an account state."""
@@ -153,6 +157,23 @@ class SealedStore(ABC):
     def backend_warnings(self) -> list[str]:
         return []
 
+    def probe(self) -> StoreProbe:
+        """Server, persistence and one round trip's latency (``doctor``, ``auth status``;
+        never on a hot path)."""
+        server, persistence, details = self.server_facts()
+        started = time.perf_counter()
+        self.load_envelope(_PROBE_KEY)  # one indexed read of a key that never exists
+        latency = time.perf_counter() - started
+        return StoreProbe(server, persistence, latency * 1000, details, self.durability_problem())
+
+    def server_facts(self) -> tuple[str, str, dict[str, str]]:
+        """(server and version, persistence, details) for ``probe``."""
+        return self.backend, "unknown", {}
+
+    def durability_problem(self) -> str | None:
+        """Why grants are not safe on this server (None: they are)."""
+        return None
+
     def close(self) -> None:
         self.closed = True
 
@@ -229,12 +250,17 @@ class SealedStore(ABC):
         if self.closed:
             raise StoreError(f"the {self.backend} store at {self.location()} is closed")
 
-    def load(self, key: GrantKey) -> Record | None:
+    def load_plain(self, key: GrantKey) -> tuple[bytes, int] | None:
+        """The decrypted record and its version, tombstones included (for migrations)."""
         found = self.load_envelope(key)
         if found is None:
             return None
         envelope, version = found
-        return Record(self.sealer.open(envelope, key.context, what=key), version)
+        return self.sealer.open(envelope, key.context, what=key), version
+
+    def load(self, key: GrantKey) -> Record | None:
+        found = self.load_plain(key)
+        return None if found is None else _record(key, *found)
 
     def envelopes(self) -> Iterator[tuple[GrantKey, bytes, int]]:
         """Every grant's envelope and version; backends override with one query."""
@@ -245,7 +271,7 @@ class SealedStore(ABC):
 
     def records(self) -> Iterator[tuple[GrantKey, Record]]:
         for key, envelope, version in self.envelopes():
-            yield key, Record(self.sealer.open(envelope, key.context, what=key), version)
+            yield key, _record(key, self.sealer.open(envelope, key.context, what=key), version)
 
     def save(self, key: GrantKey, data: bytes, *, expected_version: int | None) -> int:
         if expected_version is not None and expected_version < 1:
@@ -313,3 +339,10 @@ class SealedStore(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.location()}>"
+
+
+def _record(key: GrantKey, data: bytes, version: int) -> Record:
+    if is_tombstone(data):
+        # Moved by `ctct store migrate`: fail loudly, never serve or refresh it here.
+        raise moved_error(key, data)
+    return Record(data, version)

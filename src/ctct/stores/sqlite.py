@@ -212,9 +212,9 @@ _FORKED_AWAY: list[sqlite3.Connection] = []
 
 def default_path() -> Path:
     """``<user state dir>/ctct/tokens.db`` (e.g. ``~/.local/state/ctct/tokens.db``)."""
-    import platformdirs
+    from ctct._dirs import user_dir
 
-    return platformdirs.user_state_path("ctct") / "tokens.db"
+    return Path(user_dir("state")) / "tokens.db"
 
 
 class SqliteStore(SealedStore):
@@ -787,6 +787,10 @@ class SqliteStore(SealedStore):
         return count
 
     # -- the rest ---------------------------------------------------------------------
+
+    def server_facts(self) -> tuple[str, str, dict[str, str]]:
+        # Grant writes use synchronous=FULL connections: each commit is fsynced.
+        return f"SQLite {sqlite3.sqlite_version}", "WAL journal, grants fsynced on commit", {}
 
     def location(self) -> str:
         return str(self.path)
