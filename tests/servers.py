@@ -9,13 +9,14 @@ its own schema and drops it afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -48,8 +49,10 @@ def fresh_postgres_schema(base: str | None = None, **params: str) -> tuple[str, 
 class RedisServer:
     """A ``redis-server`` of our own (durable: AOF with fsync on every write)."""
 
-    def __init__(self, root: Path, *, durable: bool = True) -> None:
+    def __init__(self, root: Path, *, durable: bool = True, host: str = "127.0.0.1") -> None:
+        """``host``: the address to listen on (a test fleet's bridge, ``tests.fleet``)."""
         self.root = root
+        self.host = host
         self.port = free_port()
         self.durable = durable
         self.process: subprocess.Popen[bytes] | None = None
@@ -57,7 +60,7 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def start(self) -> None:
         args = [
@@ -65,13 +68,17 @@ class RedisServer:
             "--port",
             str(self.port),
             "--bind",
-            "127.0.0.1",
+            self.host,
             "--dir",
             str(self.root),
             "--save",
             "",
             "--daemonize",
             "no",
+            # Off the loopback (a test fleet's bridge) Redis would answer DENIED to
+            # clients without a password; only the test hosts reach that address.
+            "--protected-mode",
+            "yes" if self.host == "127.0.0.1" else "no",
         ]
         if self.durable:
             args += ["--appendonly", "yes", "--appendfsync", "always"]
@@ -79,12 +86,13 @@ class RedisServer:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                with socket.create_connection((self.host, self.port), timeout=0.2) as sock:
                     sock.sendall(b"PING\r\n")
                     if sock.recv(16).startswith(b"+PONG"):
                         return
             except OSError:
                 time.sleep(0.02)
+        self.stop()
         raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:
@@ -114,7 +122,7 @@ def fresh_redis_prefix(server: RedisServer, **params: str) -> tuple[str, Callabl
     def cleanup() -> None:
         import redis
 
-        client = redis.Redis(host="127.0.0.1", port=server.port)
+        client = redis.Redis(host=server.host, port=server.port)
         try:
             keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
             if keys:
@@ -140,8 +148,9 @@ def fresh_store(
 class PostgresCluster:
     """A PostgreSQL cluster of our own (``initdb`` + ``pg_ctl`` as the postgres user)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, host: str = "127.0.0.1") -> None:
         self.root = root
+        self.host = host
         self.data = root / "data"
         self.port = free_port()
         root.mkdir(parents=True, exist_ok=True)
@@ -149,7 +158,7 @@ class PostgresCluster:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://postgres@{self.host}:{self.port}/postgres"
 
     def _as_postgres(self, *args: str) -> None:
         subprocess.run(
@@ -170,6 +179,11 @@ class PostgresCluster:
             "postgres",
             "--no-sync",
         )
+        if self.host != "127.0.0.1":
+            # initdb trusts loopback clients only; it listens on ``host`` alone, so this
+            # admits the test hosts on that subnet (a test fleet's bridge).
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write("host all all samenet trust\n")
 
     def start(self) -> None:
         self._as_postgres(
@@ -180,7 +194,7 @@ class PostgresCluster:
             str(self.root / "log"),
             "-w",
             "-o",
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            f"-p {self.port} -k {self.root} -c listen_addresses={self.host} -c fsync=off",
             "start",
         )
 
@@ -192,3 +206,26 @@ class PostgresCluster:
     def restart(self) -> None:
         self.stop("immediate")
         self.start()
+
+
+SHARED_BACKENDS = ("sqlite", "postgresql", "redis")
+"""The backends processes share a store on (parametrize a fixture with them)."""
+
+
+@contextlib.contextmanager
+def shared_store_url(
+    backend: str, tmp_path: Path, redis: Callable[[], RedisServer]
+) -> Iterator[str]:
+    """A fresh store URL on ``backend`` (one of ``SHARED_BACKENDS``), cleaned up after;
+    ``redis`` gives the test run's Redis server (asked only for "redis")."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path}/tokens.db"
+        return
+    if backend == "postgresql":
+        url, cleanup = fresh_postgres_schema()
+    else:
+        url, cleanup = fresh_redis_prefix(redis())
+    try:
+        yield url
+    finally:
+        cleanup()

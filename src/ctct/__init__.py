@@ -12,7 +12,8 @@ TYPE_CHECKING = False  # not typing's: the CLI's fast path never imports typing
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first use
     from typing import Any
 
-    from ctct._auth import BearerAuth, RequestsAuth, httpx_auth
+    from ctct._auth import BearerAuth, RequestsAuth
+    from ctct._httpx_auth import HttpxAuth
     from ctct._jwt import AccessTokenClaims, JwtVerifier
     from ctct._manager import TokenManager
     from ctct._oauth_requests import ClientCredentials
@@ -36,6 +37,19 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load on first
         ServerError,
         Throttled,
         Unauthorized,
+    )
+    from ctct.api.shapes import (
+        AccountSummary,
+        Activity,
+        ActivityStatus,
+        Contact,
+        ContactList,
+        CustomField,
+        EmailAddress,
+        EmailCampaign,
+        PhysicalAddress,
+        SignUpResult,
+        Tag,
     )
     from ctct.errors import (
         ApiError,
@@ -61,7 +75,10 @@ __version__ = "0.1.0"
 # name -> module that defines it (relative to this package)
 _EXPORTS: dict[str, str] = {
     "AccessTokenClaims": "ctct._jwt",
+    "AccountSummary": "ctct.api.shapes",
+    "Activity": "ctct.api.shapes",
     "ActivityFailed": "ctct.api",
+    "ActivityStatus": "ctct.api.shapes",
     "ApiError": "ctct.errors",
     "AsyncClient": "ctct.api",
     "AuthorizationDenied": "ctct.errors",
@@ -74,10 +91,16 @@ _EXPORTS: dict[str, str] = {
     "ClientRejected": "ctct.errors",
     "ConfigError": "ctct.errors",
     "Conflict": "ctct.api",
+    "Contact": "ctct.api.shapes",
+    "ContactList": "ctct.api.shapes",
     "CtctError": "ctct.errors",
+    "CustomField": "ctct.api.shapes",
+    "EmailAddress": "ctct.api.shapes",
+    "EmailCampaign": "ctct.api.shapes",
     "FlowError": "ctct.errors",
     "FlowTimedOut": "ctct.errors",
     "Forbidden": "ctct.api",
+    "HttpxAuth": "ctct._httpx_auth",
     "InsufficientScope": "ctct.errors",
     "JwtVerifier": "ctct._jwt",
     "Login": "ctct.flows",
@@ -85,6 +108,7 @@ _EXPORTS: dict[str, str] = {
     "LoginResult": "ctct.flows",
     "NetworkError": "ctct.errors",
     "NotFound": "ctct.api",
+    "PhysicalAddress": "ctct.api.shapes",
     "Provider": "ctct._provider",
     "ProviderError": "ctct.errors",
     "QuotaExceeded": "ctct.api",
@@ -95,7 +119,9 @@ _EXPORTS: dict[str, str] = {
     "Secret": "ctct._secret",
     "ServerError": "ctct.api",
     "Settings": "ctct._settings",
+    "SignUpResult": "ctct.api.shapes",
     "StoreError": "ctct.errors",
+    "Tag": "ctct.api.shapes",
     "Throttled": "ctct.api",
     "TimerPolicy": "ctct._timer",
     "TokenManager": "ctct._manager",
@@ -106,14 +132,78 @@ _EXPORTS: dict[str, str] = {
     "Unauthorized": "ctct.api",
     "WebLogin": "ctct.flows",
     "choose_flow": "ctct.flows",
-    "httpx_auth": "ctct._auth",
     "keep_alive": "ctct._timer",
     "open_store": "ctct.stores",
     "qr_text": "ctct.flows",
     "run_refresher": "ctct._timer",
 }
 
-__all__ = sorted(["__version__", *_EXPORTS])
+# A literal list: type checkers read exports from it (a computed one hides the API).
+__all__ = [
+    "AccessTokenClaims",
+    "AccountSummary",
+    "Activity",
+    "ActivityFailed",
+    "ActivityStatus",
+    "ApiError",
+    "AsyncClient",
+    "AuthorizationDenied",
+    "AuthorizationRequired",
+    "BackgroundRefresher",
+    "BadRequest",
+    "BearerAuth",
+    "Client",
+    "ClientCredentials",
+    "ClientRejected",
+    "ConfigError",
+    "Conflict",
+    "Contact",
+    "ContactList",
+    "CtctError",
+    "CustomField",
+    "EmailAddress",
+    "EmailCampaign",
+    "FlowError",
+    "FlowTimedOut",
+    "Forbidden",
+    "HttpxAuth",
+    "InsufficientScope",
+    "JwtVerifier",
+    "Login",
+    "LoginEvent",
+    "LoginResult",
+    "NetworkError",
+    "NotFound",
+    "PhysicalAddress",
+    "Provider",
+    "ProviderError",
+    "QuotaExceeded",
+    "RateLimits",
+    "RefreshPolicy",
+    "RequestsAuth",
+    "RetryPolicy",
+    "Secret",
+    "ServerError",
+    "Settings",
+    "SignUpResult",
+    "StoreError",
+    "Tag",
+    "Throttled",
+    "TimerPolicy",
+    "TokenManager",
+    "TokenSet",
+    "TokenState",
+    "TokenValidationError",
+    "TransientProviderError",
+    "Unauthorized",
+    "WebLogin",
+    "__version__",
+    "choose_flow",
+    "keep_alive",
+    "open_store",
+    "qr_text",
+    "run_refresher",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,16 +1,22 @@
 """Drop-in auth for HTTP clients: pass ``auth=`` and gain ctct's token handling.
 
-``BearerAuth`` is an ``httpx2.Auth`` for sync and async clients; ``HttpxAuth`` is the
-same for plain ``httpx`` (built on first use, so httpx stays optional); ``RequestsAuth``
-is a ``requests`` auth. Each sets ``Authorization: Bearer`` from a ``TokenManager``
-(refreshing when due) and, on a 401, refreshes once if the refused token is still the
-current one and replays the request once.
+One class per HTTP client, each setting ``Authorization: Bearer`` from a
+``TokenManager`` (refreshing when due) and, on a 401, refreshing once if the refused
+token is still the current one and replaying the request once:
+
+* ``BearerAuth``: ``httpx2`` (sync and async clients);
+* ``HttpxAuth`` (``ctct._httpx_auth``): plain ``httpx``, sync and async;
+* ``RequestsAuth``: ``requests`` (the ``ctct[requests]`` extra).
+
+Handed to another client, each says which one to use instead: ``httpx``, ``httpx2`` and
+``requests`` all call an auth object they do not know as a function, which lands in
+``__call__`` below (instead of a cryptic ``TypeError`` or ``AttributeError``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, Generator, MutableMapping
+from typing import TYPE_CHECKING, Any, Never, NoReturn, Protocol, TypeVar
 
 import httpx2
 
@@ -19,9 +25,68 @@ from ctct._manager import TokenManager
 if TYPE_CHECKING:
     import requests
 
+# The auth class for each HTTP client, by the top-level module of its request type.
+AUTH_FOR = {
+    "httpx2": "ctct.BearerAuth(manager)",
+    "httpx": "ctct.HttpxAuth(manager)",
+    "requests": "ctct.RequestsAuth(manager)",
+}
+
+
+def wrong_client(given: str, request: object) -> NoReturn:
+    """Raise the ``TypeError`` that tells what to pass instead of ``given``."""
+    library = type(request).__module__.split(".")[0]
+    instead = AUTH_FOR.get(library)
+    what = f"{library} clients" if instead else f"an HTTP client that sends {type(request)!r}"
+    advice = (
+        f"use auth={instead} instead"
+        if instead
+        else "ctct has auth for httpx2 (BearerAuth), httpx (HttpxAuth) and requests (RequestsAuth)"
+    )
+    raise TypeError(f"{given} is not the auth for {what}: {advice}.")
+
+
+class _Request(Protocol):
+    @property
+    def headers(self) -> MutableMapping[str, str]: ...
+
+
+class _Response(Protocol):
+    @property
+    def status_code(self) -> int: ...
+
+
+Req = TypeVar("Req", bound=_Request)
+Resp = TypeVar("Resp", bound=_Response)
+
 
 def _bearer(header: str) -> str:
     return header[7:]  # strip "Bearer "
+
+
+def bearer_flow(manager: TokenManager, request: Req) -> Generator[Req, Resp, None]:
+    """The httpx-style auth flow (httpx and httpx2 alike): send with the current token;
+    after a 401, once more with a newer one if the manager has it."""
+    header = manager.authorization()
+    request.headers["Authorization"] = header
+    response = yield request
+    if response.status_code == 401:
+        newer = manager.unauthorized(_bearer(header))
+        if newer is not None:
+            request.headers["Authorization"] = newer
+            yield request
+
+
+async def abearer_flow(manager: TokenManager, request: Req) -> AsyncGenerator[Req, Resp]:
+    """``bearer_flow`` for async clients."""
+    header = await manager.aauthorization()
+    request.headers["Authorization"] = header
+    response = yield request
+    if response.status_code == 401:
+        newer = await manager.aunauthorized(_bearer(header))
+        if newer is not None:
+            request.headers["Authorization"] = newer
+            yield request
 
 
 class BearerAuth(httpx2.Auth):
@@ -36,60 +101,17 @@ class BearerAuth(httpx2.Auth):
     def sync_auth_flow(
         self, request: httpx2.Request
     ) -> Generator[httpx2.Request, httpx2.Response, None]:
-        header = self.manager.authorization()
-        request.headers["Authorization"] = header
-        response = yield request
-        if response.status_code == 401:
-            newer = self.manager.unauthorized(_bearer(header))
-            if newer is not None:
-                request.headers["Authorization"] = newer
-                yield request
+        return bearer_flow(self.manager, request)
 
-    async def async_auth_flow(
+    def async_auth_flow(
         self, request: httpx2.Request
     ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        header = await self.manager.aauthorization()
-        request.headers["Authorization"] = header
-        response = yield request
-        if response.status_code == 401:
-            newer = await self.manager.aunauthorized(_bearer(header))
-            if newer is not None:
-                request.headers["Authorization"] = newer
-                yield request
+        return abearer_flow(self.manager, request)
 
-
-def httpx_auth(manager: TokenManager) -> Any:
-    """The same auth for plain ``httpx`` clients (``httpx.Auth``)."""
-    import httpx
-
-    class HttpxAuth(httpx.Auth):
-        requires_request_body = True
-
-        def sync_auth_flow(
-            self, request: httpx.Request
-        ) -> Generator[httpx.Request, httpx.Response, None]:
-            header = manager.authorization()
-            request.headers["Authorization"] = header
-            response = yield request
-            if response.status_code == 401:
-                newer = manager.unauthorized(_bearer(header))
-                if newer is not None:
-                    request.headers["Authorization"] = newer
-                    yield request
-
-        async def async_auth_flow(
-            self, request: httpx.Request
-        ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-            header = await manager.aauthorization()
-            request.headers["Authorization"] = header
-            response = yield request
-            if response.status_code == 401:
-                newer = await manager.aunauthorized(_bearer(header))
-                if newer is not None:
-                    request.headers["Authorization"] = newer
-                    yield request
-
-    return HttpxAuth()
+    def __call__(self, request: Never) -> NoReturn:
+        # Only another HTTP client calls it (httpx2 uses the flows above). ``Never``:
+        # a type checker still refuses it as a plain function auth, as before.
+        wrong_client("ctct.BearerAuth (for httpx2)", request)
 
 
 class RequestsAuth:
@@ -99,6 +121,8 @@ class RequestsAuth:
         self.manager = manager
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        if not type(request).__module__.startswith("requests."):
+            wrong_client("ctct.RequestsAuth (for requests)", request)
         header = self.manager.authorization()
         request.headers["Authorization"] = header
         request.register_hook("response", self._on_response)  # type: ignore[no-untyped-call]

@@ -55,3 +55,15 @@ API_DAILY_QUOTA: Final = 10_000
 TOKEN_RATE_PER_SECOND: Final = 1.0
 
 DEVICE_CODE_GRANT: Final = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def provider_label(storage_issuer: str) -> str:
+    """A readable name for a grant's issuer key: ``Constant Contact``, ``Constant Contact
+    via URL`` (its hosts pointed elsewhere), or another provider's issuer. The key itself
+    (``...#via=...``) is internal and never shown."""
+    if storage_issuer == ISSUER:
+        return "Constant Contact"
+    prefix = ISSUER + "#via="
+    if storage_issuer.startswith(prefix):
+        return f"Constant Contact via {storage_issuer[len(prefix) :]}"
+    return storage_issuer

@@ -20,6 +20,8 @@ from __future__ import annotations
 import math
 from typing import Final
 
+from ctct._wording import duration as duration  # the one rule, re-exported
+
 MAX_CLOCK_OFFSET: Final = 900.0
 """How far (seconds, either way) ctct corrects for a clock that disagrees with the
 provider's: 15 minutes covers a VM without NTP; more means a clock to fix."""
@@ -38,19 +40,6 @@ def usable_offset(offset: float) -> float:
 def offset_in_range(offset: float) -> bool:
     """Whether ``offset`` is fully corrected for (not clamped)."""
     return math.isfinite(offset) and abs(offset) <= MAX_CLOCK_OFFSET
-
-
-def duration(seconds: float) -> str:
-    """``125`` -> ``"2 min 5 s"``; ``90061`` -> ``"1 d 1 h 1 min"`` (for messages)."""
-    total = round(abs(seconds))
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
-    shown = [f"{n} {unit}" for n, unit in parts if n]
-    if days:
-        shown = shown[:3]
-    return " ".join(shown) or "0 s"
 
 
 def describe_offset(offset: float, *, whose: str = "the provider's") -> str:

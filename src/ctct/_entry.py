@@ -6,21 +6,33 @@ joserfc or the store package: it resolves the few settings that locate the grant
 (profile, client id, base URL, store, refresh margin) with the same precedence as
 ``ctct._settings.Settings.load`` (flags, ``CTCT_*``, the config file's profile table,
 its top level, defaults), reads the record with one read-only SQLite query, and prints
-the token. Only an encrypted record pulls in the store's key handling.
+the token. An encrypted record is opened here too (``ctct.stores.crypto``'s envelope,
+AES-GCM from cryptography's Rust binding), with the key from ``CTCT_STORE_KEY``,
+``CTCT_STORE_KEY_FILE`` or the default key file; a key that only the keyring holds goes
+through the store package.
 
 Anything unusual falls back to the full command line, which does the same job with all
 its checks and messages: a token that is due or expired (it must be refreshed), a
 provider configured by issuer or explicit endpoints, a non-SQLite store, a missing or
 malformed config file, any flag other than ``--profile``, ``--debug`` (or
-``CTCT_DEBUG``), ``CTCT_NO_FAST_PATH=1``, or any error at all. The fast path never
-prints anything but the token, and prints nothing on failure.
+``CTCT_DEBUG``), ``CTCT_NO_FAST_PATH=1``, a store file that is a link or not private
+to this user, a plaintext record where a store key may be configured (see
+``_open_envelope``), or any error at all. The fast path never prints anything but the
+token, and prints nothing on failure.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import time
+
+from ctct._dirs import user_dir
+
+TYPE_CHECKING = False  # not typing's: importing typing costs the fast path
+if TYPE_CHECKING:
+    from typing import Any
 
 _DEFAULT_PROFILE = "default"
 _DEFAULT_MARGIN = 300.0
@@ -44,6 +56,7 @@ _SIMPLE_KEYS = frozenset(
     }
 )
 _NUMBERS = ("refresh_margin", "leeway", "timeout")
+_INFINITY = float("inf")
 
 
 class _Fallback(Exception):
@@ -126,7 +139,8 @@ def fast_settings(
         if isinstance(raw, bool) or not isinstance(raw, str | int | float):
             raise _Fallback(key)
         number = float(raw)  # ValueError: the full CLI reports it
-        if not number >= 0 or (key == "timeout" and number == 0):
+        # NaN and infinity fail here too: Settings.load refuses them with a message.
+        if not 0 <= number < _INFINITY or (key == "timeout" and number == 0):
             raise _Fallback(key)
         numbers[key] = number
     base_url = value("base_url")
@@ -179,7 +193,7 @@ def _file_layers(
     environ: dict[str, str] | os._Environ[str], profile: str
 ) -> list[dict[str, object]]:
     explicit = environ.get("CTCT_CONFIG")
-    path = explicit or os.path.join(_user_dir("config"), "config.toml")
+    path = explicit or os.path.join(user_dir("config"), "config.toml")
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -239,37 +253,10 @@ def _check_secret(layers: list[dict[str, object]]) -> None:
         if "client_secret_file" in layer:
             path = os.path.expanduser(str(layer["client_secret_file"]))
             with open(path, encoding="utf-8") as handle:  # OSError: the full CLI reports it
-                if not handle.read().strip():
+                # A secret file open to group or others is refused by Settings.load.
+                if os.fstat(handle.fileno()).st_mode & 0o077 or not handle.read().strip():
                     raise _Fallback("client_secret_file")
             return
-
-
-def _user_dir(kind: str) -> str:
-    """platformdirs' ``user_config_dir("ctct")`` / ``user_state_dir("ctct")``.
-
-    On Linux with an absolute ``HOME`` and the XDG variable unset or absolute, every
-    platformdirs version agrees on the answer, so it is computed here (importing
-    platformdirs costs more than the rest of the fast path); anything else asks
-    platformdirs itself.
-    """
-    variable, default = (
-        ("XDG_CONFIG_HOME", ".config") if kind == "config" else ("XDG_STATE_HOME", ".local/state")
-    )
-    home = os.environ.get("HOME", "")
-    xdg = os.environ.get(variable, "")
-    simple = (
-        sys.platform == "linux"
-        and "ANDROID_DATA" not in os.environ
-        and os.path.isabs(home)
-        and (xdg == "" or os.path.isabs(xdg))
-    )
-    if simple:
-        return os.path.join(xdg or os.path.join(home, default), "ctct")
-    import platformdirs
-
-    if kind == "config":
-        return platformdirs.user_config_dir("ctct")
-    return platformdirs.user_state_dir("ctct")
 
 
 def _storage_issuer(base_url: str | None) -> str:
@@ -290,13 +277,19 @@ def _storage_issuer(base_url: str | None) -> str:
 
 
 def _store_path(url: str | None) -> str:
-    """The SQLite file of ``ctct.stores.open_store(url)``."""
+    """The SQLite file of ``ctct.stores.open_store(url)`` (``ctct.stores.urls.sqlite_path``:
+    four slashes name the same file as three; anything it refuses falls back, to be
+    explained by the full CLI)."""
     if url is None:
-        return os.path.join(_user_dir("state"), "tokens.db")
+        return os.path.join(user_dir("state"), "tokens.db")
     scheme, sep, rest = url.partition("://")
-    if not sep or scheme.lower() != "sqlite" or (rest and not rest.startswith("/")):
+    if not sep or scheme.lower() != "sqlite":
         raise _Fallback("store")
-    return rest or os.path.join(_user_dir("state"), "tokens.db")
+    if not rest:
+        return os.path.join(user_dir("state"), "tokens.db")
+    if not rest.startswith("/") or rest.endswith("/") or any(c in rest for c in "?#\x00"):
+        raise _Fallback("store")
+    return "/" + rest.lstrip("/")
 
 
 # -- the record ----------------------------------------------------------------------------
@@ -318,8 +311,19 @@ def fast_token(
 def _read_envelope(settings: FastSettings) -> bytes:
     import sqlite3
 
-    if not os.path.isfile(settings.store_path):
-        raise _Fallback("no store")
+    # Only private regular files of ours, as ctct.stores.files demands (the full CLI
+    # refuses anything else, saying why): a symbolic link, or a file someone else owns or
+    # may write, could hold a grant planted there for us to serve. The -wal and -shm files
+    # may be absent (SQLite removes them when the last connection closes).
+    for suffix in ("", "-wal", "-shm"):
+        try:
+            info = os.lstat(settings.store_path + suffix)
+        except OSError:
+            if suffix:
+                continue
+            raise _Fallback("no store") from None
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+            raise _Fallback("store file")
     # SQLite's URI syntax needs only these escaped (urllib.parse costs an import).
     escaped = settings.store_path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
     uri = "file:" + escaped + "?mode=ro"
@@ -331,7 +335,8 @@ def _read_envelope(settings: FastSettings) -> bytes:
         if conn.execute("PRAGMA application_id").fetchone()[0] != _APPLICATION_ID:
             raise _Fallback("not a ctct store")
         row = conn.execute(
-            "SELECT data FROM grants WHERE profile = ? AND issuer = ? AND client_id = ?",
+            "SELECT data, (SELECT count(*) FROM meta WHERE key = 'encrypted') FROM grants "
+            "WHERE profile = ? AND issuer = ? AND client_id = ?",
             (settings.profile, settings.issuer, settings.client_id),
         ).fetchone()
     except sqlite3.Error:
@@ -340,17 +345,108 @@ def _read_envelope(settings: FastSettings) -> bytes:
         conn.close()
     if row is None or not isinstance(row[0], bytes):
         raise _Fallback("no grant")
+    if row[1] and row[0][3:4] == b"\x00":
+        raise _Fallback("plaintext in a store a keyed process uses (see _open_envelope)")
     return row[0]
 
 
 def _open_envelope(
     settings: FastSettings, envelope: bytes, environ: dict[str, str] | os._Environ[str]
 ) -> bytes:
-    """The record's plaintext (``ctct.stores.crypto`` envelope format)."""
+    """The record's plaintext (``ctct.stores.crypto`` envelope format:
+    ``CTS``, format byte; for AES-GCM a key id, a nonce, then ciphertext and tag, with
+    the header and the grant key's context as associated data)."""
     if envelope[:3] != b"CTS" or len(envelope) < 4:
         raise _Fallback("envelope")
     if envelope[3] == 0:
+        # With a key configured, the full CLI refuses a plaintext record (it could have
+        # been planted). The fast path cannot ask the keyring (too slow), so it serves one
+        # only when (1) no key is in the environment or a key file, and (2) the store is
+        # not marked as used by a keyed process (meta.encrypted, written by every keyed
+        # open, keyring keys included; checked in _read_envelope). That is sound because
+        # _read_envelope serves only from store files that this user owns and nobody else
+        # may write: a record in them was written by this user, not planted; the marker
+        # keeps the fast path agreeing with the full CLI once a keyed process has run.
+        if _key_configured(environ):
+            raise _Fallback("plaintext record, key configured")
         return envelope[4:]
+    if envelope[3] != 1 or len(envelope) < _SEALED_HEADER + _NONCE_BYTES + 16:
+        raise _Fallback("envelope")
+    keys = _store_keys(environ)
+    if keys is None:  # the keyring may hold it: the store package asks, with its timeout
+        return _open_with_store_package(settings, envelope, environ)
+    kid = envelope[4:_SEALED_HEADER]
+    for key in keys:
+        if _key_id(key) == kid:
+            break
+    else:
+        raise _Fallback("no such key")
+    import json
+
+    # ctct.stores.base.GrantKey.context, byte for byte
+    context = json.dumps(["grant", settings.profile, settings.issuer, settings.client_id])
+    nonce_end = _SEALED_HEADER + _NONCE_BYTES
+    aad = envelope[:_SEALED_HEADER] + context.encode()
+    # InvalidTag (altered, foreign or mis-keyed record): fast_token falls back
+    cipher = aesgcm_class()(key)
+    return bytes(cipher.decrypt(envelope[_SEALED_HEADER:nonce_end], envelope[nonce_end:], aad))
+
+
+def aesgcm_class() -> Any:
+    """cryptography's ``AESGCM``, taken from its Rust binding when that is where it lives
+    (cryptography 42 and later): the same class, without importing cryptography's Python
+    layers, which cost more than the rest of the fast path. A test checks it is the
+    public class."""
+    try:
+        from cryptography.hazmat.bindings._rust import openssl
+
+        return openssl.aead.AESGCM
+    except (ImportError, AttributeError):
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM
+
+
+_SEALED_HEADER = 4 + 8  # MAGIC + format byte + ctct.stores.crypto.KEY_ID_BYTES
+_NONCE_BYTES = 12  # ctct.stores.crypto.NONCE_BYTES
+
+
+def _store_keys(environ: dict[str, str] | os._Environ[str]) -> list[bytes] | None:
+    """The store keys from ``CTCT_STORE_KEY``, ``CTCT_STORE_KEY_FILE`` or the default key
+    file (``ctct.stores.keys.resolve_keys``' order); None when only the keyring is left."""
+    text = environ.get("CTCT_STORE_KEY", "").strip()
+    if not text:
+        named = environ.get("CTCT_STORE_KEY_FILE", "").strip()
+        path = os.path.expanduser(named) if named else os.path.join(user_dir("config"), "store.key")
+        if not named and not os.path.exists(path):
+            return None
+        from pathlib import Path
+
+        from ctct._private_file import read_private
+
+        text = read_private(Path(path), "the store key file").decode("utf-8", errors="replace")
+    import base64
+
+    keys = []
+    for part in text.strip().split(","):  # ctct.stores.crypto.parse_keys
+        part = part.strip()
+        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        if len(raw) != 32:
+            raise _Fallback("key")
+        keys.append(raw)
+    return keys
+
+
+def _key_id(key: bytes) -> bytes:
+    """``ctct.stores.crypto.key_id``."""
+    import hashlib
+
+    return hashlib.sha256(b"ctct-store-key-id\x00" + key).digest()[:8]
+
+
+def _open_with_store_package(
+    settings: FastSettings, envelope: bytes, environ: dict[str, str] | os._Environ[str]
+) -> bytes:
     from ctct.errors import CtctError
     from ctct.stores.base import GrantKey
     from ctct.stores.crypto import Sealer
@@ -361,6 +457,14 @@ def _open_envelope(
         return Sealer(resolve_keys(environ)).open(envelope, key.context, what=key)
     except CtctError:
         raise _Fallback("decrypt") from None
+
+
+def _key_configured(environ: dict[str, str] | os._Environ[str]) -> bool:
+    """A store key in ``CTCT_STORE_KEY``, ``CTCT_STORE_KEY_FILE`` or the default key file
+    (``ctct.stores.keys.resolve_keys`` without the keyring)."""
+    if environ.get("CTCT_STORE_KEY", "").strip() or environ.get("CTCT_STORE_KEY_FILE", "").strip():
+        return True
+    return os.path.lexists(os.path.join(user_dir("config"), "store.key"))
 
 
 def _fresh_token(plaintext: bytes, margin: float, now: float) -> str:

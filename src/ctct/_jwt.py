@@ -33,7 +33,7 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 
-from ctct import _clock
+from ctct import _clock, _peek
 from ctct._redact import server_text
 from ctct._secret import Secret
 from ctct.errors import CtctError, TokenValidationError, TransientProviderError
@@ -46,7 +46,7 @@ log = logging.getLogger("ctct.jwt")
 DEFAULT_LEEWAY: Final = 60.0
 DEFAULT_JWKS_COOLDOWN: Final = 30.0
 DEFAULT_JWKS_MAX_AGE: Final = 3600.0
-MAX_TOKEN_BYTES: Final = 16 * 1024
+MAX_TOKEN_BYTES: Final = _peek.MAX_TOKEN_BYTES
 
 Clock = Callable[[], float]
 JwksDocument = bytes | Mapping[str, Any]
@@ -71,21 +71,6 @@ class AccessTokenClaims:
     issued_at: float | None
     jti: str | None
     claims: Mapping[str, Any] = field(repr=False)
-
-
-def peek_claims(token: str) -> dict[str, Any] | None:
-    """The *unverified* claims of a JWS-shaped token, or ``None`` if it is not one.
-
-    Only for values that cannot be abused when forged (an earlier ``exp``).
-    """
-    if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
-        return None
-    try:
-        obj = jws.extract_compact(token.encode("ascii"))
-        claims = json.loads(obj.payload)
-    except (JoseError, ValueError, TypeError, UnicodeError):
-        return None
-    return claims if isinstance(claims, dict) else None
 
 
 class JwksCache:
@@ -373,7 +358,8 @@ class JwtVerifier:
         if now - self.leeway >= exp:
             raise _fail(
                 "expiry",
-                f"The access token expired {int(now - exp)} s ago (leeway {self.leeway:g} s)"
+                f"The access token expired {_clock.duration(now - exp)} ago (leeway "
+                f"{_clock.duration(self.leeway)})"
                 f"{self._expiry_hint(skew)}",
             )
         nbf = claims.get("nbf")

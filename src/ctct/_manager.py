@@ -10,7 +10,6 @@ as web frameworks tend to, does not multiply refreshes.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import threading
@@ -19,14 +18,12 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import anyio
-import anyio.to_thread
 import httpx2
 
 from ctct import _oauth_http, _redact
-from ctct._jwt import JwksCache, JwtVerifier
+from ctct._aio import sleep, to_thread
 from ctct._oauth_requests import ClientCredentials
 from ctct._provider import Provider
 from ctct._refresh import (
@@ -46,6 +43,7 @@ from ctct._refresh import (
     decode,
     lasts,
     not_logged_in,
+    other_grant_hint,
     refresh_flow,
 )
 from ctct._sansio import Send, Sleep, TakeRate, Verify, adrive, drive
@@ -59,8 +57,10 @@ from ctct.stores import (
     Lease,
     LeaseLost,
     Record,
+    RecordUnreadable,
     Store,
     StoreError,
+    StoreLockTimeout,
     open_store,
 )
 
@@ -81,6 +81,12 @@ class _Cached:
     use_until: float  # refresh (or retry) at this time; the hot path serves before it
 
 
+if TYPE_CHECKING:
+    import asyncio
+
+    from ctct._jwt import JwksCache, JwtVerifier
+
+
 class _Shared:
     """Per-process state of one grant, shared by every manager for it."""
 
@@ -94,6 +100,8 @@ class _Shared:
         self.retry_at = 0.0
 
     def loop_lock(self) -> asyncio.Lock:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         with self.thread_lock:
             lock = self.loop_locks.get(loop)
@@ -118,6 +126,8 @@ def _shared_for(store: Store, key: GrantKey) -> _Shared:
 
 
 def _jwks_cache_for(jwks_uri: str) -> JwksCache:
+    from ctct._jwt import JwksCache
+
     with _registry_lock:
         cache = _jwks_caches.get(jwks_uri)
         if cache is None:
@@ -171,15 +181,9 @@ class TokenManager:
         self._on_mark = on_mark
         self._shared = _shared_for(store, self.key) if process_cache else _Shared()
         self._grant = Grant(self.key, provider, client, clock, self.policy, http_timeout=timeout)
+        self._leeway = leeway
         self._verifier: JwtVerifier | None = None
-        if provider.jwks_uri is not None and provider.access_token_format != "opaque":
-            self._verifier = JwtVerifier.for_provider(
-                provider,
-                client.client_id,
-                clock=clock,
-                leeway=leeway,
-                jwks_cache=_jwks_cache_for(provider.jwks_uri),
-            )
+        """Built on first use: a fresh token needs no verification, nor the JOSE stack."""
 
     @classmethod
     def from_settings(
@@ -193,12 +197,14 @@ class TokenManager:
                 "or client_id in the config file."
             )
         given_http: httpx2.Client | None = kwargs.pop("http", None)
-        http = given_http or httpx2.Client()
-        provider = (
-            _oauth_http.resolve_provider(settings, http)
-            if settings.needs_discovery
-            else settings.provider()
-        )
+        # No client unless discovery needs one now: building one loads the system's CA
+        # certificates, and a fresh token needs no request (``_sync_http`` makes it).
+        http = given_http
+        if settings.needs_discovery:
+            http = given_http or httpx2.Client()
+            provider = _oauth_http.resolve_provider(settings, http)
+        else:
+            provider = settings.provider()
         owns_store = store is None
         manager = cls(
             provider=provider,
@@ -299,6 +305,21 @@ class TokenManager:
         record = self.store.load(self.key)
         return None if record is None else decode(record).tokens
 
+    def not_logged_in(self) -> AuthorizationRequired:
+        """The error for "no grant under this manager's key", naming a grant of this
+        profile that the store holds under another client id or provider."""
+        return not_logged_in(self.key, self._stored_keys())
+
+    def other_grant_hint(self) -> str | None:
+        """``there is a grant for this profile under client id X ...``, or None."""
+        return other_grant_hint(self.key, self._stored_keys())
+
+    def _stored_keys(self) -> list[GrantKey]:
+        try:
+            return self.store.keys()
+        except CtctError:  # the hint is a courtesy: the error stands without it
+            return []
+
     def held_secrets(self) -> _redact.Held:
         """What must never appear in a message: the grant's tokens (in memory and in the
         store) and the client secret. Error paths mask server text with it; the store
@@ -314,10 +335,20 @@ class TokenManager:
             self.client.client_secret,
         )
 
+    replace_unreadable = False
+    """Let ``save`` replace a stored record that cannot be read (a lost store key, an
+    altered record) instead of failing: set it once the person agreed."""
+
     def save(self, tokens: TokenSet) -> None:
         """Store a new grant (after a login or an import), replacing any previous one."""
         with self.store.lock(self.key, self.policy.lock_timeout):
-            current = self.store.load(self.key)
+            try:
+                current = self.store.load(self.key)
+            except RecordUnreadable as unreadable:
+                if not self.replace_unreadable:
+                    raise unreadable from None  # never without the person's yes
+                self.store.delete(self.key)
+                current = None
             version = self.store.save(
                 self.key,
                 tokens.to_json(),
@@ -353,11 +384,14 @@ class TokenManager:
             if not force:
                 record = known if known is not None else self.store.load(self.key)
                 if record is None:
-                    raise not_logged_in(self.key)
+                    raise self.not_logged_in()
                 cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached
-            with self._lease() as lease:
+            acquired = self._lease_or_stored(force, rejected, min_valid)
+            if isinstance(acquired, Snapshot):
+                return self._serve_while_busy(acquired)
+            with acquired as lease:
                 flow = refresh_flow(
                     self._grant, force=force, rejected=rejected, min_valid=min_valid
                 )
@@ -371,10 +405,55 @@ class TokenManager:
             _redact.scrub(error, self.held_secrets())
             raise
 
-    def _lease(self) -> Lease:
+    def _lease(self, timeout: float | None = None) -> Lease:
         return self.store.lease(
-            self.key, duration=self.policy.lease_duration, timeout=self.policy.lock_timeout
+            self.key,
+            duration=self.policy.lease_duration,
+            timeout=self.policy.lock_timeout if timeout is None else timeout,
         )
+
+    def _lease_or_stored(
+        self, force: bool, rejected: str | None, min_valid: float
+    ) -> Lease | Snapshot:
+        """The grant's lease or, when another holder keeps it past ``lock_patience``
+        (frozen, or on a hung disk) and the stored access token still serves, that token:
+        the holder finishes the refresh meanwhile. Wait the full timeout only when nothing
+        valid is left (or the caller insists on a refresh)."""
+        policy = self.policy
+        patience = min(policy.lock_patience, policy.lock_timeout)
+        try:
+            return self._lease(patience)
+        except StoreLockTimeout:
+            if patience >= policy.lock_timeout:
+                raise
+        record = None if force else self.store.load(self.key)
+        if record is not None:
+            snapshot = decode(record)
+            if self._serves_while_busy(snapshot.tokens, rejected, min_valid):
+                return snapshot  # the holder refreshes meanwhile
+        return self._lease(policy.lock_timeout - patience)
+
+    def _serves_while_busy(self, tokens: TokenSet, rejected: str | None, min_valid: float) -> bool:
+        if tokens.access_token is None:
+            return False
+        if tokens.access_token.reveal() == rejected:
+            return False  # the API just refused it: only a refresh helps
+        now = self.clock()
+        valid = self._grant.state(tokens, now) is not TokenState.EXPIRED
+        return valid and lasts(tokens, now, min_valid)
+
+    def _serve_while_busy(self, snapshot: Snapshot) -> _Cached:
+        # Serve it until the recheck (or its expiry), then ask for the lease again.
+        self._shared.retry_at = self.clock() + self.policy.busy_recheck
+        cached = self._adopt(snapshot)
+        if cached is None:  # expired in between: the caller reports it as if refused
+            raise StoreLockTimeout(f"the lease of {self.key} is held by another worker")
+        log.info(
+            "profile %r: another worker holds the grant's lease; serving the stored access "
+            "token meanwhile",
+            self.profile,
+        )
+        return cached
 
     def _lease_step(self, operation: object, lease: Lease) -> Any:
         """The lease and attempt operations (store calls; the same for sync and async)."""
@@ -450,40 +529,43 @@ class TokenManager:
             if cached is not None:
                 return cached
             if not force:
-                record = await anyio.to_thread.run_sync(self.store.load, self.key)
+                record = await to_thread(self.store.load, self.key)
                 if record is None:
-                    raise not_logged_in(self.key)
+                    raise self.not_logged_in()
                 cached = self._usable(self._adopt(decode(record)), force, rejected, min_valid)
                 if cached is not None:
                     return cached
             # Not cancellable (anyio's default): a cancelled wait must not leave the
             # lease acquired by a thread nobody will release it from.
-            lease = await anyio.to_thread.run_sync(self._lease)
+            acquired = await to_thread(self._lease_or_stored, force, rejected, min_valid)
+            if isinstance(acquired, Snapshot):
+                return self._serve_while_busy(acquired)
+            lease = acquired
             try:
                 flow = refresh_flow(
                     self._grant, force=force, rejected=rejected, min_valid=min_valid
                 )
                 outcome = await self._arun(flow, lease)
             finally:
-                await anyio.to_thread.run_sync(lease.release)
+                await to_thread(lease.release)
             return self._settle(outcome, raise_transient)
 
     async def _arun(self, flow: Flow, lease: Lease) -> Outcome:
         try:
             return await adrive(flow, lambda operation: self._aexecute(operation, lease))
         except CtctError as error:
-            held = await anyio.to_thread.run_sync(self.held_secrets)
+            held = await to_thread(self.held_secrets)
             _redact.scrub(error, held)
             raise
 
     async def _aexecute(self, operation: object, lease: Lease) -> Any:
         if isinstance(operation, Renew | ForeignAttempt | RecordAttempt | ClearAttempt | SetState):
-            return await anyio.to_thread.run_sync(self._lease_step, operation, lease)
+            return await to_thread(self._lease_step, operation, lease)
         if isinstance(operation, Load):
-            return await anyio.to_thread.run_sync(self.store.load, self.key)
+            return await to_thread(self.store.load, self.key)
         if isinstance(operation, Save):
             data, expected = operation.data, operation.expected_version
-            return await anyio.to_thread.run_sync(
+            return await to_thread(
                 lambda: self.store.save(self.key, data, expected_version=expected)
             )
         if isinstance(operation, Send):
@@ -492,11 +574,9 @@ class TokenManager:
             )
         if isinstance(operation, TakeRate):
             bucket, rate = operation.bucket, operation.rate
-            return await anyio.to_thread.run_sync(
-                lambda: self.store.acquire_rate(bucket, rate, 1.0)
-            )
+            return await to_thread(lambda: self.store.acquire_rate(bucket, rate, 1.0))
         if isinstance(operation, Sleep):
-            await anyio.sleep(operation.seconds)
+            await sleep(operation.seconds)
             return None
         if isinstance(operation, Verify):
             verifier, jwks_uri = self._verification()
@@ -569,9 +649,20 @@ class TokenManager:
         return cached
 
     def _verification(self) -> tuple[JwtVerifier, str]:
-        if self._verifier is None or self.provider.jwks_uri is None:
+        provider = self.provider
+        if provider.jwks_uri is None or provider.access_token_format == "opaque":
             raise ConfigError("this provider's access tokens cannot be verified (no JWKS URI)")
-        return self._verifier, self.provider.jwks_uri
+        if self._verifier is None:
+            from ctct._jwt import JwtVerifier
+
+            self._verifier = JwtVerifier.for_provider(
+                provider,
+                self.client.client_id,
+                clock=self.clock,
+                leeway=self._leeway,
+                jwks_cache=_jwks_cache_for(provider.jwks_uri),
+            )
+        return self._verifier, provider.jwks_uri
 
     def _sync_http(self) -> httpx2.Client:
         if self._http is None:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx2
 
 from ctct import _redact
+from ctct._describe import describe_error
 from ctct._oauth_requests import MAX_RESPONSE_BYTES
 from ctct._provider import AccessTokenFormat, Provider
 from ctct._settings import Settings
@@ -151,7 +152,7 @@ def _transport_error(request: httpx2.Request, exc: httpx2.HTTPError, timeout: fl
             f"{_where(request)} sent a body that cannot be decoded; retry later.", code="garbled"
         )
     return NetworkError(
-        f"Could not reach {_where(request)} ({type(exc).__name__}): check the network and the "
+        f"Could not reach {_where(request)} ({describe_error(exc)}): check the network and the "
         "provider URL."
     )
 
@@ -370,7 +371,7 @@ def resolve_provider(settings: Settings, client: httpx2.Client) -> Provider:
     assert settings.issuer is not None
     return discover(
         client, settings.issuer, timeout=settings.timeout, **_discovery_options(settings)
-    )
+    ).local_pacing()
 
 
 async def aresolve_provider(settings: Settings, client: httpx2.AsyncClient) -> Provider:
@@ -378,6 +379,7 @@ async def aresolve_provider(settings: Settings, client: httpx2.AsyncClient) -> P
     if not settings.needs_discovery:
         return settings.provider()
     assert settings.issuer is not None
-    return await adiscover(
+    provider = await adiscover(
         client, settings.issuer, timeout=settings.timeout, **_discovery_options(settings)
     )
+    return provider.local_pacing()

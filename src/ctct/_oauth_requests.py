@@ -337,10 +337,13 @@ def oauth_error(response: httpx2.Response, *, held: object = ()) -> CtctError:
     code = _shown_code(raw, secrets)
     detail = _describe(body, secrets)
     if status == 429:
-        return TransientProviderError(
+        throttled = TransientProviderError(
             f"The provider is rate-limiting token requests (HTTP 429); retry later.{detail}",
             code=code or "rate_limited",
         )
+        throttled.rate_limited = True
+        throttled.retry_after = retry_after(response)
+        return throttled
     if status >= 500:
         return TransientProviderError(
             f"The provider failed (HTTP {status}); retry later.{detail}", code=code

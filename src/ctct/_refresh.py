@@ -27,10 +27,11 @@ again later. The refresh token is discarded only when the server rejected it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from ctct._cc import provider_label
 from ctct._lineage import decide, fingerprint
 from ctct._oauth_requests import ClientCredentials, parse_token_response, refresh_request
 from ctct._provider import Provider
@@ -66,6 +67,11 @@ class RefreshPolicy:
     margin: float = DEFAULT_REFRESH_MARGIN
     max_fraction: float = DEFAULT_MAX_MARGIN_FRACTION
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    lock_patience: float = 1.0
+    """Wait this long for a lease another holder keeps before serving the stored access
+    token, if it is still valid (a frozen or slow holder must not become an outage)."""
+    busy_recheck: float = 5.0
+    """Then serve it this long before asking for the lease again."""
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     max_rate_wait: float = 30.0
@@ -195,12 +201,37 @@ class Grant:
 Flow = Generator[Operation, Any, Outcome]
 
 
-def not_logged_in(key: GrantKey) -> AuthorizationRequired:
+def not_logged_in(key: GrantKey, stored: Iterable[GrantKey] = ()) -> AuthorizationRequired:
+    """No grant under ``key``. ``stored``: the store's keys, to point out a grant of
+    this profile filed under another client id or provider (a setting that differs
+    from the login's) instead of sending the person to log in again."""
+    where = provider_label(key.issuer)
+    hint = other_grant_hint(key, stored)
     return AuthorizationRequired(
-        f"No stored grant for profile {key.profile!r} at {key.issuer}: "
-        "run `ctct auth login` (or `ctct auth import`) first.",
+        f"No stored grant for profile {key.profile!r} with {where} and client id "
+        f"{key.client_id}: " + (hint or "run `ctct auth login` (or `ctct auth import`) first."),
         code="no_grant",
     )
+
+
+def other_grant_hint(key: GrantKey, stored: Iterable[GrantKey]) -> str | None:
+    """``there is a grant for this profile under client id X ...``, or None."""
+    same_profile = [k for k in stored if k.profile == key.profile and k != key]
+    for other in same_profile:
+        if other.issuer == key.issuer:
+            return (
+                f"there is a grant for this profile under client id {other.client_id}. "
+                f"Set CTCT_CLIENT_ID={other.client_id} (or client_id in the config file) to "
+                "use it, or run `ctct auth login` to log in with this client id."
+            )
+    for other in same_profile:
+        if other.client_id == key.client_id:
+            return (
+                f"there is a grant for this profile with {provider_label(other.issuer)}: "
+                "check CTCT_BASE_URL / CTCT_ISSUER (the settings it was logged in with), or "
+                "run `ctct auth login`."
+            )
+    return None
 
 
 def lasts(tokens: TokenSet, now: float, min_valid: float) -> bool:

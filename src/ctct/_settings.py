@@ -23,18 +23,18 @@ Example ``config.toml``::
 
 from __future__ import annotations
 
+import math
 import os
 import re
-import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-import platformdirs
-
 from ctct import _cc
+from ctct._describe import describe_error
+from ctct._private_file import read_private
 from ctct._provider import (
     PKCE_MODES,
     AccessTokenFormat,
@@ -129,11 +129,17 @@ class Settings:
         *,
         env: Mapping[str, str] | None = None,
         config_path: str | Path | None = None,
+        problems: list[ConfigError] | None = None,
         **arguments: Any,
     ) -> Settings:
         """Resolve settings. ``arguments`` are field names (plus ``client_secret_file``);
         ``None`` values count as unset, so CLI options can be passed straight through.
-        Raises ``ConfigError`` for anything invalid, naming where it came from."""
+        Raises ``ConfigError`` for anything invalid, naming where it came from.
+
+        With a ``problems`` list, nothing invalid raises: each problem is appended to
+        it and the setting it concerns is left at its default (``ctct doctor`` and
+        ``ctct config show`` report them all and go on)."""
+        complain = _Complaints(problems)
         environ = os.environ if env is None else env
         given = {k: v for k, v in arguments.items() if v is not None}
         unknown = set(given) - _KEYS - {"profile"}
@@ -148,7 +154,7 @@ class Settings:
             profile, profile_source = DEFAULT_PROFILE, "default"
         explicit_path = config_path or environ.get("CTCT_CONFIG")
         path = Path(explicit_path) if explicit_path else default_config_path()
-        file_layers = _read_config(path, profile, required=bool(explicit_path))
+        file_layers = _read_config(path, profile, required=bool(explicit_path), complain=complain)
 
         layers: list[tuple[str, dict[str, Any]]] = [("argument", given)]
         env_values = {
@@ -163,17 +169,33 @@ class Settings:
             for label, layer in layers:
                 if key in layer:
                     where = _describe_source(label, key)
-                    values[key] = _convert(key, layer[key], where)
+                    try:
+                        values[key] = _convert(key, layer[key], where)
+                    except ConfigError as exc:
+                        complain(exc)
+                        break
                     sources[key] = where
                     break
-        secret, secret_source = _resolve_secret(layers)
+        try:
+            secret, secret_source = _resolve_secret(layers)
+        except ConfigError as exc:
+            complain(exc)
+            secret, secret_source = None, "default"
         if secret is not None:
             values["client_secret"] = secret
             sources["client_secret"] = secret_source
         for f in fields(cls):
             sources.setdefault(f.name, "default")
         settings = cls(**values, config_path=path, sources=sources)
-        settings._validate()
+        blamed: set[str] = set()
+        for key, problem in list(settings._problems()):
+            complain(problem)  # strict: raises the first
+            blamed.add(key)
+        if blamed:  # lenient: what is wrong is left at its default
+            settings = settings.with_changes(
+                **{key: _DEFAULTS[key] for key in blamed},
+                sources={**settings.sources, **dict.fromkeys(blamed, "default")},
+            )
         return settings
 
     # -- derived ----------------------------------------------------------------------
@@ -213,7 +235,7 @@ class Settings:
                 access_token_format=fmt,
                 default_scopes=self.scopes or (),
                 pkce=self.pkce_mode or "always",
-            )
+            ).local_pacing()
         if self.needs_discovery:
             raise ConfigError(
                 f"The provider {self.issuer!r} must be discovered first (network I/O)."
@@ -224,7 +246,7 @@ class Settings:
             identity_url=self.identity_url,
             api_url=self.api_url,
             pkce=self.pkce_mode or "auto",
-        )
+        ).local_pacing()
 
     @property
     def pkce_mode(self) -> PkceMode | None:
@@ -284,7 +306,9 @@ class Settings:
 
     __str__ = __repr__
 
-    def _validate(self) -> None:
+    def _problems(self) -> Iterator[tuple[str, ConfigError]]:
+        """What is wrong: (the field to blame, the error), first problem first."""
+
         def where(key: str) -> str:
             return self.sources.get(key, "default")
 
@@ -293,40 +317,55 @@ class Settings:
             try:
                 normalize_base_url(getattr(self, key), what=f"CTCT_{key.upper()}")
             except ConfigError as exc:
-                raise ConfigError(f"{exc.message} (from {where(key)})") from None
+                yield key, ConfigError(f"{exc.message} (from {where(key)})")
         if hosts:
             first = hosts[0]
             if self.issuer is not None and self.issuer != _cc.ISSUER:
-                raise ConfigError(
-                    f"{first} points Constant Contact's hosts elsewhere, but issuer names "
-                    f"another provider ({where('issuer')}): set one or the other."
+                yield (
+                    "issuer",
+                    ConfigError(
+                        f"{first} points Constant Contact's hosts elsewhere, but issuer names "
+                        f"another provider ({where('issuer')}): set one or the other."
+                    ),
                 )
             explicit = [key for key in _URL_FIELDS[1:] if getattr(self, key) is not None]
             if explicit:
-                raise ConfigError(
-                    f"{first} replaces Constant Contact's endpoints, but {explicit[0]} "
-                    f"is also set ({where(explicit[0])}): set one or the other."
+                yield (
+                    explicit[0],
+                    ConfigError(
+                        f"{first} replaces Constant Contact's endpoints, but {explicit[0]} "
+                        f"is also set ({where(explicit[0])}): set one or the other."
+                    ),
                 )
         if self.pkce is not None and self.pkce_mode is None:
-            raise ConfigError(
-                f"pkce must be one of {', '.join(PKCE_MODES)}, not {self.pkce!r} "
-                f"(from {where('pkce')})."
+            yield (
+                "pkce",
+                ConfigError(
+                    f"pkce must be one of {', '.join(PKCE_MODES)}, not {self.pkce!r} "
+                    f"(from {where('pkce')})."
+                ),
             )
         if self.redirect_port is not None:
             if not 1 <= self.redirect_port <= 65535:
-                raise ConfigError(
-                    f"redirect_port must be a port number 1-65535, not {self.redirect_port} "
-                    f"(from {where('redirect_port')})."
+                yield (
+                    "redirect_port",
+                    ConfigError(
+                        f"redirect_port must be a port number 1-65535, not {self.redirect_port} "
+                        f"(from {where('redirect_port')})."
+                    ),
                 )
             try:
                 uri_port = urlsplit(self.redirect_uri).port if self.redirect_uri else None
             except ValueError:
                 uri_port = None
             if uri_port is not None and uri_port != self.redirect_port:
-                raise ConfigError(
-                    f"redirect_port {self.redirect_port} ({where('redirect_port')}) differs from "
-                    f"the port of redirect_uri {self.redirect_uri} ({where('redirect_uri')}): "
-                    "set one or the other."
+                yield (
+                    "redirect_port",
+                    ConfigError(
+                        f"redirect_port {self.redirect_port} ({where('redirect_port')}) differs "
+                        f"from the port of redirect_uri {self.redirect_uri} "
+                        f"({where('redirect_uri')}): set one or the other."
+                    ),
                 )
         for key in _URL_FIELDS:
             value = getattr(self, key)
@@ -334,20 +373,45 @@ class Settings:
                 try:
                     require_safe_url(value, what=key.replace("_", " "))
                 except ConfigError as exc:
-                    raise ConfigError(f"{exc.message} (from {where(key)})") from None
+                    yield key, ConfigError(f"{exc.message} (from {where(key)})")
         if self.access_token_format not in (None, *_FORMATS):
-            raise ConfigError(
-                f"access_token_format must be one of {', '.join(_FORMATS)}, not "
-                f"{self.access_token_format!r} (from {where('access_token_format')})."
+            yield (
+                "access_token_format",
+                ConfigError(
+                    f"access_token_format must be one of {', '.join(_FORMATS)}, not "
+                    f"{self.access_token_format!r} (from {where('access_token_format')})."
+                ),
             )
         for key in _FLOAT_FIELDS:
-            if getattr(self, key) < 0 or (key == "timeout" and self.timeout == 0):
-                raise ConfigError(f"{key} must be positive (from {where(key)}).")
+            value = getattr(self, key)
+            # NaN compares false with everything and an infinite leeway accepts a
+            # year-old token: only finite numbers mean something here.
+            if not math.isfinite(value):
+                yield key, ConfigError(_not_finite(key, value, where(key)))
+            elif value < 0 or (key == "timeout" and value == 0):
+                yield key, ConfigError(f"{key} must be positive (from {where(key)}).")
+
+
+class _Complaints:
+    """Strict (no list): raise the first problem. Lenient: collect them all."""
+
+    def __init__(self, problems: list[ConfigError] | None) -> None:
+        self.problems = problems
+
+    def __call__(self, problem: ConfigError) -> None:
+        if self.problems is None:
+            raise problem
+        self.problems.append(problem)
+
+
+_DEFAULTS: Final = {f.name: f.default for f in fields(Settings) if f.name != "sources"}
 
 
 def default_config_path() -> Path:
     """``config.toml`` in the platform's user config directory for ctct."""
-    return Path(platformdirs.user_config_dir("ctct")) / "config.toml"
+    from ctct._dirs import user_dir
+
+    return Path(user_dir("config")) / "config.toml"
 
 
 def redact_url_password(url: str) -> str:
@@ -358,40 +422,59 @@ def redact_url_password(url: str) -> str:
 # -- the config file ----------------------------------------------------------------------
 
 
-def _read_config(path: Path, profile: str, *, required: bool) -> list[tuple[str, dict[str, Any]]]:
-    """``[(source label, values)]`` from the file: the profile table, then top level."""
+def _read_config(
+    path: Path, profile: str, *, required: bool, complain: _Complaints
+) -> list[tuple[str, dict[str, Any]]]:
+    """``[(source label, values)]`` from the file: the profile table, then top level.
+    A lenient ``complain`` reports what is wrong and leaves it out."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         if required:
-            raise ConfigError(
-                f"The config file {path} (CTCT_CONFIG) does not exist: create it or unset "
-                "CTCT_CONFIG."
-            ) from None
+            complain(
+                ConfigError(
+                    f"The config file {path} (CTCT_CONFIG) does not exist: create it or unset "
+                    "CTCT_CONFIG."
+                )
+            )
         return []
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"Cannot read the config file {path}: {exc}.") from None
+        complain(ConfigError(f"Cannot read the config file {path}: {describe_error(exc)}."))
+        return []
+    import tomllib  # only when there is a file
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}. Fix that line.") from None
+        complain(ConfigError(f"{path}: not valid TOML: {exc}. Fix that line."))
+        return []
 
     profiles = data.pop("profiles", {})
     if not isinstance(profiles, dict):
-        raise ConfigError(
-            f"{path}, line {_line_of(text, None, 'profiles')}: 'profiles' must "
-            "be a table of [profiles.NAME] tables."
-        )
-    _check_table(path, text, None, data)
-    for name, table in profiles.items():
-        if not isinstance(table, dict):
-            raise ConfigError(
-                f"{path}, line {_line_of(text, 'profiles', name)}: profiles.{name} must be a table."
+        complain(
+            ConfigError(
+                f"{path}, line {_line_of(text, None, 'profiles')}: 'profiles' must "
+                "be a table of [profiles.NAME] tables."
             )
-        _check_table(path, text, name, table)
+        )
+        profiles = {}
+    _check_table(path, text, None, data, complain)
+    for name, table in list(profiles.items()):
+        if not isinstance(table, dict):
+            complain(
+                ConfigError(
+                    f"{path}, line {_line_of(text, 'profiles', name)}: profiles.{name} must be "
+                    "a table."
+                )
+            )
+            del profiles[name]
+            continue
+        _check_table(path, text, name, table, complain)
     if profile != DEFAULT_PROFILE and profiles and profile not in profiles:
-        raise ConfigError(
-            f"Profile {profile!r} is not in {path} (it has: {', '.join(sorted(profiles))})."
+        complain(
+            ConfigError(
+                f"Profile {profile!r} is not in {path} (it has: {', '.join(sorted(profiles))})."
+            )
         )
     layers: list[tuple[str, dict[str, Any]]] = []
     if profile in profiles:
@@ -404,39 +487,45 @@ def _read_config(path: Path, profile: str, *, required: bool) -> list[tuple[str,
     return layers
 
 
-def _check_table(path: Path, text: str, profile: str | None, table: dict[str, Any]) -> None:
+def _check_table(
+    path: Path, text: str, profile: str | None, table: dict[str, Any], complain: _Complaints
+) -> None:
+    """Complain about each unknown or mistyped key (and drop it, when lenient)."""
     table_name = None if profile is None else f"profiles.{profile}"
-    for key, value in table.items():
-        line = _line_of(text, table_name, key)
-        if key not in _KEYS:
-            raise ConfigError(
-                f"{path}, line {line}: unknown setting {key!r} (known: {', '.join(sorted(_KEYS))})."
-            )
-        expected: tuple[type, ...]
-        if key in _FLOAT_FIELDS:
-            expected = (int, float)
-        elif key in _INT_FIELDS:
-            expected = (int,)
-        elif key == "scopes":
-            expected = (list, str)
-        else:
-            expected = (str,)
-        if isinstance(value, bool) or not isinstance(value, expected):
-            names = " or ".join(
-                "whole number"
-                if expected == (int,)
-                else "number"
-                if t in (int, float)
-                else t.__name__
-                for t in expected
-            )
-            raise ConfigError(f"{path}, line {line}: {key} must be a {names}.")
-        if (
-            key == "scopes"
-            and isinstance(value, list)
-            and not all(isinstance(s, str) for s in value)
-        ):
-            raise ConfigError(f"{path}, line {line}: scopes must be a list of strings.")
+    for key, value in list(table.items()):
+        problem = _table_problem(key, value)
+        if problem is not None:
+            complain(ConfigError(f"{path}, line {_line_of(text, table_name, key)}: {problem}"))
+            del table[key]
+
+
+def _table_problem(key: str, value: Any) -> str | None:
+    if key not in _KEYS:
+        return f"unknown setting {key!r} (known: {', '.join(sorted(_KEYS))})."
+    expected: tuple[type, ...]
+    if key in _FLOAT_FIELDS:
+        expected = (int, float)
+    elif key in _INT_FIELDS:
+        expected = (int,)
+    elif key == "scopes":
+        expected = (list, str)
+    else:
+        expected = (str,)
+    if isinstance(value, bool) or not isinstance(value, expected):
+        names = " or ".join(
+            "whole number"
+            if expected == (int,)
+            else "number"
+            if t in (int, float)
+            else "list of strings"
+            if t is list
+            else "string"
+            for t in expected
+        )
+        return f"{key} must be a {names}."
+    if key == "scopes" and isinstance(value, list) and not all(isinstance(s, str) for s in value):
+        return "scopes must be a list of strings."
+    return None
 
 
 def _line_of(text: str, table: str | None, key: str) -> int | str:
@@ -456,6 +545,10 @@ def _line_of(text: str, table: str | None, key: str) -> int | str:
 
 
 # -- values -----------------------------------------------------------------------------
+
+
+def _not_finite(key: str, value: float, where: str) -> str:
+    return f"{key} must be a finite number, not {value!r} (from {where}): set a number of seconds."
 
 
 def _describe_source(label: str, key: str) -> str:
@@ -499,11 +592,13 @@ def _resolve_secret(layers: list[tuple[str, dict[str, Any]]]) -> tuple[Secret | 
             where = _describe_source(label, _SECRET_FILE)
             secret_path = Path(str(layer[_SECRET_FILE])).expanduser()
             try:
-                content = secret_path.read_text(encoding="utf-8").strip()
-            except (OSError, UnicodeDecodeError) as exc:
+                # The same rule as the store key file: private (0600) or refused.
+                content = read_private(secret_path, "the client secret file").decode().strip()
+            except ConfigError as exc:
+                raise ConfigError(f"{exc.message} (from {where}).") from None
+            except UnicodeDecodeError:
                 raise ConfigError(
-                    f"Cannot read the client secret file {secret_path} (from {where}): "
-                    f"{type(exc).__name__}."
+                    f"The client secret file {secret_path} is not UTF-8 text (from {where})."
                 ) from None
             if not content:
                 raise ConfigError(f"The client secret file {secret_path} is empty (from {where}).")

@@ -66,7 +66,14 @@ def keep_alive(manager: TokenManager, *, margin: float = DEFAULT_IDLE_MARGIN) ->
     idle_ttl = manager.provider.refresh_token_idle_ttl
     if tokens is None or not idle_refresh_needed(tokens, manager.clock(), idle_ttl, margin):
         return False
-    manager.refresh(force=True)
+    if manager.refresh(force=True).refresh_token is None:
+        # Rejected while the access token still works: refresh() returned it, but the
+        # grant was not kept alive; saying "refreshed" would hide a dying account.
+        raise AuthorizationRequired(
+            f"The provider rejected the refresh token of profile {manager.profile!r}, so it "
+            "cannot be kept alive: run `ctct auth login` to authorize again.",
+            code="invalid_grant",
+        )
     log.info("kept the refresh token of profile %r alive", manager.profile)
     return True
 

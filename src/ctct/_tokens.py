@@ -34,8 +34,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Final, Literal, TypeGuard
 
 from ctct._clock import MAX_CLOCK_OFFSET, describe_offset, duration, offset_in_range
-from ctct._jwt import peek_claims
 from ctct._lineage import fingerprint, new_grant_id
+from ctct._peek import peek_claims
 from ctct._secret import MASK, Secret, as_secret
 from ctct.errors import AuthorizationRequired, StoreError, TransientProviderError
 
@@ -346,9 +346,9 @@ class TokenSet:
         try:
             record = json.loads(data)
         except (ValueError, UnicodeDecodeError):
-            raise StoreError("A stored token record is not valid JSON (corrupt store?).") from None
+            raise _unreadable("is not valid JSON") from None
         if not isinstance(record, dict):
-            raise StoreError("A stored token record is not a JSON object (corrupt store?).")
+            raise _unreadable("is not a JSON object")
         version = record.get("format")
         if version != FORMAT_VERSION:
             raise StoreError(
@@ -454,7 +454,8 @@ def require_scopes(token: TokenSet, required: Iterable[str]) -> None:
     if missing:
         names = " ".join(sorted(missing))
         raise AuthorizationRequired(
-            f"This grant lacks the scope(s) {names}: log in again asking for them "
+            f"This grant lacks the {'scope' if len(missing) == 1 else 'scopes'} {names}: log "
+            "in again asking for them "
             f"(e.g. `ctct auth login --scopes '{names}'`).",
             code="insufficient_scope",
         )
@@ -482,3 +483,11 @@ def _required_time(value: object) -> float:
     if not _is_number(value):
         raise TypeError("expected a number")
     return float(value)
+
+
+def _unreadable(what: str) -> StoreError:
+    from ctct.stores.base import RecordUnreadable, unreadable_fix
+
+    return RecordUnreadable(
+        f"A stored token record {what} (altered, or a corrupt store?): {unreadable_fix(None)}."
+    )

@@ -18,7 +18,7 @@ Messages never contain a token, secret or authorization code.
     │   └── TransientProviderError  exit 11  5xx, 429, timeout, garbled body: retry later
     ├── NetworkError                exit 12  could not reach the provider
     ├── StoreError                  exit 13  the token store is unreadable, corrupt or locked
-    │   └── StoreMoved              exit 17  the grant was moved to another store
+    │   └── StoreMoved              exit 19  the grant was moved to another store
     │                                        (``ctct.stores``; `ctct store migrate`)
     └── ApiError                    exit 14  the V3 API answered with an error (see .status)
         (ctct.api refines it: Unauthorized exit 4, QuotaExceeded exit 15 (the daily
@@ -94,6 +94,11 @@ class ProviderError(CtctError):
 class TransientProviderError(ProviderError):
     exit_code = 11
     retryable = True
+    rate_limited = False
+    """The provider answered HTTP 429: the request was refused unread (a refresh token
+    sent with it is still unused)."""
+    retry_after: float | None = None
+    """Seconds the provider asked to wait (a 429's ``Retry-After``), when it said."""
 
 
 class NetworkError(CtctError):

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -119,7 +120,7 @@ def test_lists_add_and_remove(cli_env: tuple[ApiEnv, Run]) -> None:
     assert run("lists", "create", "Regulars").returncode == 0
     added = run("lists", "add", "Regulars", "ann@example.com", "bob@example.com")
     assert added.returncode == 0, added.stderr
-    assert "Added 2 contact(s)" in added.stdout
+    assert "Added 2 contacts" in added.stdout
     shown = json.loads(run("lists", "show", "Regulars", "--json").stdout)
     assert shown["membership_count"] == 2
     removed = run("lists", "remove", "Regulars", "bob@example.com")
@@ -168,11 +169,26 @@ def test_export_to_a_file(cli_env: tuple[ApiEnv, Run], tmp_path: Path) -> None:
     env, run = cli_env
     env.handle.seed(username="alice@example.com", contacts_count=25)
     out = tmp_path / "out.csv"
-    result = run("contacts", "export", "--output", str(out))
+    old_umask = os.umask(0o022)  # a usual shell's: new files would be 0644
+    try:
+        result = run("contacts", "export", "--output", str(out))
+    finally:
+        os.umask(old_umask)
     assert result.returncode == 0, result.stderr
     assert "Exported 25 contacts" in result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert len(rows) == 25 and all("@" in "".join(row.values()) for row in rows)
+    # Contact data is personal data: only its owner may read the file, new or replaced.
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    out.write_text("old,data\n")
+    out.chmod(0o644)
+    with out.open() as earlier_reader:  # someone who could read the old file, still open
+        again = run("contacts", "export", "-o", str(out), "--force")
+        assert again.returncode == 0, again.stderr
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+        assert earlier_reader.read() == "old,data\n"
+    assert list(csv.DictReader(io.StringIO(out.read_text()))) == rows
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith((".tmp", ".part"))]
     to_stdout = run("contacts", "export")
     assert to_stdout.returncode == 0 and to_stdout.stdout == out.read_text()
 
@@ -220,3 +236,37 @@ def test_commands_refuse_a_call_the_grant_has_no_scope_for(
         )
     assert env.api_counts() == before  # nothing reached the server
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_api_takes_gh_api_habits(cli_env: tuple[ApiEnv, Run], tmp_path: Path) -> None:
+    """``ctct api PATH`` without a method, ``-X``, ``-f``/``-F`` fields, ``-H``, ``-q``."""
+    env, run = cli_env
+    env.handle.seed(username="alice@example.com", contacts_count=5)
+    summary = run("api", "/account/summary", "-q", ".encoded_account_id")
+    assert (summary.returncode, summary.stdout) == (0, "a07e1alice001\n"), summary.stderr
+    # Fields and no method: POST, the fields as a JSON body, typed by -F.
+    (tmp_path / "about.txt").write_text("Read from a file")
+    created = run(
+        "api", "/contact_lists", "-f", "name=Typed", "-F", "favorite=true",
+        "-F", "description=@about.txt", "--jq", "[.name, .favorite, .description]",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout) == ["Typed", True, "Read from a file"]
+    assert env.api_counts()["POST /v3/contact_lists"]["201"] == 1
+    # A GET sends the fields in the query string, after the path's own.
+    one = run("api", "/contacts?status=all", "-X", "GET", "-F", "limit=1", "-q", ".contacts|length")
+    assert (one.returncode, one.stdout) == (0, "1\n"), one.stderr
+    positional = run("api", "get", "/contacts", "-F", "limit=2", "-q", ".contacts|length")
+    assert (positional.returncode, positional.stdout) == (0, "2\n"), positional.stderr
+    # -H is sent: the API refuses an Accept it cannot serve.
+    refused = run("api", "/account/summary", "-H", "Accept: application/xml")
+    assert refused.returncode == 14, refused.stderr
+    own = run("api", "/account/summary", "-H", "Authorization: Bearer x")
+    assert own.returncode == 2 and "sets this header itself" in own.stderr
+    clash = run("api", "DELETE", "/contacts", "-X", "GET")
+    assert clash.returncode == 2 and "Two methods" in clash.stderr
+    unreadable = run("api", "/contact_lists", "-F", "name=@missing.txt")
+    assert unreadable.returncode == 2 and "-F @missing.txt: cannot read it" in unreadable.stderr
+    nested_get = run("api", "/contacts", "-X", "GET", "-f", "a[b]=1")
+    assert nested_get.returncode == 2 and "nested fields need a request body" in nested_get.stderr
+    assert "Traceback" not in own.stderr + clash.stderr + unreadable.stderr

@@ -4,12 +4,12 @@ is checked against CC's contract."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import anyio
 import pytest
 
 from ctct.api import AsyncClient, Client, NotFound
+from ctct.api.shapes import Contact
 from tests.api.conftest import ApiEnv
 from tests.contract import validate
 
@@ -93,7 +93,7 @@ def test_pagination_walks_every_page(api_env: ApiEnv, client: Client) -> None:
 def test_async_client(api_env: ApiEnv) -> None:
     api_env.handle.seed(username="alice@example.com", contacts_count=620)
 
-    async def main() -> dict[str, Any]:
+    async def main() -> Contact:
         async with api_env.async_client() as client:
             assert isinstance(client, AsyncClient)
             validate(await client.account.summary(), "Customer")

@@ -79,3 +79,30 @@ def test_invalid_utf8_rows_are_rejected() -> None:
 def test_file_level_problems_are_errors(data: bytes, message: str) -> None:
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_contacts_csv(data)
+
+
+def test_a_semicolon_or_tab_separated_file_is_read() -> None:
+    semicolons = parse_contacts_csv('email;first_name\nann@example.com;"Ann; the first"\n')
+    assert semicolons.delimiter == ";"
+    assert semicolons.contacts == [{"email": "ann@example.com", "first_name": "Ann; the first"}]
+    tabs = parse_contacts_csv("email\tlast_name\nbob@example.com\tLee\n")
+    assert tabs.delimiter == "\t" and tabs.contacts == [
+        {"email": "bob@example.com", "last_name": "Lee"}
+    ]
+    # One column has no delimiter to find; a comma inside data does not fool the header.
+    single = parse_contacts_csv('email\n"cat@example.com"\n')
+    assert single.delimiter == "," and single.contacts == [{"email": "cat@example.com"}]
+    commas = parse_contacts_csv('email,first_name\ndan@example.com,"Dan; Jr."\n')
+    assert commas.delimiter == "," and commas.contacts[0]["first_name"] == "Dan; Jr."
+
+
+def test_an_export_file_is_accepted_and_its_unsubscribed_rows_rejected() -> None:
+    checked = parse_contacts_csv(
+        "email_address,first_name,permission_to_send,list_memberships,contact_id,created_at\n"
+        'ann@example.com,Ann,implicit,"l1,l2",c-1,2026-01-01T00:00:00Z\n'
+        "bob@example.com,Bob,unsubscribed,,c-2,2026-01-01T00:00:00Z\n"
+    )
+    assert checked.ignored == ["permission_to_send", "list_memberships", "contact_id", "created_at"]
+    assert checked.contacts == [{"email": "ann@example.com", "first_name": "Ann"}]
+    [rejected] = checked.rejected
+    assert rejected.line == 3 and "unsubscribed" in rejected.reason

@@ -69,7 +69,7 @@ def test_the_sink_is_never_half_written_nor_with_a_wrong_mode(
     stop.set()
     for t in threads:
         t.join()
-    # safety: src/ctct/broker/sink.py: os.fchmod(fd, spec.mode)
+    # safety: src/ctct/_private_file.py: os.fchmod(fd, mode)
     assert problems == []
     assert len(seen) >= 3, "the sink did not follow the refreshes"
     assert running.broker.sinks[0].writes == len(seen)

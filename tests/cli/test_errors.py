@@ -49,12 +49,17 @@ def test_the_emulator_takes_its_test_secret_as_a_flag(bare: Cli) -> None:
 
 def test_malformed_config_file_exit_3(bare: Cli) -> None:
     Path(bare.env["CTCT_CONFIG"]).write_text('client_id = "abc"\ntimeout = [oops\n')
-    for args in (("auth", "status"), ("auth", "token"), ("config", "show"), ("doctor",)):
+    for args in (("auth", "status"), ("auth", "token"), ("config", "show")):
         result = bare.run(*args)
         assert result.returncode == 3, (args, result.stderr)
         assert "not valid TOML" in result.stderr
         assert "Fix that line" in result.stderr
         assert TRACEBACK not in result.stderr
+    # The doctor reports it as one failed check and goes on with the others.
+    doctor = bare.run("doctor")
+    assert doctor.returncode == 1, doctor.stderr
+    assert "✗ settings:" in doctor.stdout and "Fix that line" in doctor.stdout
+    assert TRACEBACK not in doctor.stderr
 
 
 def test_unknown_setting_in_config_names_the_line(bare: Cli) -> None:
@@ -92,6 +97,29 @@ def test_plain_http_off_loopback_is_refused(bare: Cli, variable: str, value: str
         assert "plain http to a non-loopback host" in result.stderr
         assert "Use https" in result.stderr
         assert TRACEBACK not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("sqlite:///", "names no file"),
+        ("sqlite:////", "names no file"),
+        ("sqlite:///srv/ctct/", "ends with '/'"),
+        ("sqlite:///srv/tokens.db?mode=ro", "has a query or fragment"),
+        ("redis://:hunter2@[::1", "not a valid URL"),
+        ("postgresql://u:hunter2@[db.example/ctct", "not a valid URL"),
+        ("redis://localhost:port/0", "not a valid URL"),
+    ],
+)
+def test_edge_store_urls_get_a_message_not_an_unexpected_error(
+    bare: Cli, url: str, says: str
+) -> None:
+    for args in (("auth", "status"), ("auth", "token")):
+        result = bare.run(*args, CTCT_CLIENT_ID="abc", CTCT_STORE=url)
+        assert result.returncode == 3, (args, result.stderr)
+        assert says in result.stderr, (args, result.stderr)
+        assert "unexpected" not in result.stderr and TRACEBACK not in result.stderr
+        assert "hunter2" not in result.stderr + result.stdout
 
 
 def test_network_failure_exit_12(bare: Cli) -> None:

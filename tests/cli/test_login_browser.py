@@ -33,6 +33,7 @@ class BrowserLogin:
 
     def __init__(self, cli: Cli, tmp_path: Path, *args: str) -> None:
         self.url_file = tmp_path / f"url-{time.monotonic_ns()}.txt"
+        self._authorization_url: str | None = None
         script = tmp_path / "browser.sh"
         script.write_text('#!/bin/sh\nprintf "%s" "$1" > "$CTCT_TEST_URL_FILE"\n')
         script.chmod(0o755)
@@ -57,8 +58,18 @@ class BrowserLogin:
             time.sleep(0.05)
         raise AssertionError("the CLI never opened a browser")
 
+    def authorization_url(self) -> str:
+        """Where the start address the browser was given redirects (fetched once: a
+        second fetch would abort the login)."""
+        if self._authorization_url is None:
+            start = httpx2.get(self.url(), timeout=30)
+            assert start.status_code == 303, start.text
+            assert start.headers["cache-control"] == "no-store"
+            self._authorization_url = start.headers["location"]
+        return self._authorization_url
+
     def params(self) -> dict[str, str]:
-        return {k: v[0] for k, v in parse_qs(urlsplit(self.url()).query).items()}
+        return {k: v[0] for k, v in parse_qs(urlsplit(self.authorization_url()).query).items()}
 
     def callback(self, **query: str) -> httpx2.Response:
         """Send the browser's redirect to the CLI's loopback port ourselves."""
@@ -95,15 +106,18 @@ def chromium() -> Iterator[Any]:
         browser.close()
 
 
-def _complete_page(chromium: Any, url: str, button: str) -> str:
+def _complete_page(chromium: Any, url: str, button: str) -> tuple[str, str]:
+    """Open ``url`` (the start address) in Chromium and click ``button`` on the sign-in
+    page it leads to; the final page's text and the sign-in page's URL."""
     page = chromium.new_page()
     try:
         page.goto(url)
+        authorization_url = str(page.url)
         page.fill("#username", "alice@example.com")
         page.fill("#password", "alice-password")
         page.click(f"#{button}")
         page.wait_for_load_state()
-        return str(page.inner_text("body"))
+        return str(page.inner_text("body")), authorization_url
     finally:
         page.close()
 
@@ -119,13 +133,18 @@ def test_browser_login_with_chromium_clicking_approve(
     redirect_port: int,
 ) -> None:
     flow = BrowserLogin(cli, tmp_path)
-    params = flow.params()
+    # The browser's command line carries only our loopback start address, never the
+    # authorization URL's state (or a PKCE challenge): other users can read it.
+    assert flow.url().startswith("http://127.0.0.1:") and "?" not in flow.url()
+    shown, authorization_url = _complete_page(chromium, flow.url(), "approve")
+    params = {k: v[0] for k, v in parse_qs(urlsplit(authorization_url).query).items()}
+    assert authorization_url.startswith(f"{emu.base_url}/oauth2/default/v1/authorize?")
+    assert params["state"] not in flow.url()
     # Under --strict the registered fixed port (CTCT_REDIRECT_PORT), and no PKCE from
     # this confidential app in any mode (the CC profile's pkce "auto").
     if emulator_mode == "strict":
         assert params["redirect_uri"] == f"http://127.0.0.1:{redirect_port}/callback"
     assert "code_challenge" not in params
-    shown = _complete_page(chromium, flow.url(), "approve")
     code, out, err = flow.finish()
     assert code == 0, err
     assert "ctct is now connected (profile 'default')" in shown  # the loopback page
@@ -204,7 +223,7 @@ def test_callback_with_an_error_is_reported(
 
 def test_replayed_code_is_refused(cli: Cli, emu: EmulatorHandle, tmp_path: Path) -> None:
     first = BrowserLogin(cli, tmp_path)
-    redirect = approved_redirect(emu, first.url())
+    redirect = approved_redirect(emu, first.authorization_url())
     assert redirect.startswith(first.params()["redirect_uri"] + "?")  # the CLI's port
     httpx2.get(redirect, timeout=30)
     code, _out, err = first.finish()
@@ -233,3 +252,34 @@ def test_browser_that_cannot_open_shows_the_url(
     assert "Could not open a browser: open this URL to sign in:" in err
     assert f"{emu.base_url}/oauth2/default/v1/authorize?" in err
     assert "No answer from the browser within 1 s" in err
+
+
+# -- the start address ----------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_a_second_fetch_of_the_start_address_aborts_the_login(
+    cli: Cli, emu: EmulatorHandle, tmp_path: Path, chromium: Any, logged_in: dict[str, Any]
+) -> None:
+    # Someone who read the browser's command line fetches the start address first: they
+    # learn the state, but the real browser's fetch (the second) stops the login.
+    flow = BrowserLogin(cli, tmp_path)
+    stolen = flow.authorization_url()
+    page = chromium.new_page()
+    try:
+        page.goto(flow.url())
+        shown = str(page.inner_text("body"))
+    finally:
+        page.close()
+    assert "opened more than once" in shown
+    code, _, err = flow.finish()
+    # safety: src/ctct/flows/_loopback.py: self._aborted = _start_reused()
+    assert code == 8, err
+    assert "start address was opened twice" in err and "nothing was stored" in err
+    assert TRACEBACK not in err
+    # The callback the thief could now forge with the state finds nobody listening.
+    state = parse_qs(urlsplit(stolen).query)["state"][0]
+    redirect = parse_qs(urlsplit(stolen).query)["redirect_uri"][0]
+    with pytest.raises(httpx2.TransportError):
+        httpx2.get(f"{redirect}?{urlencode({'code': 'theirs', 'state': state})}", timeout=5)
+    assert cli.stored() == logged_in

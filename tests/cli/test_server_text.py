@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import pty
-import select
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -19,32 +15,10 @@ from ctct.cli import _errors
 from ctct.cli._console import escape
 from ctct.errors import CtctError
 from ctct.testing import EmulatorHandle
-from tests.cli.conftest import CTCT, Cli, isolated_env, login
+from tests.cli.conftest import Cli, isolated_env, login
+from tests.cli.terminal import in_terminal
 
 HOSTILE = "Eve\u202eevil\u009b31m\u001b]0;pwned\u0007"
-
-
-def run_on_a_terminal(cli: Cli, *args: str) -> tuple[int, bytes]:
-    """Run ``ctct`` with its stdout on a pseudo-terminal; what the terminal received."""
-    master, slave = pty.openpty()
-    process = subprocess.Popen(
-        [CTCT, *args], stdout=slave, stderr=subprocess.PIPE, env=cli.env, close_fds=True
-    )
-    os.close(slave)
-    received = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 30)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        received += chunk
-    os.close(master)
-    return process.wait(30), received
 
 
 def test_ctct_api_escapes_controls_on_a_terminal_and_keeps_bytes_in_a_pipe(
@@ -67,9 +41,8 @@ def test_ctct_api_escapes_controls_on_a_terminal_and_keeps_bytes_in_a_pipe(
     assert document["first_name"] == HOSTILE
     assert "\u202e" in created.stdout and "\u009b" in created.stdout
 
-    code, shown = run_on_a_terminal(cli, "api", "GET", f"/contacts/{contact_id}")
-    assert code == 0, shown
-    text = shown.decode("utf-8")
+    code, text = in_terminal(["api", "GET", f"/contacts/{contact_id}"], cli.env)
+    assert code == 0, text
     assert contact_id in text
     for raw in ("\u202e", "\u009b", "\u001b", "\u0007"):
         assert raw not in text

@@ -16,8 +16,9 @@ from joserfc.jwk import ECKey, RSAKey
 from starlette.responses import JSONResponse, Response
 
 from ctct import _cc
-from ctct._jwt import JwksCache, JwtVerifier, peek_claims
+from ctct._jwt import JwksCache, JwtVerifier
 from ctct._oauth_http import afetch_jwks, fetch_jwks
+from ctct._peek import peek_claims
 from ctct._provider import Provider
 from ctct._secret import Secret
 from ctct.emulator import Emulator

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,6 +114,7 @@ def test_malformed_config_names_file_and_line(
 def test_client_secret_sources(tmp_path: Path, config: Path) -> None:
     secret_file = tmp_path / "secret.txt"
     secret_file.write_text("secret-from-file\n")
+    secret_file.chmod(0o600)
     from_env = Settings.load(env={"CTCT_CLIENT_SECRET": "secret-from-env"}, config_path=config)
     assert from_env.client_secret is not None
     assert from_env.client_secret.reveal() == "secret-from-env"
@@ -123,6 +125,7 @@ def test_client_secret_sources(tmp_path: Path, config: Path) -> None:
     # In the config file, a relative secret file is next to the config file.
     (tmp_path / "cfg").mkdir()
     (tmp_path / "cfg" / "app.secret").write_text("secret-beside-config")
+    (tmp_path / "cfg" / "app.secret").chmod(0o600)
     (tmp_path / "cfg" / "config.toml").write_text('client_secret_file = "app.secret"\n')
     beside = Settings.load(env={}, config_path=tmp_path / "cfg" / "config.toml")
     assert beside.client_secret is not None
@@ -136,10 +139,13 @@ def test_client_secret_sources(tmp_path: Path, config: Path) -> None:
 
 
 def test_bad_secret_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="Cannot read the client secret file"):
+    with pytest.raises(ConfigError, match=r"the client secret file .* does not exist"):
         Settings.load(env={"CTCT_CLIENT_SECRET_FILE": str(tmp_path / "nope")})
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        Settings.load(env={"CTCT_CLIENT_SECRET_FILE": str(tmp_path)})
     empty = tmp_path / "empty"
     empty.write_text("\n")
+    empty.chmod(0o600)
     with pytest.raises(ConfigError, match="is empty"):
         Settings.load(env={"CTCT_CLIENT_SECRET_FILE": str(empty)})
 
@@ -289,3 +295,51 @@ def test_redirect_port_in_the_config_file(tmp_path: Path) -> None:
     path.write_text('redirect_port = "8123"\n')
     with pytest.raises(ConfigError, match="redirect_port must be a whole number"):
         Settings.load(env={}, config_path=path)
+
+
+@pytest.mark.parametrize("key", ["refresh_margin", "leeway", "timeout"])
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "NaN", "Infinity"])
+def test_nan_and_infinity_are_refused_for_every_number_setting(
+    tmp_path: Path, key: str, text: str
+) -> None:
+    # safety: src/ctct/_settings.py: yield key, ConfigError(_not_finite(key, value, where(key)))
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    with pytest.raises(ConfigError) as from_env:
+        Settings.load(env={f"CTCT_{key.upper()}": text}, config_path=empty)
+    assert f"{key} must be a finite number" in from_env.value.message
+    assert f"env CTCT_{key.upper()}" in from_env.value.message
+    # TOML has its own nan and inf literals; a real file on disk.
+    config = tmp_path / "config.toml"
+    config.write_text(f"{key} = {text.lower().replace('infinity', 'inf')}\n")
+    with pytest.raises(ConfigError) as from_file:
+        Settings.load(env={}, config_path=config)
+    assert f"{key} must be a finite number" in from_file.value.message
+    assert str(config) in from_file.value.message
+    arguments: dict[str, Any] = {key: float(text)}
+    with pytest.raises(ConfigError, match=f"{key} must be a finite number"):
+        Settings.load(env={}, config_path=empty, **arguments)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o660, 0o644, 0o610])
+def test_a_client_secret_file_open_to_others_is_refused_like_the_store_key_file(
+    tmp_path: Path, mode: int
+) -> None:
+    secret_file = tmp_path / "client-secret"
+    secret_file.write_text("the-client-secret\n")
+    secret_file.chmod(mode)
+    config = tmp_path / "config.toml"
+    config.write_text('client_secret_file = "client-secret"\n')
+    for env in ({"CTCT_CLIENT_SECRET_FILE": str(secret_file)}, {}):
+        # safety: src/ctct/_private_file.py: raise ConfigError(_open_to_others(what, path, info.st_mode))  # noqa: E501
+        with pytest.raises(ConfigError) as info:
+            Settings.load(env=env, config_path=config)
+        message = info.value.message
+        assert f"the client secret file {secret_file} is accessible by group or others" in message
+        assert f"mode {mode:04o}" in message and f"chmod 600 {secret_file}" in message
+        assert "the-client-secret" not in message
+        assert info.value.exit_code == 3
+    secret_file.chmod(0o600)
+    loaded = Settings.load(env={}, config_path=config)
+    assert loaded.client_secret is not None
+    assert loaded.client_secret.reveal() == "the-client-secret"

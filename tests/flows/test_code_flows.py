@@ -56,6 +56,15 @@ def approve_redirect(env: FlowEnv, authorization_url: str, *, deny: bool = False
     return env.control.approve_authorization(request_id)
 
 
+def follow_start(start_url: str) -> str:
+    """The authorization URL the flow's loopback start address redirects to (once)."""
+    assert start_url.startswith("http://127.0.0.1:") and "?" not in start_url
+    with httpx2.Client(timeout=10) as client:
+        start = client.get(start_url)
+    assert start.status_code == 303, start.text
+    return start.headers["location"]
+
+
 @dataclass
 class HttpBrowser:
     """Stands in for the browser the flow opens: a real HTTP client in its own thread
@@ -66,18 +75,21 @@ class HttpBrowser:
     tamper: Tamper = lambda url: url
     deny: bool = False
     first: str | None = None  # a path to ask the loopback server for before the callback
-    opened: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)  # what the flow opened
+    opened: list[str] = field(default_factory=list)  # the authorization URLs it led to
     redirects: list[str] = field(default_factory=list)
     pages: list[httpx2.Response] = field(default_factory=list)
     thread: threading.Thread | None = None
 
     def __call__(self, url: str) -> bool:
-        self.opened.append(url)
+        self.started.append(url)
         self.thread = threading.Thread(target=self._browse, args=(url,))
         self.thread.start()
         return True
 
-    def _browse(self, url: str) -> None:
+    def _browse(self, start_url: str) -> None:
+        url = follow_start(start_url)
+        self.opened.append(url)
         redirect = approve_redirect(self.env, url, deny=self.deny)
         self.redirects.append(redirect)
         with httpx2.Client(timeout=10) as client:
@@ -121,6 +133,11 @@ def test_loopback_login(mode_env: FlowEnv, capfd: pytest.CaptureFixture[str]) ->
     assert page.headers["referrer-policy"] == "no-referrer"
     (url,) = browser.opened
     params = query_of(url)
+    # The browser was given our loopback start address, not the authorization URL: a
+    # browser's command line is readable by every local user.
+    (start,) = browser.started
+    assert urlsplit(start).port == urlsplit(params["redirect_uri"]).port
+    assert params["state"] not in start and "authorize" not in start
     # Confidential client under CC's profile (pkce "auto"): the secret authenticates the
     # exchange and no PKCE is sent (a strict CC refuses both together); offline_access
     # requested.
@@ -217,6 +234,38 @@ def test_loopback_denied(env: FlowEnv) -> None:
     assert "Access denied" in browser.pages[0].text
 
 
+def test_the_start_address_works_once_and_a_second_fetch_aborts_the_login(
+    env: FlowEnv,
+) -> None:
+    seen: list[httpx2.Response] = []
+    stolen: list[str] = []
+
+    def watched(start_url: str) -> bool:
+        # Another local user read the start address off the browser's command line and
+        # fetched it first; then the real browser fetches it.
+        def race() -> None:
+            stolen.append(follow_start(start_url))
+            with httpx2.Client(timeout=10) as browser:
+                seen.append(browser.get(start_url))
+
+        threading.Thread(target=race).start()
+        return True
+
+    with env.login() as login, pytest.raises(FlowError) as caught:
+        # safety: src/ctct/flows/_loopback.py: self._aborted = _start_reused()
+        login.browser(opener=watched, timeout=10)
+    assert caught.value.code == "start_reused"
+    assert "opened twice" in str(caught.value) and "nothing was stored" in str(caught.value)
+    (second,) = seen
+    assert second.status_code == 410 and "opened more than once" in second.text
+    assert "location" not in second.headers
+    # With the stolen state, a forged callback finds the port closed.
+    redirect_uri = query_of(stolen[0])["redirect_uri"]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", urlsplit(redirect_uri).port), timeout=2).close()
+    assert env.stored() is None
+
+
 def test_loopback_provider_error(env: FlowEnv) -> None:
     browser = HttpBrowser(env, tamper=lambda url: with_query(url, code=None, error="invalid_scope"))
     check_refused(env, browser, FlowError, "invalid_scope", 400)
@@ -239,7 +288,7 @@ def test_loopback_timeout(env: FlowEnv) -> None:
     with env.login() as login, pytest.raises(FlowTimedOut) as caught:
         login.browser(opener=opened.append, timeout=0.3)
     assert caught.value.code == "timeout"
-    port = urlsplit(query_of(opened[0])["redirect_uri"]).port
+    port = urlsplit(opened[0]).port  # the start address is on the loopback port
     assert port is not None
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()

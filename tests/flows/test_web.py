@@ -300,3 +300,44 @@ def test_wsgi_denied_and_open_redirect(wsgi_site: Site) -> None:
     )
     assert denied.status_code == 403 and "Access denied" in denied.text
     assert wsgi_site.stored("shop-8") is None
+
+
+# -- odd cookies ----------------------------------------------------------------------------
+
+
+def raw_get(url: str, cookie: bytes) -> tuple[int, bytes]:
+    """GET over a plain socket with a ``Cookie`` header of exactly these bytes (HTTP
+    clients refuse to send non-ASCII headers; browsers and attackers do not)."""
+    parts = urlsplit(url)
+    target = f"{parts.path}?{parts.query}".encode()
+    request = (
+        b"GET " + target + b" HTTP/1.1\r\nHost: " + parts.netloc.encode() + b"\r\n"
+        b"Cookie: " + cookie + b"\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.partition(b"\r\n\r\n")[2]
+
+
+NON_ASCII_COOKIES = [
+    "ctct_login=abc.dé".encode(),  # in the signature
+    "ctct_login=é.abc".encode(),  # in the id
+    "ctct_login=\u0430bc.\u0434ef".encode(),  # Cyrillic look-alikes
+    b"ctct_login=abc.\xff\xfe",  # not even UTF-8
+    "ctct_login=\U0001f600".encode(),
+]
+
+
+def test_a_non_ascii_login_cookie_is_a_400_not_a_500(uvicorn_site: Site, wsgi_site: Site) -> None:
+    for site in (uvicorn_site, wsgi_site):
+        theirs = login_through(site, tenant="someone")
+        for cookie in NON_ASCII_COOKIES:
+            status, body = raw_get(theirs.callback_url, cookie)
+            assert status == 400, (site.base_url, cookie, body[:300])
+            assert b"not valid" in body
+        # The server is still fine afterwards.
+        assert fresh_get(f"{site.base_url}/auth/start").status_code == 303

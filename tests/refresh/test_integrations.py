@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import httpx2
+import pytest
 import requests
 
-from ctct._auth import BearerAuth, RequestsAuth, httpx_auth
+from ctct._auth import BearerAuth, RequestsAuth
+from ctct._httpx_auth import HttpxAuth
 from ctct._oauth_requests import revoke_request
 from tests.refresh.conftest import Env
 
@@ -56,7 +59,7 @@ def test_async_httpx2_client_replays_after_401(env: Env) -> None:
 def test_plain_httpx_auth(env: Env) -> None:
     with env.manager() as manager:
         first = env.login(manager)
-        with httpx.Client(base_url=env.server.base_url, auth=httpx_auth(manager)) as api:
+        with httpx.Client(base_url=env.server.base_url, auth=HttpxAuth(manager)) as api:
             assert api.get("/v3/account/summary").status_code == 200
             _revoke_access_token(env, first.access_token.reveal())  # type: ignore[union-attr]
             assert api.get("/v3/account/summary").status_code == 200
@@ -64,7 +67,7 @@ def test_plain_httpx_auth(env: Env) -> None:
 
 
 def test_plain_httpx_async_client_refreshes_and_replays_after_401(env: Env) -> None:
-    """``httpx_auth`` on a plain ``httpx.AsyncClient``, over a real socket: the header
+    """``HttpxAuth`` on a plain ``httpx.AsyncClient``, over a real socket: the header
     comes from the manager, a due token is refreshed once for many tasks, and a 401 is
     answered by one refresh and one replay."""
 
@@ -72,7 +75,7 @@ def test_plain_httpx_async_client_refreshes_and_replays_after_401(env: Env) -> N
         with env.manager() as manager:
             first = env.login(manager)
             async with httpx.AsyncClient(
-                base_url=env.server.base_url, auth=httpx_auth(manager)
+                base_url=env.server.base_url, auth=HttpxAuth(manager)
             ) as api:
                 ok = await api.get("/v3/account/summary")
                 assert ok.json()["organization_name"] == "Alice's Bakery"
@@ -120,3 +123,37 @@ def test_requests_auth_reports_a_401_it_cannot_fix(env: Env) -> None:
             f"{env.server.base_url}/v3/account/summary", auth=RequestsAuth(manager), timeout=10
         )
         assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("client", "auth", "instead"),
+    [
+        ("httpx", BearerAuth, "ctct.HttpxAuth(manager)"),
+        ("requests", BearerAuth, "ctct.RequestsAuth(manager)"),
+        ("httpx2", HttpxAuth, "ctct.BearerAuth(manager)"),
+        ("requests", HttpxAuth, "ctct.RequestsAuth(manager)"),
+        ("httpx2", RequestsAuth, "ctct.BearerAuth(manager)"),
+        ("httpx", RequestsAuth, "ctct.HttpxAuth(manager)"),
+    ],
+)
+def test_the_wrong_auth_for_a_client_says_which_to_use(
+    env: Env, client: str, auth: type[BearerAuth | HttpxAuth | RequestsAuth], instead: str
+) -> None:
+    """Without it: httpx raises 'Invalid "auth" argument', requests an AttributeError."""
+    url = f"{env.server.base_url}/v3/account/summary"
+    with env.manager() as manager:
+        given: Any = auth(manager)
+        with pytest.raises(TypeError) as raised:
+            _get(client, url, given)
+    message = str(raised.value)
+    assert f"ctct.{auth.__name__} (for " in message
+    assert f"is not the auth for {client} clients: use auth={instead} instead." in message
+
+
+def _get(client: str, url: str, auth: Any) -> None:
+    if client == "requests":
+        requests.get(url, auth=auth, timeout=10)
+        return
+    module = httpx if client == "httpx" else httpx2
+    with module.Client(auth=auth) as http:
+        http.get(url)

@@ -4,12 +4,12 @@ The emulator's counters must show exactly one refresh per expiry and no call may
 
 On SQLite (one host, 5 expiries) and on PostgreSQL and Redis (3 expiries, the emulator
 revoking the whole grant when a rotated refresh token is reused, so a double refresh
-would fail every later call)."""
+would fail every later call). The PostgreSQL and Redis runs on one host are soaks
+(``long``): ``make test`` runs them across three test hosts (tests/fleet/test_storm.py).
+"""
 
 from __future__ import annotations
 
-import itertools
-import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,24 +20,30 @@ import pytest
 from ctct.emulator import EmulatorConfig
 from ctct.emulator.server import EmulatorServer
 from tests.refresh.conftest import login_with_device_flow
-from tests.refresh.worker import command
-from tests.servers import fresh_store
+from tests.refresh.storm import (
+    PROCESSES,
+    TTL,
+    assert_one_refresh_per_expiry,
+    read_reports,
+    start,
+    storm_command,
+)
+from tests.servers import shared_store_url
 
-PROCESSES = 16
-THREADS = 8
-TTL = 10
 EXPIRIES = 5
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "redis"])
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.long),
+        pytest.param("redis", marks=pytest.mark.long),
+    ]
+)
 def storm_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    url, cleanup = fresh_store(
-        request.param, tmp_path, lambda: request.getfixturevalue("redis_server")
-    )
-    try:
+    redis = lambda: request.getfixturevalue("redis_server")  # noqa: E731
+    with shared_store_url(request.param, tmp_path, redis) as url:
         yield url
-    finally:
-        cleanup()
 
 
 @pytest.mark.slow
@@ -53,30 +59,15 @@ def test_refresh_storm_refreshes_exactly_once_per_expiry(storm_store: str) -> No
     with EmulatorServer(config) as server:
         tokens = login_with_device_flow(server.base_url, store)
         assert tokens.expires_at is not None
-        # Start once every worker is up (by then the first token has expired: the first
-        # storm), then run through the next EXPIRIES - 1 expiries.
-        start_at = max(time.time() + 15.0, tokens.expires_at + 0.5)
-        until = start_at + (expiries - 1) * TTL + TTL / 2
-        flags = ("--threads", str(THREADS), "--start-at", str(start_at), "--until", str(until))
         workers = [
             subprocess.Popen(
-                command("storm", server.base_url, store, *flags), stdout=subprocess.PIPE, text=True
+                storm_command(server.base_url, store),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
             )
             for _ in range(PROCESSES)
         ]
-        reports = []
-        for worker in workers:
-            out, _ = worker.communicate(timeout=until - time.time() + 60)
-            assert worker.returncode == 0
-            reports.append(json.loads(out.strip().splitlines()[-1]))
-        counters = server.emulator.counters.snapshot()["token_requests"]
-        refresh_events = server.emulator.counters.events("refresh")
-
-    failures = [f for r in reports for f in r["failures"]]
-    assert sum(r["failed"] for r in reports) == 0, failures
-    assert sum(r["calls"] for r in reports) > PROCESSES * THREADS * expiries
-    # Exactly one refresh per expiry, and nothing else reached the token endpoint.
-    assert counters["refresh_token"] == {"success": expiries}
-    assert len(refresh_events) == expiries
-    gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(refresh_events)]
-    assert all(gap > TTL / 2 for gap in gaps), gaps
+        until = start(workers, tokens.expires_at, expiries)
+        reports = read_reports(workers, timeout=until - time.time() + 60)
+        assert_one_refresh_per_expiry(reports, server.emulator, expiries)

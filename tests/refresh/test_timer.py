@@ -64,6 +64,17 @@ def test_keep_alive_saves_a_grant_that_would_die_unused(make_env: MakeEnv) -> No
         assert manager.token()
 
 
+def test_keep_alive_of_a_rejected_refresh_token_says_so(env: Env) -> None:
+    with env.manager() as manager:
+        env.login(manager)
+        env.revoke_grant()
+        env.clock.advance(1.1)  # the token endpoint allows 1 request/second
+        # The access token is still valid, so refresh() returns it instead of raising.
+        with pytest.raises(AuthorizationRequired, match="cannot be kept alive"):
+            keep_alive(manager, margin=180 * DAY)
+        assert manager.token()  # served until it expires
+
+
 def test_without_keep_alive_the_grant_dies_after_180_idle_days(env: Env) -> None:
     with env.manager() as manager:
         env.login(manager)

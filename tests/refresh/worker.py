@@ -2,9 +2,12 @@
 
 ``storm``: N threads call ``TokenManager.token()`` back to back until a deadline, and the
 worker prints one JSON line: calls, failures, distinct tokens, and how long after the
-start its slowest thread got its first token (``settled``).
+start its slowest thread got its first token (``settled``). Without ``--start-at`` it
+prints ``ready`` first and reads ``START UNTIL`` (its own clock's epoch seconds) from stdin.
 ``crash``: force refreshes in a loop (the parent SIGKILLs it at a random moment); each
 completed refresh appends the time from the response's last byte to the durable write.
+``login``: a device-flow login at an auto-approving emulator, stored; prints the access
+token's expiry (for a test whose store or emulator only a test host can reach).
 ``refresh``: one forced refresh (the fault tests stop it or cut its link meanwhile); prints
 one JSON line: the outcome, or the error's type and code.
 """
@@ -17,7 +20,6 @@ import sys
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from ctct._manager import TokenManager
 from ctct._oauth_requests import ClientCredentials
@@ -84,15 +86,13 @@ def storm(args: argparse.Namespace) -> None:
     settled: list[float] = []  # per thread: from the start to its first token
     lock = threading.Lock()
     with manager(args) as m:
-        if args.go_file:
-            # Say "ready" once connected, then wait for the start and end the parent
-            # writes (on a loaded machine, sixteen cold starts take a while).
-            m.store.load(m.key)
+        if not args.start_at:
+            # Ready (the store reached, the grant read): the parent answers with the
+            # start and end times once every worker is, so a slow start-up cannot
+            # make a worker miss an expiry.
+            assert m.tokens() is not None
             print("ready", flush=True)
-            go = Path(args.go_file)
-            while not go.exists():
-                time.sleep(0.005)
-            args.start_at, args.until = json.loads(go.read_text())
+            args.start_at, args.until = map(float, sys.stdin.readline().split())
         while time.time() < args.start_at:
             time.sleep(0.005)
 
@@ -170,7 +170,7 @@ def refresh(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["storm", "crash", "refresh"])
+    parser.add_argument("mode", choices=["storm", "crash", "login", "refresh"])
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--client-id", required=True)
     parser.add_argument("--client-secret", required=True)
@@ -185,9 +185,15 @@ def main() -> None:
     parser.add_argument("--save-margin", type=float, default=5.0)
     parser.add_argument("--http-timeout", type=float, default=10.0)
     parser.add_argument("--via", default="", help="origin to reach the emulator through")
-    parser.add_argument("--go-file", default="", help="storm: [start_at, until] appear there")
     args = parser.parse_args()
-    {"storm": storm, "crash": crash, "refresh": refresh}[args.mode](args)
+    if args.mode == "login":
+        from tests.refresh.conftest import login_with_device_flow
+
+        print(
+            json.dumps({"expires_at": login_with_device_flow(args.base_url, args.store).expires_at})
+        )
+    else:
+        {"storm": storm, "crash": crash, "refresh": refresh}[args.mode](args)
     sys.exit(0)
 
 

@@ -11,6 +11,7 @@ from ctct.errors import StoreError
 from ctct.stores import (
     GrantKey,
     Record,
+    RecordUnreadable,
     SealedStore,
     Store,
     StoreConflict,
@@ -477,18 +478,41 @@ def test_key_rotation_and_rekey(backend: Backend, key_a: str, key_b: str) -> Non
         backend.make(keys_of(key_a)).load(GRANT)
 
 
-def test_plaintext_records_are_read_then_encrypted(backend: Backend, key_a: str) -> None:
+def test_a_keyed_store_refuses_a_plaintext_record(backend: Backend, key_a: str) -> None:
+    keyed = backend.make(keys_of(key_a))
+    keyed.save(GRANT, b"the-users-grant", expected_version=None)
+    # Someone who can write the store plants a plaintext grant (another account's).
+    backend.raw_set(GRANT, MAGIC + b"\x00" + b"a-planted-grant")
+    for read in (lambda: keyed.load(GRANT), lambda: list(keyed.records())):
+        # safety: src/ctct/stores/crypto.py: raise _unreadable(what, _plain_refused(what))
+        with pytest.raises(RecordUnreadable) as info:
+            read()
+        message = str(info.value)
+        assert "is not encrypted, but a store key is configured" in message
+        assert "planted" in message and "rekey" in message and "--force" in message
+        assert "a-planted-grant" not in message
+    # Single-use records (a login's state and PKCE verifier) likewise.
+    keyed.put_once("pkce", "s1", b"verifier", ttl=60)
+    plain_store = backend.make()
+    plain_store.put_once("pkce", "s2", b"planted-verifier", ttl=60)
+    with pytest.raises(StoreError, match="is not encrypted"):
+        keyed.take_once("pkce", "s2")
+    # Without a key, plaintext is what the store holds: read as before.
+    assert plain_store.load(GRANT).data == b"a-planted-grant"  # type: ignore[union-attr]
+
+
+def test_rekey_adopts_and_encrypts_records_written_before_the_key(
+    backend: Backend, key_a: str
+) -> None:
     backend.make().save(GRANT, b"from-before", expected_version=None)
     backend.make().save(OTHER, b"also-before", expected_version=None)
     keyed = backend.make(keys_of(key_a))
-    record = keyed.load(GRANT)
-    assert record is not None
-    assert record.data == b"from-before"
-    keyed.save(GRANT, record.data, expected_version=record.version)
-    assert b"from-before" not in (backend.raw_get(GRANT) or b"from-before")
-    assert rekey(keyed) == 1  # only OTHER was still plain
-    assert b"also-before" not in (backend.raw_get(OTHER) or b"also-before")
-    assert keyed.load(OTHER).data == b"also-before"  # type: ignore[union-attr]
+    with pytest.raises(RecordUnreadable, match="not encrypted"):
+        keyed.load(GRANT)
+    assert rekey(keyed) == 2  # the operator's explicit adoption
+    for key, data in ((GRANT, b"from-before"), (OTHER, b"also-before")):
+        assert data not in (backend.raw_get(key) or data)
+        assert keyed.load(key).data == data  # type: ignore[union-attr]
 
 
 def test_foreign_bytes_in_a_record_are_reported_corrupt(backend: Backend) -> None:

@@ -15,7 +15,7 @@ def test_every_runnable_block_in_the_fleet_docs_runs(tmp_path: Path) -> None:
     output = run_doc(DOC, tmp_path, min_blocks=3)
     for expected in (
         "moved 1 grant(s) to sqlite:///",
-        "exit 17\n",
+        "exit 19\n",
         "the new store serves the grant\n",
         "moved 0 grant(s) to sqlite:///",
         "1 moved before",

@@ -1,5 +1,5 @@
 """``ctct store migrate --to URL``: every grant copied under its lease, tombstones left in
-the source, a worker still on the old store fails loudly (exit 17, the new store named
+the source, a worker still on the old store fails loudly (exit 19, the new store named
 without its password), and running it again is safe. SQLite -> PostgreSQL and
 PostgreSQL -> Redis, on real servers."""
 
@@ -194,9 +194,9 @@ def test_a_worker_on_the_old_store_fails_loudly(tmp_path: Path, postgres_url: st
     with manager, pytest.raises(StoreMoved, match=r"moved to postgresql://postgres:\*+@"):
         manager.token()
 
-    # `ctct auth token` (its fast path reads SQLite itself) exits 17 and names the store.
+    # `ctct auth token` (its fast path reads SQLite itself) exits 19 and names the store.
     done = ctct(tmp_path, "auth", "token", "--profile", "alpha", CTCT_STORE=source)
-    assert done.returncode == 17, done.stderr
+    assert done.returncode == 19, done.stderr
     assert done.stdout == ""
     assert "moved to postgresql://postgres:**********@" in done.stderr
     assert "hunter2" not in done.stderr and "Traceback" not in done.stderr

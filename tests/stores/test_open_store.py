@@ -92,6 +92,16 @@ def test_memory_urls() -> None:
         ("redis://localhost?durability=maybe", "durability"),
         ("tokens.db", "no scheme"),
         ("sqlite://relative/path.db", "must be absolute"),
+        ("sqlite:///", "names no file"),
+        ("sqlite:////", "names no file"),
+        ("sqlite:///srv/ctct/", "ends with '/'"),
+        ("sqlite:///srv/tokens.db?mode=ro", "has a query or fragment"),
+        ("sqlite:///srv/tokens.db#x", "has a query or fragment"),
+        ("sqlite:///srv/a\x00b.db", "NUL"),
+        ("redis://:hunter2@[::1", "not a valid URL"),
+        ("postgresql://u:hunter2@[bad/db", "not a valid URL"),
+        ("redis://localhost:99999/0", "not a valid URL"),
+        ("postgresql://u@localhost:port/db", "not a valid URL"),
     ],
 )
 def test_bad_urls_say_what_is_accepted(url: str, match: str) -> None:
@@ -100,6 +110,22 @@ def test_bad_urls_say_what_is_accepted(url: str, match: str) -> None:
     if "scheme" in match:
         assert "sqlite:///absolute/path.db" in str(info.value)
         assert "postgresql://" in str(info.value)
+    if url.startswith("sqlite"):
+        assert "sqlite:///absolute/path/tokens.db" in str(info.value)
+    assert "hunter2" not in str(info.value)
+
+
+def test_four_slashes_name_the_same_file_as_three(hermetic: Path) -> None:
+    path = hermetic / "elsewhere" / "t.db"
+    assert str(path).startswith("/")
+    with open_store(f"sqlite:///{path}") as four:  # sqlite:////abs/... as SQLAlchemy writes
+        assert isinstance(four, SqliteStore)
+        assert four.path == path and not str(four.path).startswith("//")
+        assert four.location() == str(path)
+        four.save(GRANT, b"x", expected_version=None)
+    with open_store(f"sqlite://{path}") as three:
+        record = three.load(GRANT)
+    assert record is not None and record.data == b"x"
 
 
 def test_store_urls_never_show_a_password() -> None:

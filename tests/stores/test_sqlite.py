@@ -243,6 +243,7 @@ def test_another_applications_database_is_refused(db: Path) -> None:
         conn.execute("CREATE TABLE users (name TEXT)")
         conn.execute("INSERT INTO users VALUES ('alice')")
     conn.close()
+    db.chmod(0o600)  # private, so refused for what it holds (a loose one is refused anyway)
     assert_refused(db, StoreError, "another application")
 
 

@@ -7,7 +7,8 @@ through the store), ``retry`` (retry policy as data), ``urls`` (the API-origin g
 helpers), ``bulk`` (splitting at CC's limits), ``csv_rows``
 (local validation of contact CSVs), and one module per resource: ``account``,
 ``contacts``, ``lists``, ``custom_fields``, ``tags``, ``activities`` (with
-``activity_flows``), ``emails``; ``crud`` holds what lists, fields and tags share.
+``activity_flows``), ``emails``; ``crud`` holds what lists, fields and tags share;
+``shapes`` types their results (TypedDicts: plain dicts with known keys).
 """
 
 from __future__ import annotations
@@ -29,22 +30,46 @@ from ctct.api.errors import (
 )
 from ctct.api.limits import RateLimits
 from ctct.api.retry import RetryPolicy, set_testing
+from ctct.api.shapes import (
+    AccountSummary,
+    Activity,
+    ActivityStatus,
+    Contact,
+    ContactList,
+    CustomField,
+    EmailAddress,
+    EmailCampaign,
+    PhysicalAddress,
+    SignUpResult,
+    Tag,
+)
 
 __all__ = [
+    "AccountSummary",
+    "Activity",
     "ActivityFailed",
+    "ActivityStatus",
     "ApiError",
     "AsyncClient",
     "BadRequest",
     "Client",
     "Conflict",
+    "Contact",
+    "ContactList",
+    "CustomField",
+    "EmailAddress",
+    "EmailCampaign",
     "Forbidden",
     "InputError",
     "NotFound",
+    "PhysicalAddress",
     "QuotaExceeded",
     "RateLimits",
     "RefusedUrl",
     "RetryPolicy",
     "ServerError",
+    "SignUpResult",
+    "Tag",
     "Throttled",
     "Unauthorized",
     "set_testing",

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from ctct.api.errors import Requirement
 from ctct.api.flow import Flow, Json, get, json_flow, object_flow, with_body
 from ctct.api.retry import RetryPolicy
 from ctct.api.runner import AsyncRunner, SyncRunner, clean_params
+from ctct.api.shapes import AccountSummary
 
 READ = Requirement(("account_read", "account_update"), "account:read")
 UPDATE = Requirement(("account_update",), "account:update")
 
 
-def summary_flow(policy: RetryPolicy, extra_fields: Sequence[str] = ()) -> Flow[Json]:
+def summary_flow(policy: RetryPolicy, extra_fields: Sequence[str] = ()) -> Flow[AccountSummary]:
     params = clean_params({"extra_fields": list(extra_fields)})
-    return object_flow(get("/account/summary", params, requirement=READ), policy)
+    return cast(
+        Flow[AccountSummary], object_flow(get("/account/summary", params, requirement=READ), policy)
+    )
 
 
-def update_summary_flow(policy: RetryPolicy, changes: Json) -> Flow[Json]:
-    return object_flow(with_body("PUT", "/account/summary", changes, requirement=UPDATE), policy)
+def update_summary_flow(policy: RetryPolicy, changes: Json) -> Flow[AccountSummary]:
+    call = with_body("PUT", "/account/summary", changes, requirement=UPDATE)
+    return cast(Flow[AccountSummary], object_flow(call, policy))
 
 
 def privileges_flow(policy: RetryPolicy) -> Flow[Any]:
@@ -33,11 +37,11 @@ class Account:
     def __init__(self, runner: SyncRunner) -> None:
         self._r = runner
 
-    def summary(self, extra_fields: Sequence[str] = ()) -> Json:
+    def summary(self, extra_fields: Sequence[str] = ()) -> AccountSummary:
         """``GET /account/summary`` (``extra_fields``: physical_address, company_logo)."""
         return self._r.run(summary_flow(self._r.policy, extra_fields))
 
-    def update_summary(self, changes: Json) -> Json:
+    def update_summary(self, changes: Json) -> AccountSummary:
         """``PUT /account/summary`` with the properties to change."""
         return self._r.run(update_summary_flow(self._r.policy, changes))
 
@@ -52,10 +56,10 @@ class AsyncAccount:
     def __init__(self, runner: AsyncRunner) -> None:
         self._r = runner
 
-    async def summary(self, extra_fields: Sequence[str] = ()) -> Json:
+    async def summary(self, extra_fields: Sequence[str] = ()) -> AccountSummary:
         return await self._r.run(summary_flow(self._r.policy, extra_fields))
 
-    async def update_summary(self, changes: Json) -> Json:
+    async def update_summary(self, changes: Json) -> AccountSummary:
         return await self._r.run(update_summary_flow(self._r.policy, changes))
 
     async def privileges(self) -> list[Json]:

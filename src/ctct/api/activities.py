@@ -4,7 +4,8 @@ unless ``wait=False``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, cast
 
 from ctct.api.activity_flows import (
     DEFAULT_TIMEOUT,
@@ -23,6 +24,7 @@ from ctct.api.activity_flows import (
 from ctct.api.errors import ActivityFailed
 from ctct.api.flow import Json, get
 from ctct.api.runner import MAX_PAGE, AsyncRunner, SyncRunner, aiter_items, clean_params, iter_items
+from ctct.api.shapes import Activity
 
 
 class Activities:
@@ -32,29 +34,33 @@ class Activities:
     def __init__(self, runner: SyncRunner) -> None:
         self._r = runner
 
-    def iter(self, state: str | None = None) -> Iterator[Json]:
+    def iter(self, state: str | None = None) -> Iterator[Activity]:
         """Activities of the past 10 days (optionally in one ``state``)."""
         call = get(
             "/activities",
             clean_params({"state": state, "limit": MAX_PAGE["activities"]}),
             requirement=WRITE,
         )
-        return iter_items(self._r, call, "activities")
+        return cast(Iterator[Activity], iter_items(self._r, call, "activities"))
 
-    def get(self, activity_id: str) -> Json:
-        return self._r.run(get_flow(self._r.policy, activity_id))
+    def get(self, activity_id: str) -> Activity:
+        return cast(Activity, self._r.run(get_flow(self._r.policy, activity_id)))
 
     def wait(
-        self, activity: Json | str, *, timeout: float = DEFAULT_TIMEOUT, check: bool = True
-    ) -> Json:
+        self,
+        activity: Mapping[str, Any] | str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        check: bool = True,
+    ) -> Activity:
         """Poll until the activity ends; ``ActivityFailed`` unless it completed (``check``)."""
-        act = {"activity_id": activity} if isinstance(activity, str) else activity
+        act = {"activity_id": activity} if isinstance(activity, str) else dict(activity)
         (done,) = self._r.run(
             wait_flow(
                 self._r.policy, [act], interval=self._r.poll_interval, timeout=timeout, check=check
             )
         )
-        return done
+        return cast(Activity, done)
 
     def json_import(
         self,
@@ -65,20 +71,23 @@ class Activities:
         timeout: float = DEFAULT_TIMEOUT,
         on_progress: Progress | None = None,
         check: bool = True,
-    ) -> list[Json]:
+    ) -> list[Activity]:
         """Import contacts (``{"email", "first_name", ...}``) into lists; one request per
         40,000 contacts or 4 MB."""
-        return self._r.run(
-            json_import_flow(
-                self._r.policy,
-                contacts,
-                list_ids,
-                interval=self._r.poll_interval,
-                wait=wait,
-                timeout=timeout,
-                on_progress=on_progress,
-                check=check,
-            )
+        return cast(
+            list[Activity],
+            self._r.run(
+                json_import_flow(
+                    self._r.policy,
+                    contacts,
+                    list_ids,
+                    interval=self._r.poll_interval,
+                    wait=wait,
+                    timeout=timeout,
+                    on_progress=on_progress,
+                    check=check,
+                )
+            ),
         )
 
     def csv_import(
@@ -90,19 +99,22 @@ class Activities:
         wait: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
         on_progress: Progress | None = None,
-    ) -> list[Json]:
+    ) -> list[Activity]:
         """Import CSV text (multipart upload), split at CC's limits."""
-        return self._r.run(
-            csv_import_flow(
-                self._r.policy,
-                data,
-                list_ids,
-                interval=self._r.poll_interval,
-                file_name=file_name,
-                wait=wait,
-                timeout=timeout,
-                on_progress=on_progress,
-            )
+        return cast(
+            list[Activity],
+            self._r.run(
+                csv_import_flow(
+                    self._r.policy,
+                    data,
+                    list_ids,
+                    interval=self._r.poll_interval,
+                    file_name=file_name,
+                    wait=wait,
+                    timeout=timeout,
+                    on_progress=on_progress,
+                )
+            ),
         )
 
     def add_list_memberships(
@@ -112,18 +124,21 @@ class Activities:
         contact_ids: Sequence[str] | None = None,
         source: Json | None = None,
         wait: bool = True,
-    ) -> list[Json]:
+    ) -> list[Activity]:
         """Add contacts (``contact_ids``, or any CC ``source``) to lists."""
         src = source if source is not None else {"contact_ids": list(contact_ids or [])}
-        return self._r.run(
-            membership_flow(
-                self._r.policy,
-                "add_list_memberships",
-                list_ids,
-                src,
-                interval=self._r.poll_interval,
-                wait=wait,
-            )
+        return cast(
+            list[Activity],
+            self._r.run(
+                membership_flow(
+                    self._r.policy,
+                    "add_list_memberships",
+                    list_ids,
+                    src,
+                    interval=self._r.poll_interval,
+                    wait=wait,
+                )
+            ),
         )
 
     def remove_list_memberships(
@@ -133,30 +148,36 @@ class Activities:
         contact_ids: Sequence[str] | None = None,
         source: Json | None = None,
         wait: bool = True,
-    ) -> list[Json]:
+    ) -> list[Activity]:
         src = source if source is not None else {"contact_ids": list(contact_ids or [])}
-        return self._r.run(
-            membership_flow(
-                self._r.policy,
-                "remove_list_memberships",
-                list_ids,
-                src,
-                interval=self._r.poll_interval,
-                wait=wait,
-            )
+        return cast(
+            list[Activity],
+            self._r.run(
+                membership_flow(
+                    self._r.policy,
+                    "remove_list_memberships",
+                    list_ids,
+                    src,
+                    interval=self._r.poll_interval,
+                    wait=wait,
+                )
+            ),
         )
 
     def delete_contacts(
         self, *, contact_ids: Sequence[str] = (), list_ids: Sequence[str] = (), wait: bool = True
-    ) -> list[Json]:
-        return self._r.run(
-            delete_contacts_flow(
-                self._r.policy,
-                contact_ids=contact_ids,
-                list_ids=list_ids,
-                interval=self._r.poll_interval,
-                wait=wait,
-            )
+    ) -> list[Activity]:
+        return cast(
+            list[Activity],
+            self._r.run(
+                delete_contacts_flow(
+                    self._r.policy,
+                    contact_ids=contact_ids,
+                    list_ids=list_ids,
+                    interval=self._r.poll_interval,
+                    wait=wait,
+                )
+            ),
         )
 
     def export_contacts(
@@ -177,8 +198,8 @@ class Activities:
             )
         )
 
-    def export_file(self, activity: Json) -> str:
-        return self._r.run(export_file_flow(self._r.policy, activity))
+    def export_file(self, activity: Mapping[str, Any]) -> str:
+        return self._r.run(export_file_flow(self._r.policy, dict(activity)))
 
 
 class AsyncActivities:
@@ -187,27 +208,31 @@ class AsyncActivities:
     def __init__(self, runner: AsyncRunner) -> None:
         self._r = runner
 
-    def iter(self, state: str | None = None) -> AsyncIterator[Json]:
+    def iter(self, state: str | None = None) -> AsyncIterator[Activity]:
         call = get(
             "/activities",
             clean_params({"state": state, "limit": MAX_PAGE["activities"]}),
             requirement=WRITE,
         )
-        return aiter_items(self._r, call, "activities")
+        return cast(AsyncIterator[Activity], aiter_items(self._r, call, "activities"))
 
-    async def get(self, activity_id: str) -> Json:
-        return await self._r.run(get_flow(self._r.policy, activity_id))
+    async def get(self, activity_id: str) -> Activity:
+        return cast(Activity, await self._r.run(get_flow(self._r.policy, activity_id)))
 
     async def wait(
-        self, activity: Json | str, *, timeout: float = DEFAULT_TIMEOUT, check: bool = True
-    ) -> Json:
-        act = {"activity_id": activity} if isinstance(activity, str) else activity
+        self,
+        activity: Mapping[str, Any] | str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        check: bool = True,
+    ) -> Activity:
+        act = {"activity_id": activity} if isinstance(activity, str) else dict(activity)
         (done,) = await self._r.run(
             wait_flow(
                 self._r.policy, [act], interval=self._r.poll_interval, timeout=timeout, check=check
             )
         )
-        return done
+        return cast(Activity, done)
 
     async def json_import(
         self,
@@ -218,18 +243,21 @@ class AsyncActivities:
         timeout: float = DEFAULT_TIMEOUT,
         on_progress: Progress | None = None,
         check: bool = True,
-    ) -> list[Json]:
-        return await self._r.run(
-            json_import_flow(
-                self._r.policy,
-                contacts,
-                list_ids,
-                interval=self._r.poll_interval,
-                wait=wait,
-                timeout=timeout,
-                on_progress=on_progress,
-                check=check,
-            )
+    ) -> list[Activity]:
+        return cast(
+            list[Activity],
+            await self._r.run(
+                json_import_flow(
+                    self._r.policy,
+                    contacts,
+                    list_ids,
+                    interval=self._r.poll_interval,
+                    wait=wait,
+                    timeout=timeout,
+                    on_progress=on_progress,
+                    check=check,
+                )
+            ),
         )
 
     async def csv_import(
@@ -241,18 +269,21 @@ class AsyncActivities:
         wait: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
         on_progress: Progress | None = None,
-    ) -> list[Json]:
-        return await self._r.run(
-            csv_import_flow(
-                self._r.policy,
-                data,
-                list_ids,
-                interval=self._r.poll_interval,
-                file_name=file_name,
-                wait=wait,
-                timeout=timeout,
-                on_progress=on_progress,
-            )
+    ) -> list[Activity]:
+        return cast(
+            list[Activity],
+            await self._r.run(
+                csv_import_flow(
+                    self._r.policy,
+                    data,
+                    list_ids,
+                    interval=self._r.poll_interval,
+                    file_name=file_name,
+                    wait=wait,
+                    timeout=timeout,
+                    on_progress=on_progress,
+                )
+            ),
         )
 
     async def add_list_memberships(
@@ -262,17 +293,20 @@ class AsyncActivities:
         contact_ids: Sequence[str] | None = None,
         source: Json | None = None,
         wait: bool = True,
-    ) -> list[Json]:
+    ) -> list[Activity]:
         src = source if source is not None else {"contact_ids": list(contact_ids or [])}
-        return await self._r.run(
-            membership_flow(
-                self._r.policy,
-                "add_list_memberships",
-                list_ids,
-                src,
-                interval=self._r.poll_interval,
-                wait=wait,
-            )
+        return cast(
+            list[Activity],
+            await self._r.run(
+                membership_flow(
+                    self._r.policy,
+                    "add_list_memberships",
+                    list_ids,
+                    src,
+                    interval=self._r.poll_interval,
+                    wait=wait,
+                )
+            ),
         )
 
     async def remove_list_memberships(
@@ -282,30 +316,36 @@ class AsyncActivities:
         contact_ids: Sequence[str] | None = None,
         source: Json | None = None,
         wait: bool = True,
-    ) -> list[Json]:
+    ) -> list[Activity]:
         src = source if source is not None else {"contact_ids": list(contact_ids or [])}
-        return await self._r.run(
-            membership_flow(
-                self._r.policy,
-                "remove_list_memberships",
-                list_ids,
-                src,
-                interval=self._r.poll_interval,
-                wait=wait,
-            )
+        return cast(
+            list[Activity],
+            await self._r.run(
+                membership_flow(
+                    self._r.policy,
+                    "remove_list_memberships",
+                    list_ids,
+                    src,
+                    interval=self._r.poll_interval,
+                    wait=wait,
+                )
+            ),
         )
 
     async def delete_contacts(
         self, *, contact_ids: Sequence[str] = (), list_ids: Sequence[str] = (), wait: bool = True
-    ) -> list[Json]:
-        return await self._r.run(
-            delete_contacts_flow(
-                self._r.policy,
-                contact_ids=contact_ids,
-                list_ids=list_ids,
-                interval=self._r.poll_interval,
-                wait=wait,
-            )
+    ) -> list[Activity]:
+        return cast(
+            list[Activity],
+            await self._r.run(
+                delete_contacts_flow(
+                    self._r.policy,
+                    contact_ids=contact_ids,
+                    list_ids=list_ids,
+                    interval=self._r.poll_interval,
+                    wait=wait,
+                )
+            ),
         )
 
     async def export_contacts(
@@ -325,8 +365,8 @@ class AsyncActivities:
             )
         )
 
-    async def export_file(self, activity: Json) -> str:
-        return await self._r.run(export_file_flow(self._r.policy, activity))
+    async def export_file(self, activity: Mapping[str, Any]) -> str:
+        return await self._r.run(export_file_flow(self._r.policy, dict(activity)))
 
 
 __all__ = ["FINAL_STATES", "Activities", "ActivityFailed", "AsyncActivities", "Progress"]

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
 from ctct._redact import server_text
+from ctct._wording import duration
 from ctct.api import bulk
 from ctct.api.errors import ActivityFailed, InputError, Requirement
 from ctct.api.flow import (
@@ -93,7 +94,7 @@ def wait_flow(
             late_id = server_text(str(late.get("activity_id")), limit=100)
             raise ActivityFailed(
                 f"Activity {late_id} is still {late.get('state')!r} after "
-                f"{timeout:.0f} s; check it later with `ctct api GET /activities/{late_id}`.",
+                f"{duration(timeout)}; check it later with `ctct api GET /activities/{late_id}`.",
                 activity=late,
             )
         yield Sleep(interval)

@@ -20,11 +20,10 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-import anyio
-import anyio.to_thread
 import httpx2
 
 from ctct import __version__, _redact
+from ctct._aio import sleep, to_thread
 from ctct._auth import BearerAuth
 from ctct._manager import TokenManager
 from ctct._sansio import adrive, drive
@@ -372,7 +371,7 @@ class AsyncClient(_Base):
                 self.limiter.note_exhausted()
             raise
         except CtctError as exc:
-            held = await anyio.to_thread.run_sync(self.manager.held_secrets)
+            held = await to_thread(self.manager.held_secrets)
             _redact.scrub(exc, held)
             raise
 
@@ -391,12 +390,12 @@ class AsyncClient(_Base):
                 self._check_scopes(await self.manager.atoken(), operation.operations)
             return None
         if isinstance(operation, Sleep):
-            await anyio.sleep(operation.seconds)
+            await sleep(operation.seconds)
             return None
         if isinstance(operation, Now):
             return self.clock()
         if isinstance(operation, GrantedScopes):
-            return await anyio.to_thread.run_sync(self._granted_scopes)
+            return await to_thread(self._granted_scopes)
         raise TypeError(f"unknown API operation {operation!r}")
 
     async def aclose(self) -> None:

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import quote
 
 from ctct.api.errors import Requirement
 from ctct.api.flow import Call, Flow, Json, call_flow, get, object_flow, parse_json, with_body
 from ctct.api.runner import AsyncRunner, SyncRunner, aiter_items, clean_params, iter_items
+
+# The item's shape (a TypedDict of ``ctct.api.shapes``): results are plain dicts, typed.
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -31,41 +34,44 @@ class Kind:
         return get(self.path, params, requirement=self.read)
 
 
-class Crud:
-    """Synchronous operations on one ``Kind``."""
+class Crud(Generic[Item]):
+    """Synchronous operations on one ``Kind`` whose items have the shape ``Item``."""
 
     kind: Kind
 
     def __init__(self, runner: SyncRunner) -> None:
         self._r = runner
 
-    def iter(self, **query: Any) -> Iterator[Json]:
+    def iter(self, **query: Any) -> Iterator[Item]:
         """Every item, following ``_links.next.href``; ``query`` adds filters."""
-        return iter_items(self._r, self.kind.list_call(query), self.kind.items_key)
+        return cast(
+            Iterator[Item], iter_items(self._r, self.kind.list_call(query), self.kind.items_key)
+        )
 
-    def get(self, item_id: str, **query: Any) -> Json:
+    def get(self, item_id: str, **query: Any) -> Item:
         call = get(self.kind.item_path(item_id), clean_params(query), requirement=self.kind.read)
-        return self._r.run(object_flow(call, self._r.policy))
+        return cast(Item, self._r.run(object_flow(call, self._r.policy)))
 
-    def create(self, body: Json) -> Json:
+    def create(self, body: Json) -> Item:
         call = with_body("POST", self.kind.path, body, requirement=self.kind.write)
-        return self._r.run(object_flow(call, self._r.policy))
+        return cast(Item, self._r.run(object_flow(call, self._r.policy)))
 
-    def update(self, item_id: str, body: Json) -> Json:
+    def update(self, item_id: str, body: Json) -> Item:
         """``PUT``: a full replace (omitted properties become null)."""
         call = with_body("PUT", self.kind.item_path(item_id), body, requirement=self.kind.write)
-        return self._r.run(object_flow(call, self._r.policy))
+        return cast(Item, self._r.run(object_flow(call, self._r.policy)))
 
     def delete(self, item_id: str) -> Json | None:
         """Delete; for lists and tags CC answers 202 with the deletion activity."""
         return self._r.run(delete_flow(self.kind, item_id, self._r))
 
-    def find(self, field: str, value: str) -> Json | None:
+    def find(self, field: str, value: str) -> Item | None:
         """The first item whose ``field`` equals ``value`` (walks every page)."""
-        return next((i for i in self.iter() if i.get(field) == value), None)
+        items = iter_items(self._r, self.kind.list_call({}), self.kind.items_key)
+        return cast(Item | None, next((i for i in items if i.get(field) == value), None))
 
 
-class AsyncCrud:
+class AsyncCrud(Generic[Item]):
     """The same operations as ``Crud``, awaited."""
 
     kind: Kind
@@ -73,28 +79,29 @@ class AsyncCrud:
     def __init__(self, runner: AsyncRunner) -> None:
         self._r = runner
 
-    def iter(self, **query: Any) -> AsyncIterator[Json]:
-        return aiter_items(self._r, self.kind.list_call(query), self.kind.items_key)
+    def iter(self, **query: Any) -> AsyncIterator[Item]:
+        items = aiter_items(self._r, self.kind.list_call(query), self.kind.items_key)
+        return cast(AsyncIterator[Item], items)
 
-    async def get(self, item_id: str, **query: Any) -> Json:
+    async def get(self, item_id: str, **query: Any) -> Item:
         call = get(self.kind.item_path(item_id), clean_params(query), requirement=self.kind.read)
-        return await self._r.run(object_flow(call, self._r.policy))
+        return cast(Item, await self._r.run(object_flow(call, self._r.policy)))
 
-    async def create(self, body: Json) -> Json:
+    async def create(self, body: Json) -> Item:
         call = with_body("POST", self.kind.path, body, requirement=self.kind.write)
-        return await self._r.run(object_flow(call, self._r.policy))
+        return cast(Item, await self._r.run(object_flow(call, self._r.policy)))
 
-    async def update(self, item_id: str, body: Json) -> Json:
+    async def update(self, item_id: str, body: Json) -> Item:
         call = with_body("PUT", self.kind.item_path(item_id), body, requirement=self.kind.write)
-        return await self._r.run(object_flow(call, self._r.policy))
+        return cast(Item, await self._r.run(object_flow(call, self._r.policy)))
 
     async def delete(self, item_id: str) -> Json | None:
         return await self._r.run(delete_flow(self.kind, item_id, self._r))
 
-    async def find(self, field: str, value: str) -> Json | None:
-        async for item in self.iter():
+    async def find(self, field: str, value: str) -> Item | None:
+        async for item in aiter_items(self._r, self.kind.list_call({}), self.kind.items_key):
             if item.get(field) == value:
-                return item
+                return cast(Item, item)
         return None
 
 

@@ -55,6 +55,18 @@ COLUMNS: dict[str, int] = {
         for part in ("city", "state", "zip", "country")
     },
 }
+# Columns a contact export has and a JSON import cannot set: they describe the contact in
+# the account it came from (its id, timestamps, consent record, list ids, tags).
+EXPORT_ONLY = frozenset(
+    {
+        "permission_to_send",
+        *(f"email_opt{way}_{what}" for way in ("in", "out") for what in ("source", "date")),
+        "email_optout_reason",
+        *("list_memberships", "taggings", "contact_id", "created_at", "updated_at"),
+    }
+)
+# Delimiters a spreadsheet may save a "CSV" with (Excel in many locales writes ';').
+DELIMITERS = ",;\t"
 CUSTOM_FIELD_PREFIX = "cf:"
 CUSTOM_FIELD_MAX = 255
 MAX_CUSTOM_FIELDS = 25
@@ -71,12 +83,16 @@ class Rejected:
 
 @dataclass
 class ContactsCsv:
-    """A checked CSV: the contacts to import (with their line numbers) and the rejects."""
+    """A checked CSV: the contacts to import (with their line numbers) and the rejects;
+    ``delimiter`` is the one the file uses, ``ignored`` the columns of a
+    ``ctct contacts export`` file that an import cannot set."""
 
     columns: list[str]
     contacts: list[dict[str, Any]] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    delimiter: str = ","
+    ignored: list[str] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -96,7 +112,7 @@ def _normalize_header(raw: list[str]) -> list[str]:
             key = key.lower().replace(" ", "_").replace("-", "_")
             if key == "email_address":
                 key = "email"
-            if key not in COLUMNS:
+            if key not in COLUMNS and key not in EXPORT_ONLY:
                 unknown.append(name)
         columns.append(key)
     if unknown:
@@ -118,9 +134,20 @@ def _normalize_header(raw: list[str]) -> list[str]:
     return columns
 
 
-def _records(text: str) -> Iterator[tuple[int, list[str] | None, str | None]]:
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of the header line (the first line with text): ``,``, ``;`` or a
+    tab, as ``csv.Sniffer`` sees it; ``,`` when the line has none (one column). Only
+    the header is looked at: column names hold no delimiters, data cells may."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        return csv.Sniffer().sniff(header, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def _records(text: str, delimiter: str = ",") -> Iterator[tuple[int, list[str] | None, str | None]]:
     """``(first line, fields, error)`` per record; fields None when it is malformed."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     while True:
         start = reader.line_num + 1
         try:
@@ -145,10 +172,14 @@ def _check_value(column: str, value: str) -> str | None:
 
 
 def parse_contacts_csv(data: bytes | str) -> ContactsCsv:
-    """Check a contacts CSV (UTF-8, optional BOM) and split it into contacts and rejects."""
+    """Check a contacts CSV (UTF-8, optional BOM; comma, semicolon or tab separated) and
+    split it into contacts and rejects. A ``ctct contacts export`` file is accepted: its
+    export-only columns are ignored, and a contact it shows as unsubscribed is rejected
+    (an import into another account must not subscribe them again)."""
     text = data.decode("utf-8-sig", errors="surrogateescape") if isinstance(data, bytes) else data
     text = text.removeprefix("\ufeff")
-    records = _records(text)
+    delimiter = sniff_delimiter(text)
+    records = _records(text, delimiter)
     header: list[str] | None = None
     for line, row, error in records:
         if error is not None or row is None:
@@ -160,7 +191,12 @@ def parse_contacts_csv(data: bytes | str) -> ContactsCsv:
         raise InputError("The CSV file is empty: the first line must name the columns (email,...).")
     if any(_has_bad_bytes(cell) for cell in header):
         raise InputError("Line 1: the header is not valid UTF-8 text; save the file as UTF-8.")
-    result = ContactsCsv(columns=_normalize_header(header))
+    columns = _normalize_header(header)
+    result = ContactsCsv(
+        columns=columns,
+        delimiter=delimiter,
+        ignored=[c for c in columns if c in EXPORT_ONLY],
+    )
     seen: dict[str, int] = {}
     for line, row, error in records:
         if row is not None and not any(cell.strip() for cell in row):
@@ -189,8 +225,12 @@ def _check_row(
         return Rejected(line, "missing email address")
     if not EMAIL.match(email):
         return Rejected(line, f"invalid email address {email!r}", email)
+    if values.get("permission_to_send", "").lower() == "unsubscribed":
+        return Rejected(
+            line, "is unsubscribed in the export; ctct does not subscribe it again", email
+        )
     for column, value in values.items():
-        problem = _check_value(column, value) if value else None
+        problem = _check_value(column, value) if value and column not in EXPORT_ONLY else None
         if problem:
             return Rejected(line, problem, email)
     key = email.lower()
@@ -199,7 +239,7 @@ def _check_row(
     seen[key] = line
     contact: dict[str, Any] = {}
     for column, value in values.items():
-        if value:
+        if value and column not in EXPORT_ONLY:
             contact[column] = int(value) if column in ("birthday_month", "birthday_day") else value
     return contact
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ctct.api.crud import AsyncCrud, Crud, Kind
 from ctct.api.errors import Requirement
 from ctct.api.runner import MAX_PAGE
+from ctct.api.shapes import CustomField
 
 KIND = Kind(
     path="/contact_custom_fields",
@@ -16,12 +17,12 @@ KIND = Kind(
 )
 
 
-class CustomFields(Crud):
+class CustomFields(Crud[CustomField]):
     """``client.custom_fields``: ``iter()``, ``get(id)``, ``create({"label", "type"})``,
     ``update(id, body)``, ``delete(id)``."""
 
     kind = KIND
 
 
-class AsyncCustomFields(AsyncCrud):
+class AsyncCustomFields(AsyncCrud[CustomField]):
     kind = KIND

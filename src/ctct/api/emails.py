@@ -3,14 +3,15 @@ it: ``contact_list_ids``), and schedule it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any, cast
 from urllib.parse import quote
 
 from ctct.api.errors import Requirement
 from ctct.api.flow import Flow, Json, get, json_flow, object_flow, with_body
 from ctct.api.retry import RetryPolicy
 from ctct.api.runner import MAX_PAGE, AsyncRunner, SyncRunner, aiter_items, clean_params, iter_items
+from ctct.api.shapes import EmailCampaign
 
 READ = Requirement(("campaign_data",), "campaign:read")
 WRITE = Requirement(("campaign_data",), "campaign:write")
@@ -22,14 +23,16 @@ def _list_call(query: dict[str, Any]) -> Any:
     return get("/emails", params, requirement=READ)
 
 
-def get_flow(policy: RetryPolicy, campaign_id: str) -> Flow[Json]:
-    return object_flow(get(f"/emails/{quote(campaign_id, safe='')}", requirement=READ), policy)
+def get_flow(policy: RetryPolicy, campaign_id: str) -> Flow[EmailCampaign]:
+    call = get(f"/emails/{quote(campaign_id, safe='')}", requirement=READ)
+    return cast(Flow[EmailCampaign], object_flow(call, policy))
 
 
-def create_flow(policy: RetryPolicy, body: Json) -> Flow[Json]:
+def create_flow(policy: RetryPolicy, body: Json) -> Flow[EmailCampaign]:
     # No retry on a 5xx (POST), and a retried POST after a 429 is safe: CC refuses it
     # before processing.
-    return object_flow(with_body("POST", "/emails", body, requirement=WRITE), policy)
+    call = with_body("POST", "/emails", body, requirement=WRITE)
+    return cast(Flow[EmailCampaign], object_flow(call, policy))
 
 
 def _activity_path(campaign_activity_id: str) -> str:
@@ -59,7 +62,7 @@ def schedule_flow(policy: RetryPolicy, campaign_activity_id: str, scheduled_date
     )
 
 
-def primary_activity_id(campaign: Json) -> str | None:
+def primary_activity_id(campaign: Mapping[str, Any]) -> str | None:
     """The ``campaign_activity_id`` of the campaign's ``primary_email`` activity."""
     for activity in campaign.get("campaign_activities") or []:
         if isinstance(activity, dict) and activity.get("role") == "primary_email":
@@ -76,15 +79,15 @@ class EmailCampaigns:
     def __init__(self, runner: SyncRunner) -> None:
         self._r = runner
 
-    def iter(self, **query: Any) -> Iterator[Json]:
+    def iter(self, **query: Any) -> Iterator[EmailCampaign]:
         """Every campaign (``before_date``/``after_date`` filter), page by page."""
-        return iter_items(self._r, _list_call(query), "campaigns")
+        return cast(Iterator[EmailCampaign], iter_items(self._r, _list_call(query), "campaigns"))
 
-    def create(self, body: Json) -> Json:
+    def create(self, body: Json) -> EmailCampaign:
         """``POST /emails`` with ``name`` and ``email_campaign_activities``."""
         return self._r.run(create_flow(self._r.policy, body))
 
-    def get(self, campaign_id: str) -> Json:
+    def get(self, campaign_id: str) -> EmailCampaign:
         return self._r.run(get_flow(self._r.policy, campaign_id))
 
     def get_activity(self, campaign_activity_id: str) -> Json:
@@ -118,13 +121,14 @@ class AsyncEmailCampaigns:
     def __init__(self, runner: AsyncRunner) -> None:
         self._r = runner
 
-    def iter(self, **query: Any) -> AsyncIterator[Json]:
-        return aiter_items(self._r, _list_call(query), "campaigns")
+    def iter(self, **query: Any) -> AsyncIterator[EmailCampaign]:
+        items = aiter_items(self._r, _list_call(query), "campaigns")
+        return cast(AsyncIterator[EmailCampaign], items)
 
-    async def create(self, body: Json) -> Json:
+    async def create(self, body: Json) -> EmailCampaign:
         return await self._r.run(create_flow(self._r.policy, body))
 
-    async def get(self, campaign_id: str) -> Json:
+    async def get(self, campaign_id: str) -> EmailCampaign:
         return await self._r.run(get_flow(self._r.policy, campaign_id))
 
     async def get_activity(self, campaign_activity_id: str) -> Json:

@@ -35,6 +35,7 @@ from typing import Any
 import httpx2
 
 from ctct import _cc, _redact
+from ctct._wording import duration, plural
 from ctct.errors import ApiError, CtctError
 
 __all__ = [
@@ -195,7 +196,7 @@ def next_utc_midnight(now: float) -> float:
 def format_reset(reset_at: float, now: float) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(reset_at))
     left = max(0, int(reset_at - now))
-    return f"{stamp} (in {left // 3600}h{left % 3600 // 60:02d}m)"
+    return f"{stamp} (in {duration(left)})"
 
 
 def quota_exceeded(
@@ -203,7 +204,7 @@ def quota_exceeded(
 ) -> QuotaExceeded:
     reset_at = next_utc_midnight(now)
     if local:
-        what = f"ctct counted {limit:,} requests today for this API key" if limit else ""
+        what = f"ctct counted {plural(limit, 'request')} today for this API key" if limit else ""
         message = (
             f"The daily API quota is used up ({what}); it resets at "
             f"{format_reset(reset_at, now)}. Stopping instead of retrying."

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import httpx2
 
+from ctct._describe import describe_error
 from ctct.api.errors import (
     ApiError,
     ErrorItem,
@@ -184,8 +185,7 @@ def _network_error(call: Call, exc: Exception, attempts: int) -> NetworkError:
         )
     )
     return NetworkError(
-        f"{call.method} {call.target.split('?', 1)[0]} failed{tries}: "
-        f"{type(exc).__name__}: {exc or 'connection problem'}.{hint}"
+        f"{call.method} {call.target.split('?', 1)[0]} failed{tries}: {describe_error(exc)}.{hint}"
     )
 
 

@@ -21,10 +21,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
-import anyio
-import anyio.to_thread
-
 from ctct import _cc
+from ctct._aio import sleep, to_thread
 from ctct._provider import Provider
 from ctct.api.errors import next_utc_midnight, quota_exceeded
 from ctct.stores import Store
@@ -150,13 +148,13 @@ class RateLimiter:
 
     async def aacquire(self) -> None:
         """``acquire`` for the event loop (store calls run in a worker thread)."""
-        await anyio.to_thread.run_sync(self._check_daily)
+        await to_thread(self._check_daily)
         rate, burst = self.limits.effective_rate, self.limits.burst
         while True:
-            wait = await anyio.to_thread.run_sync(self.store.acquire_rate, self.bucket, rate, burst)
+            wait = await to_thread(self.store.acquire_rate, self.bucket, rate, burst)
             if wait <= 0:
                 return
-            await anyio.sleep(wait)
+            await sleep(wait)
 
     def note_exhausted(self) -> None:
         """The server answered ``quota_exceeded``: refuse locally until 00:00 UTC."""

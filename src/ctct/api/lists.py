@@ -8,6 +8,7 @@ from ctct.api.crud import AsyncCrud, Crud, Kind
 from ctct.api.errors import Requirement
 from ctct.api.flow import Json
 from ctct.api.runner import MAX_PAGE
+from ctct.api.shapes import ContactList
 
 KIND = Kind(
     path="/contact_lists",
@@ -28,7 +29,7 @@ def list_body(name: str, description: str | None, favorite: bool | None) -> Json
     return body
 
 
-class ContactLists(Crud):
+class ContactLists(Crud[ContactList]):
     """``client.lists``: ``iter()``, ``get(id)``, ``create(name)``, ``update(id, body)``,
     ``rename(id, name)``, ``delete(id)`` (an activity), ``find_by_name(name)``."""
 
@@ -36,41 +37,41 @@ class ContactLists(Crud):
 
     def create(
         self, body: Json | str, *, description: str | None = None, favorite: bool | None = None
-    ) -> Json:
+    ) -> ContactList:
         """``POST /contact_lists`` with a body, or a name (409 if the name is taken)."""
         if isinstance(body, str):
             body = list_body(body, description, favorite)
         return super().create(body)
 
-    def rename(self, list_id: str, name: str) -> Json:
+    def rename(self, list_id: str, name: str) -> ContactList:
         """Change a list's name, keeping its description and favorite flag."""
         current = self.get(list_id)
         return self.update(list_id, _renamed(current, name))
 
-    def find_by_name(self, name: str, **query: Any) -> Json | None:
+    def find_by_name(self, name: str, **query: Any) -> ContactList | None:
         return next((i for i in self.iter(**query) if i.get("name") == name), None)
 
 
-class AsyncContactLists(AsyncCrud):
+class AsyncContactLists(AsyncCrud[ContactList]):
     kind = KIND
 
     async def create(
         self, body: Json | str, *, description: str | None = None, favorite: bool | None = None
-    ) -> Json:
+    ) -> ContactList:
         if isinstance(body, str):
             body = list_body(body, description, favorite)
         return await super().create(body)
 
-    async def rename(self, list_id: str, name: str) -> Json:
+    async def rename(self, list_id: str, name: str) -> ContactList:
         current = await self.get(list_id)
         return await self.update(list_id, _renamed(current, name))
 
-    async def find_by_name(self, name: str, **query: Any) -> Json | None:
+    async def find_by_name(self, name: str, **query: Any) -> ContactList | None:
         async for item in self.iter(**query):
             if item.get("name") == name:
                 return item
         return None
 
 
-def _renamed(current: Json, name: str) -> Json:
+def _renamed(current: ContactList, name: str) -> Json:
     return list_body(name, current.get("description"), current.get("favorite"))

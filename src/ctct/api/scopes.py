@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
 
-from ctct._jwt import peek_claims
+from ctct._peek import peek_claims
 from ctct.api._scopes import OPERATION_SCOPES
 from ctct.errors import InsufficientScope
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ctct.api.crud import AsyncCrud, Crud, Kind
 from ctct.api.errors import Requirement
 from ctct.api.runner import MAX_PAGE
+from ctct.api.shapes import Tag
 
 KIND = Kind(
     path="/contact_tags",
@@ -16,12 +17,12 @@ KIND = Kind(
 )
 
 
-class Tags(Crud):
+class Tags(Crud[Tag]):
     """``client.tags``: ``iter()``, ``get(id)``, ``create({"name"})``, ``update(id, {"name"})``,
     ``delete(id)`` (an activity)."""
 
     kind = KIND
 
 
-class AsyncTags(AsyncCrud):
+class AsyncTags(AsyncCrud[Tag]):
     kind = KIND

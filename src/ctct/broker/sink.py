@@ -9,11 +9,8 @@ never half of one and never with a looser mode.
 
 from __future__ import annotations
 
-import contextlib
 import grp
 import logging
-import os
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctct._manager import TokenManager
+from ctct._private_file import write_private
 from ctct.broker.formats import Format, document, render
 from ctct.errors import ConfigError, CtctError
 
@@ -62,28 +60,7 @@ class SinkSpec:
 
 
 def write_atomically(spec: SinkSpec, text: str) -> None:
-    directory = spec.path.parent
-    tmp = directory / f".{spec.path.name}.{secrets.token_hex(6)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        os.fchmod(fd, spec.mode)
-        gid = spec.gid()
-        if gid != -1:
-            os.fchown(fd, -1, gid)
-        os.write(fd, text.encode())
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    os.close(fd)
-    os.replace(tmp, spec.path)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_private(spec.path, text.encode(), mode=spec.mode, gid=spec.gid())
 
 
 class Sink:

@@ -12,8 +12,11 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+from ctct._wording import duration as duration  # re-exported for the commands
+from ctct._wording import plural as plural
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -70,10 +73,54 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
+json_printed = False
+"""Whether this process printed its JSON document (then a failure adds none)."""
+
+
 def print_json(data: Mapping[str, Any] | list[Any]) -> None:
     """Machine-readable output: one JSON document on stdout, no markup."""
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    sys.stdout.flush()
+    global json_printed
+    json_printed = True
+    json_text(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def json_text(text: str) -> None:
+    """A JSON document's text on stdout: colourised on a terminal (rich's JSON
+    highlighting), byte for byte when piped or with ``NO_COLOR`` set."""
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+        return
+    from rich.highlighter import JSONHighlighter
+    from rich.text import Text
+
+    shown = Text(text.rstrip("\n"))
+    JSONHighlighter().highlight(shown)
+    out().print(shown)
+
+
+def table(
+    columns: Sequence[str], rows: Iterable[Sequence[str]], *, no_wrap: Collection[str] = ()
+) -> None:
+    """Rows on stdout. On a terminal: aligned under a header. Piped or redirected, as
+    gh prints them for scripts: one line per row, cells separated by a tab, no header,
+    padding or colour; a cell's own tabs, newlines and control characters are escaped
+    (``\\x09``), so a row stays one line of as many fields as there are columns."""
+    if not sys.stdout.isatty():
+        from ctct._redact import printable
+
+        lines = ("\t".join(printable(cell) for cell in row) + "\n" for row in rows)
+        sys.stdout.write("".join(lines))
+        sys.stdout.flush()
+        return
+    from rich.table import Table
+
+    grid = Table(box=None, pad_edge=False, show_edge=False)
+    for column in columns:
+        grid.add_column(column, no_wrap=column in no_wrap)
+    for row in rows:
+        grid.add_row(*(escape(cell) for cell in row))
+    out().print(grid)
 
 
 def fingerprint(value: str) -> str:
@@ -81,18 +128,6 @@ def fingerprint(value: str) -> str:
     digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
     head = "eyJ" if value.startswith("eyJ") else ""  # every JWT starts so: reveals nothing
     return f"{head}…({len(value)} chars, sha256 {digest}…)"
-
-
-def duration(seconds: float) -> str:
-    """``2 d 3 h``, ``4 h 5 min``, ``6 min 7 s``, ``8 s``: the two largest units."""
-    left = int(abs(seconds))
-    days, rest = divmod(left, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    units = [(days, "d"), (hours, "h"), (minutes, "min"), (secs, "s")]
-    while len(units) > 1 and units[0][0] == 0:
-        units.pop(0)
-    return " ".join(f"{n} {u}" for n, u in units[:2])
 
 
 def countdown(at: float, now: float | None = None) -> str:
@@ -121,9 +156,4 @@ def provider_label(storage_issuer: str) -> str:
     """A readable name for a grant's issuer key (``Constant Contact via URL``)."""
     from ctct import _cc
 
-    if storage_issuer == _cc.ISSUER:
-        return "Constant Contact"
-    prefix = _cc.ISSUER + "#via="
-    if storage_issuer.startswith(prefix):
-        return f"Constant Contact via {storage_issuer[len(prefix) :]}"
-    return storage_issuer
+    return _cc.provider_label(storage_issuer)

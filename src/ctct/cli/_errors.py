@@ -5,8 +5,15 @@ Every expected failure is a ``ctct.errors.CtctError``; its class carries the exi
 
     0    success
     1    any other ctct error, or an unexpected failure (a bug: rerun with --debug)
-    2    usage error (unknown flag, missing argument, --client-secret refused)
+    2    usage error (unknown flag, missing argument, --client-secret refused, a
+         confirmation with no terminal to ask on and no --yes)
+    17   declined: the person answered no to a confirmation (nothing was done)
+    18   ``ctct auth keep-alive``: some profile needs a new login
     130  interrupted (Ctrl-C)
+
+With ``--json``, a failure is also one JSON document on stdout (unless the command
+already printed its own): ``{"error": {"code": ..., "message": ..., "exit_code": ...}}``,
+so a script reading stdout always gets a document.
 
 ``--debug`` (anywhere on the command line) or ``CTCT_DEBUG=1`` adds the traceback and
 ctct's debug log on stderr; neither contains a token or secret, because ctct's
@@ -20,13 +27,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from ctct._redact import NOTHING, printable
 from ctct.errors import CtctError
 
 if TYPE_CHECKING:
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+EXIT_DECLINED = 17
 EXIT_INTERRUPTED = 130
 
 SECRET_FLAG_REFUSAL = (
@@ -43,6 +49,15 @@ SECRET_FLAG_REFUSAL = (
     "or CTCT_CLIENT_SECRET_FILE / client_secret_file in the config file (a file only you can "
     "read), or store it in the system keyring (service 'ctct', user 'client-secret')."
 )
+
+
+class Declined(Exception):
+    """The person answered no to a confirmation (``ctct.cli._confirm``): not an error
+    and not an interrupt. ``message`` says what was not done ("Not deleted.")."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def debug_requested(argv: Sequence[str]) -> tuple[bool, list[str]]:
@@ -94,6 +109,8 @@ def _safe_formatter(fmt: str) -> logging.Formatter:
 def safe(text: str) -> str:
     """``text`` fit for the terminal: JWT-shaped runs masked, control characters
     escaped (newlines kept)."""
+    from ctct._redact import NOTHING, printable  # not on ``ctct --help``'s path
+
     text = NOTHING.mask(text)
     text = printable(text, lines=True)
     return text  # noqa: RET504 - one step a line, each named by a safety test
@@ -104,35 +121,80 @@ def run(command: click.Command, argv: Sequence[str], *, prog_name: str = "ctct")
     debug, args = debug_requested(argv)
     if debug:
         enable_debug_logging()
-    else:
+    elif any(not arg.startswith("-") for arg in args):
+        # A command will run (not just --help or --version, which log nothing and
+        # should not pay for importing logging).
         show_library_warnings()
-    code = _invoke(command, args, prog_name, debug)
+    failure: list[tuple[str, str]] = []
+    code = _invoke(command, args, prog_name, debug, failure)
+    if failure and wants_json(args):
+        _print_json_error(failure[0], code)
     sys.stdout.flush()
     sys.exit(code)
 
 
-def _invoke(command: click.Command, args: list[str], prog_name: str, debug: bool) -> int:
+def wants_json(args: Sequence[str]) -> bool:
+    """Whether the command line asks for JSON output (``--json`` before any ``--``)."""
+    stop = list(args).index("--") if "--" in args else len(args)
+    return "--json" in args[:stop]
+
+
+def _invoke(
+    command: click.Command,
+    args: list[str],
+    prog_name: str,
+    debug: bool,
+    failure: list[tuple[str, str]],
+) -> int:
+    """Run the command; on failure, put ``(code, message)`` into ``failure``."""
     try:
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A bare group (``ctct``, ``ctct auth``) asks for its help: on stdout, exit 0.
+        click.echo(exc.ctx.get_help())
+        return EXIT_OK
     except click.ClickException as exc:
         exc.show()
+        kind = "usage" if isinstance(exc, click.UsageError) else "error"
+        failure.append((kind, exc.format_message()))
         return exc.exit_code
-    except click.Abort:
+    except Declined as exc:
+        _echo_error(exc.message)
+        failure.append(("declined", exc.message))
+        return EXIT_DECLINED
+    except (click.Abort, KeyboardInterrupt):
         # click turns Ctrl-C (and EOF at a prompt) into Abort
         _echo_error("Interrupted.")
-        return EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        _echo_error("Interrupted.")
+        failure.append(("interrupted", "Interrupted."))
         return EXIT_INTERRUPTED
     except CtctError as exc:
+        failure.append((exc.code or _snake(type(exc).__name__), exc.message))
         return report(exc, debug=debug)
     except BrokenPipeError:
         # The reader went away (``ctct auth token | head -c1``): not worth a message.
         _silence_stdout()
         return EXIT_ERROR
     except Exception as exc:
+        failure.append(("unexpected", "An unexpected failure (a bug in ctct)."))
         return report_unexpected(exc, debug=debug)
     return result if isinstance(result, int) else EXIT_OK
+
+
+def _snake(name: str) -> str:
+    """``ConfigError`` -> ``config_error``: a code for errors the provider gave none."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def _print_json_error(failure: tuple[str, str], exit_code: int) -> None:
+    from ctct.cli import _console
+
+    if _console.json_printed:
+        return
+    code, message = failure
+    with contextlib.suppress(OSError, ValueError):
+        _console.print_json(
+            {"error": {"code": code, "message": safe(message), "exit_code": exit_code}}
+        )
 
 
 def report(exc: CtctError, *, debug: bool = False) -> int:
@@ -144,15 +206,16 @@ def report(exc: CtctError, *, debug: bool = False) -> int:
 
 
 def report_unexpected(exc: BaseException, *, debug: bool = False) -> int:
-    """A failure ctct did not foresee: a bug. Its message is not shown (it could come
-    from any library and carry anything); its type and the way to learn more are."""
+    """A failure ctct did not foresee: a bug. Its message and type are not shown (it
+    could come from any library and carry anything; a class name tells a person
+    nothing); the way to learn more is."""
     if debug:
         _print_traceback(exc)
-        _echo_error(f"Error: unexpected {type(exc).__name__} (a bug in ctct; please report it).")
+        _echo_error("Error: an unexpected failure (a bug in ctct; please report it).")
     else:
         _echo_error(
-            f"Error: unexpected {type(exc).__name__} (a bug in ctct). Rerun with --debug for "
-            "the traceback, and please report it."
+            "Error: an unexpected failure (a bug in ctct). Rerun with --debug for the "
+            "traceback, and please report it."
         )
     return EXIT_ERROR
 
@@ -179,6 +242,8 @@ def secret_flag_refused() -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 def _print_traceback(exc: BaseException) -> None:
+    import traceback
+
     with contextlib.suppress(OSError):
         sys.stderr.write(safe("".join(traceback.format_exception(exc))))
         sys.stderr.flush()

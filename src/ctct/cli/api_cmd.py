@@ -1,4 +1,4 @@
-"""``ctct api METHOD PATH``: an authorized, rate-limited request to the V3 API, in the
+"""``ctct api [METHOD] PATH``: an authorized, rate-limited request to the V3 API, in the
 spirit of ``gh api``. The path is resolved against the API base (``/contacts``,
 ``/v3/contacts?limit=5``...); anything else is refused before a token is attached."""
 
@@ -12,6 +12,7 @@ from typing import IO, Any
 import click
 
 from ctct.api.errors import InputError
+from ctct.cli import _console
 from ctct.cli.api_common import api_client
 from ctct.cli.auth_common import settings_options, with_settings
 
@@ -78,63 +79,161 @@ def _emit(value: Any) -> None:
         from ctct._redact import printable
 
         text = printable(text, lines=True)
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    if isinstance(value, str):  # a --jq string result: raw, never coloured
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        _console.json_text(text)
 
 
 @click.command("api")
-@click.argument("method", metavar="METHOD")
-@click.argument("path")
+@click.argument("method_or_path", metavar="[METHOD] PATH")
+@click.argument("path", required=False, metavar="")
+@click.option(
+    "--method",
+    "-X",
+    "method_flag",
+    metavar="METHOD",
+    help="The HTTP method.  [default: GET, or POST with fields or a body]",
+)
+@click.option(
+    "--header", "-H", "headers", multiple=True, metavar="'NAME: VALUE'", help="Add a header."
+)
+@click.option(
+    "--raw-field",
+    "-f",
+    "raw_fields",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Add a string parameter (the JSON body; the query string for GET).",
+)
+@click.option(
+    "--field",
+    "-F",
+    "typed_fields",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Add a typed parameter: true, false, null and numbers become JSON; @FILE reads "
+    "the value from FILE ('@-': standard input).",
+)
 @click.option("--data", "-d", metavar="JSON", help="The request body (JSON).")
 @click.option(
     "--input",
     "input_file",
     type=click.File("rb"),
     metavar="FILE",
-    help="Read the request body (JSON) from FILE ('-': standard input).",
+    help="Read the request body (JSON) from FILE ('-': standard input); fields then go "
+    "to the query string.",
 )
 @click.option("--paginate", is_flag=True, help="Follow _links.next and join every page.")
-@click.option("--jq", "jq_expr", metavar="EXPR", help="Filter the response with a jq expression.")
+@click.option(
+    "--jq", "-q", "jq_expr", metavar="EXPR", help="Filter the response with a jq expression."
+)
 @settings_options
 @with_settings
 def api(
     settings_flags: dict[str, Any],
-    method: str,
-    path: str,
+    method_or_path: str,
+    path: str | None,
+    method_flag: str | None,
+    headers: tuple[str, ...],
+    raw_fields: tuple[str, ...],
+    typed_fields: tuple[str, ...],
     data: str | None,
     input_file: IO[bytes] | None,
     paginate: bool,
     jq_expr: str | None,
 ) -> None:
-    """Send METHOD PATH to the Constant Contact V3 API and print the response.
+    """Send a request to the Constant Contact V3 API and print the response.
+
+    PATH is relative to the API base. The method is GET, or POST when fields or a body
+    are given; name it first (ctct api DELETE /contacts/ID) or with -X.
 
     \b
     Examples:
-      ctct api GET /account/summary
-      ctct api GET /contacts --paginate --jq '.contacts[].email_address.address'
-      ctct api POST /contact_lists --data '{"name": "VIP"}'
+      ctct api /account/summary
+      ctct api /contacts -f limit=500 --paginate -q '.contacts[].email_address.address'
+      ctct api /contact_lists -f name=VIP -F favorite=true
+      ctct api PUT /contact_lists/ID --data '{"name": "VIP"}'
     """
-    verb = method.upper()
-    if verb not in METHODS:
-        raise click.BadParameter(f"use one of {', '.join(METHODS)}", param_hint="METHOD")
+    from ctct.cli.api_fields import parse_fields, parse_headers
+
+    verb, target = _method_and_path(method_or_path, path, method_flag)
     body = _body(data, input_file)
+    fields = parse_fields(raw_fields, typed_fields, _read_value)
+    if verb is None:
+        verb = "POST" if fields or body is not None else "GET"
     if paginate and verb != "GET":
         raise click.UsageError("--paginate only applies to GET requests.")
-    with api_client(settings_flags) as client:
-        # The path is checked before anything is sent (RefusedUrl, exit 2).
-        client.base.resolve(path)
-        document: Any
-        if paginate:
-            document = join_pages(client.pages(path))
-        else:
-            response = client.request(verb, path, json=body)
-            if not response.content:
-                document = None
-            elif "json" in response.headers.get("content-type", ""):
-                document = response.json()
-            else:
-                document = response.text
+    extra_headers = parse_headers(headers)
+    document = _send(settings_flags, verb, target, fields, body, extra_headers, paginate)
     if jq_expr is not None:
         for result in apply_jq(jq_expr, document):
             _emit(result)
     elif document is not None:
         _emit(document)
+
+
+def _method_and_path(first: str, second: str | None, flag: str | None) -> tuple[str | None, str]:
+    """The method (None: choose by the parameters) and the path, from ``[METHOD] PATH``
+    and ``-X``."""
+    if second is None:
+        positional, target = None, first
+    else:
+        positional, target = first.upper(), second
+        if positional not in METHODS:
+            raise click.BadParameter(
+                f"{first!r} is not a method: use one of {', '.join(METHODS)}, or give only "
+                "the PATH",
+                param_hint="METHOD",
+            )
+    named = flag.upper() if flag is not None else None
+    if named is not None and named not in METHODS:
+        raise click.BadParameter(f"use one of {', '.join(METHODS)}", param_hint="'-X/--method'")
+    if named is not None and positional is not None and named != positional:
+        raise click.UsageError(f"Two methods given: {positional} and -X {named}; give one.")
+    return named or positional, target
+
+
+def _read_value(name: str) -> str:
+    """The value of ``-F key=@name``: a file's text, or standard input's for ``-``."""
+    try:
+        if name == "-":
+            return sys.stdin.read()
+        with open(name, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise InputError(f"-F @{name}: cannot read it ({reason}).") from None
+
+
+def _send(
+    settings_flags: dict[str, Any],
+    verb: str,
+    target: str,
+    fields: dict[str, Any],
+    body: Any,
+    headers: dict[str, str],
+    paginate: bool,
+) -> Any:
+    """The response document (None when empty) of one request, or of every page."""
+    from ctct.api.flow import Call, call_flow
+    from ctct.cli.api_fields import with_query
+
+    # Fields go in the body, as JSON; a GET, or a request with its own body, sends them
+    # in the query string (as gh api does).
+    if verb == "GET" or body is not None:
+        target = with_query(target, fields)
+    elif fields:
+        body = fields
+    with api_client(settings_flags) as client:
+        # The path is checked before anything is sent (RefusedUrl, exit 2).
+        client.base.resolve(target)
+        if paginate:
+            return join_pages(client.pages(Call("GET", target, headers=headers)))
+        call = Call(verb, target, json=body, has_json=body is not None, headers=headers)
+        response = client.run(call_flow(call, client.policy))
+    if not response.content:
+        return None
+    if "json" in response.headers.get("content-type", ""):
+        return response.json()
+    return response.text

@@ -40,25 +40,42 @@ def is_uuid(text: str) -> bool:
     return bool(_UUID.match(text))
 
 
-def find_list(client: Client, name_or_id: str) -> dict[str, Any]:
-    """A contact list by id, else by exact name; ``InputError`` when there is none."""
+def find_list(client: Client, name_or_id: str, *, advice: str | None = None) -> dict[str, Any]:
+    """A contact list by id, else by exact name; ``InputError`` when there is none,
+    naming the closest list name (if one is close) and ``advice`` (what to do)."""
     from ctct.api import NotFound
 
     if is_uuid(name_or_id):
         try:
-            return client.lists.get(name_or_id)
+            return {**client.lists.get(name_or_id)}
         except NotFound:
             pass
-    found = client.lists.find_by_name(name_or_id)
+    found, close = find_list_by_name(client, name_or_id)
     if found is None:
-        raise InputError(
-            f"No contact list named {name_or_id!r}: see `ctct lists list`, or create it with "
-            f"`ctct lists create {_quote(name_or_id)}`."
+        guess = f" (did you mean {close!r}?)" if close else ""
+        advice = advice or (
+            f"see `ctct lists list`, or create it with `ctct lists create {quote(name_or_id)}`"
         )
-    return found
+        raise InputError(f"No contact list named {name_or_id!r}{guess}: {advice}.")
+    return {**found}
 
 
-def _quote(text: str) -> str:
+def find_list_by_name(client: Client, name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The list named exactly ``name`` (None if there is none) and, when there is none,
+    the closest list name (None if no name is close). One pass over the lists."""
+    import difflib
+
+    names: dict[str, str] = {}
+    for item in client.lists.iter():
+        if item.get("name") == name:
+            return {**item}, None
+        names.setdefault(str(item.get("name", "")).casefold(), str(item.get("name", "")))
+    # Compared case-blind: 'regulars' for 'Regulars' is the likeliest slip.
+    close = difflib.get_close_matches(name.casefold(), list(names), n=1, cutoff=0.6)
+    return None, names[close[0]] if close else None
+
+
+def quote(text: str) -> str:
     return f"'{text}'" if re.search(r"\s", text) else text
 
 

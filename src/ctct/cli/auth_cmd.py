@@ -56,6 +56,12 @@ def auth() -> None:
     help="Give up after this long.  [default: until the device code expires; 300 for "
     "--browser/--no-browser]",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace this profile's stored record even if it cannot be read (a lost store "
+    "key, an altered record) without asking.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
 @with_settings
 def login(settings_flags: dict[str, Any], **options: Any) -> None:
@@ -169,6 +175,32 @@ def refresh(settings_flags: dict[str, Any], force: bool, as_json: bool) -> None:
     run_refresh(settings_flags, force=force, as_json=as_json)
 
 
+@auth.command("keep-alive")
+@settings_options
+@click.option(
+    "--margin",
+    "margin_days",
+    type=click.FloatRange(0, 180),
+    default=30.0,
+    show_default=True,
+    metavar="DAYS",
+    help="Refresh a refresh token this many days before it would die unused.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@with_settings
+def keep_alive(settings_flags: dict[str, Any], margin_days: float, as_json: bool) -> int:
+    """Keep every profile's refresh token from dying unused (CC: after 180 days); for cron.
+
+    Refreshes each profile of this provider and client whose refresh token is within
+    --margin of that deadline, and no other, paced on the token endpoint's shared rate
+    limit. Exits 18 when some profile needs a new login, 11 when a refresh failed for
+    now (the next run retries), else 0.
+    """
+    from ctct.cli.auth_keepalive import keep_alive as run_keep_alive
+
+    return run_keep_alive(settings_flags, margin_days=margin_days, as_json=as_json)
+
+
 @auth.command("logout")
 @settings_options
 @click.option(
@@ -176,16 +208,25 @@ def refresh(settings_flags: dict[str, Any], force: bool, as_json: bool) -> None:
     is_flag=True,
     help="Forget the tokens even if the server cannot be told (network or server failure).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --local: also remove a record that cannot be read (a lost store key, an "
+    "altered record); other profiles are not touched.",
+)
 @with_settings
-def logout(settings_flags: dict[str, Any], local: bool) -> None:
+def logout(settings_flags: dict[str, Any], local: bool, force: bool) -> None:
     """Revoke the grant at the server, then delete it from the store.
 
     If the server cannot be reached or fails, the tokens are kept (exit 12 or 11)
-    unless --local asks to forget them anyway.
+    unless --local asks to forget them anyway. A record that cannot be read is
+    removed only with --local --force.
     """
     from ctct.cli.auth_manage import logout as run_logout
 
-    run_logout(settings_flags, local=local)
+    if force and not local:
+        raise click.UsageError("--force goes with --local: `ctct auth logout --local --force`.")
+    run_logout(settings_flags, local=local, force=force)
 
 
 @auth.command("list")

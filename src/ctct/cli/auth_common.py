@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from ctct._manager import TokenManager
     from ctct._provider import Provider
     from ctct._settings import Settings
+    from ctct.errors import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,53 +84,39 @@ def pop_setting_flags(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_settings(
-    flags: dict[str, Any], *, want_secret: bool = True, env: dict[str, str] | None = None
+    flags: dict[str, Any],
+    *,
+    want_secret: bool = True,
+    env: dict[str, str] | None = None,
+    problems: list[ConfigError] | None = None,
 ) -> Settings:
-    """``Settings.load`` with the flags as arguments (``None`` = not given).
+    """``Settings.load`` with the flags as arguments (``None`` = not given); with a
+    ``problems`` list, leniently (see ``Settings.load``).
 
     When no secret is configured and ``want_secret``, the system keyring is asked
     (service ``ctct``, user ``client-secret``), within a timeout: keyrings hang on
-    servers and in containers. ``CTCT_KEYRING=0`` skips it.
+    servers and in containers. ``CTCT_KEYRING=0`` skips it (``ctct._keyring``).
     """
     from ctct._settings import Settings
 
     arguments = dict(flags)
     config_path = arguments.pop("config", None)
-    settings = Settings.load(env=env, config_path=config_path, **arguments)
+    settings = Settings.load(env=env, config_path=config_path, problems=problems, **arguments)
     if settings.client_secret is None and want_secret and settings.client_id is not None:
         settings = _with_keyring_secret(settings, env if env is not None else os.environ)
     return settings
 
 
 def _with_keyring_secret(settings: Settings, environ: Any) -> Settings:
-    if str(environ.get("CTCT_KEYRING", "")).strip().lower() in {"0", "no", "off", "false"}:
-        return settings
-    value = ask_keyring(KEYRING_SERVICE, KEYRING_SECRET_USER, KEYRING_TIMEOUT)
+    from ctct import _keyring
+
+    value, _ = _keyring.get_password(KEYRING_SECRET_USER, environ=environ)
     if not value:
         return settings
     from ctct._secret import Secret
 
     sources = {**settings.sources, "client_secret": f"keyring ({KEYRING_SERVICE}/client-secret)"}
     return settings.with_changes(client_secret=Secret(value.strip()), sources=sources)
-
-
-def ask_keyring(service: str, user: str, timeout: float) -> str | None:
-    """The keyring's password for ``service``/``user``; None when absent, failing or slow."""
-    done = threading.Event()
-    answer: list[str | None] = [None]
-
-    def lookup() -> None:
-        try:
-            import keyring
-
-            answer[0] = keyring.get_password(service, user)
-        except Exception:  # no backend, locked, D-Bus errors: all mean "none"
-            answer[0] = None
-        finally:
-            done.set()
-
-    threading.Thread(target=lookup, name="ctct-keyring", daemon=True).start()
-    return answer[0] if done.wait(timeout) else None
 
 
 def resolve_provider(settings: Settings, http: httpx2.Client) -> Provider:
@@ -167,9 +153,20 @@ def with_settings(function: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(function)
     def wrapper(**kwargs: Any) -> Any:
         flags = pop_setting_flags(kwargs)
+        flags["profile"] = _one_profile(flags["profile"])
         return function(settings_flags=flags, **kwargs)
 
     return wrapper
+
+
+def _one_profile(after: str | None) -> str | None:
+    """The profile given after the command, or before it (``ctct --profile NAME CMD``,
+    kept by ``ctct.cli.main``); both, only when they agree."""
+    context = click.get_current_context(silent=True)
+    before = None if context is None else context.meta.get("ctct.profile")
+    if before is not None and after is not None and before != after:
+        raise click.UsageError(f"Two profiles given: --profile {before} and --profile {after}.")
+    return after if after is not None else before
 
 
 def path_text(path: Path | str | None) -> str:

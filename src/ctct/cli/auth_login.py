@@ -17,9 +17,11 @@ from ctct.cli import _console
 from ctct.cli._console import countdown, escape, fingerprint, iso
 from ctct.cli.auth_common import http_client, load_settings, token_manager
 from ctct.errors import FlowError
+from ctct.flows._show import EventPrinter
 
 if TYPE_CHECKING:
-    from ctct.flows import LoginEvent, LoginResult
+    from ctct._tokens import TokenSet
+    from ctct.flows import LoginResult
 
 REFRESH_TOKEN_ENV = "CTCT_REFRESH_TOKEN"
 
@@ -34,99 +36,19 @@ def parse_scopes(text: str | None) -> tuple[str, ...] | None:
     return scopes
 
 
-class EventPrinter:
-    """Shows a login's events to the person, on stderr."""
-
-    def __init__(self) -> None:
-        self.scopes_warned = False
-
-    def __call__(self, event: LoginEvent) -> None:
-        from ctct.flows import (
-            AuthorizationUrlReady,
-            DeviceCodeIssued,
-            OtherLoginFinished,
-            PollingSlowedDown,
-            ScopesDiffer,
-            WaitingForCallback,
-            WaitingForOtherLogin,
-            qr_text,
-        )
-
-        console = _console.err()
-        if isinstance(event, DeviceCodeIssued):
-            self._device_code(event, qr_text)
-        elif isinstance(event, PollingSlowedDown):
-            why = (
-                "the server asked to slow down"
-                if event.reason == "slow_down"
-                else ("the server did not answer")
-            )
-            console.print(f"({why}: checking every {event.interval:g} s now)")
-        elif isinstance(event, AuthorizationUrlReady):
-            self._authorization_url(event)
-        elif isinstance(event, WaitingForCallback):
-            console.print(
-                f"Waiting for the browser to come back to {escape(event.redirect_uri)} "
-                f"(up to {event.timeout:g} s)…"
-            )
-        elif isinstance(event, WaitingForOtherLogin):
-            console.print(escape(event.message))
-        elif isinstance(event, OtherLoginFinished):
-            if event.tokens is not None:
-                console.print("The other login finished and stored a grant.")
-            else:
-                console.print("The other login ended without storing a grant; going ahead.")
-        elif isinstance(event, ScopesDiffer):
-            self.scopes_warned = True
-            _console.warn(event.message)
-
-    def _device_code(self, event: Any, qr_text: Any) -> None:
-        console = _console.err()
-        console.print()
-        console.print(
-            f"To log in, open [bold]{escape(event.verification_uri)}[/] on any device and "
-            f"enter the code [bold]{escape(event.user_code)}[/]"
-        )
-        qr = None
-        if event.verification_uri_complete:
-            try:
-                qr = qr_text(event.verification_uri_complete)
-            except ValueError:  # too long for any QR code: the URL and code still work
-                qr = None
-        if qr is not None:
-            console.print(
-                f"or scan this code, which opens {escape(event.verification_uri_complete)}:"
-            )
-            # Printed as is: the QR code's block characters are not markup.
-            sys.stderr.write(qr)
-            sys.stderr.flush()
-        console.print(
-            f"Waiting for approval (the code expires {countdown(event.expires_at)}; "
-            "Ctrl-C to stop)…"
-        )
-
-    def _authorization_url(self, event: Any) -> None:
-        console = _console.err()
-        if event.flow == "browser":
-            if event.browser_opened:
-                console.print(
-                    "Opened your browser to sign in. If it did not appear, open this URL:"
-                )
-            else:
-                console.print("Could not open a browser: open this URL to sign in:")
-        else:
-            console.print("Open this URL in a browser (on any machine), sign in and approve:")
-        # The URL alone on its line, unwrapped, so it can be copied whole.
-        sys.stderr.write(event.url + "\n")
-        sys.stderr.flush()
-
-
 def ask_pasted(prompt: str) -> str:
-    """Read what the person pasted (one line from stdin)."""
+    """Read what the person pasted (one line from stdin); an empty line asks again (an
+    Enter pressed too early), the end of input gives up."""
     sys.stderr.write(prompt + ":\n> ")
     sys.stderr.flush()
-    line = sys.stdin.readline()
-    return line.strip()
+    while True:
+        line = sys.stdin.readline()
+        if not line or line.strip():
+            return line.strip()
+        sys.stderr.write(
+            "Nothing was pasted. Paste the address (or the code), or Ctrl-C to stop:\n> "
+        )
+        sys.stderr.flush()
 
 
 def login(
@@ -136,6 +58,7 @@ def login(
     method: str | None,
     timeout: float | None,
     as_json: bool,
+    force: bool = False,
 ) -> None:
     """Run the chosen (or the detected) flow and report the stored grant."""
     from ctct.flows import DEFAULT_BROWSER_TIMEOUT, Login, choose_flow
@@ -151,6 +74,9 @@ def login(
         )
     printer = EventPrinter()
     with http_client(settings) as http, token_manager(settings, http) as manager:
+        manager.replace_unreadable = _may_replace_unreadable(manager, force)
+        printer.clock = manager.clock
+        previous = _stored(manager)
         flow = Login(
             manager,
             scopes=wanted if wanted is not None else settings.scopes,
@@ -159,14 +85,43 @@ def login(
             http=http,
             leeway=settings.leeway,
         )
-        with flow:
-            if method == "device":
-                result = flow.device(timeout=timeout)
-            elif method == "browser":
-                result = flow.browser(timeout=timeout or DEFAULT_BROWSER_TIMEOUT)
-            else:
-                result = flow.paste(ask_pasted)
-        report(result, printer, as_json=as_json, clock=manager.clock)
+        try:
+            with flow:
+                if method == "device":
+                    result = flow.device(timeout=timeout)
+                elif method == "browser":
+                    result = flow.browser(timeout=timeout or DEFAULT_BROWSER_TIMEOUT)
+                else:
+                    result = flow.paste(ask_pasted)
+        finally:
+            printer.close()
+        report(result, printer, as_json=as_json, clock=manager.clock, previous=previous)
+
+
+def _may_replace_unreadable(manager: Any, force: bool) -> bool:
+    """Whether the login may replace the profile's stored record although it cannot be
+    read: ``--force``, or the person said yes. Asked before the login, not after it."""
+    from ctct.stores import RecordUnreadable
+
+    try:
+        manager.store.load(manager.key)
+    except RecordUnreadable as error:
+        if force:
+            return True
+        if not sys.stdin.isatty():
+            error.message = f"{error.message}. Nothing was changed."
+            raise
+        from ctct.cli._confirm import confirm
+
+        _console.warn(error.message)
+        confirm(
+            "Replace that record with the grant of this login?",
+            yes=False,
+            action="Replacing an unreadable record",
+            declined="Not replaced: nothing was changed.",
+        )
+        return True
+    return False
 
 
 def import_grant(settings_flags: dict[str, Any], *, scopes: str | None, as_json: bool) -> None:
@@ -178,11 +133,12 @@ def import_grant(settings_flags: dict[str, Any], *, scopes: str | None, as_json:
     settings = load_settings(settings_flags)
     printer = EventPrinter()
     with http_client(settings) as http, token_manager(settings, http) as manager:
+        previous = _stored(manager)
         flow = Login(manager, on_event=printer, http=http, leeway=settings.leeway)
         with flow:
             result = flow.import_tokens(token)
         _console.note(f"Read the refresh token from {source}.")
-        report(result, printer, as_json=as_json, clock=manager.clock)
+        report(result, printer, as_json=as_json, clock=manager.clock, previous=previous)
 
 
 def read_refresh_token() -> tuple[str, str]:
@@ -221,14 +177,55 @@ def _single_token(text: str) -> str:
     return text
 
 
+def _stored(manager: Any) -> TokenSet | None:
+    """The profile's grant before the login (None if none, or unreadable: the login
+    then replaces it, and says nothing of what it could not read)."""
+    from ctct.errors import CtctError
+
+    try:
+        tokens: TokenSet | None = manager.tokens()
+    except CtctError:
+        return None
+    return tokens
+
+
+def replaced_grant(previous: TokenSet | None, result: LoginResult) -> dict[str, Any] | None:
+    """What became of the profile's earlier grant: None when there was none or the login
+    kept it (the same refresh token, or another login's grant reused)."""
+    if previous is None or result.reused:
+        return None
+    old, new = previous.refresh_token, result.tokens.refresh_token
+    if old is not None and new is not None and old.reveal() == new.reveal():
+        return None
+    return {"subject": previous.subject, "revoked": False}
+
+
+def _say_replaced(profile: str, replaced: dict[str, Any]) -> None:
+    who = f" ({replaced['subject']})" if replaced.get("subject") else ""
+    _console.note(
+        f"Profile {profile!r} had a grant before{who}: it was replaced here but not "
+        "revoked, so it may stay valid at the provider until it expires unused "
+        "(Constant Contact: 180 days). To end it too, run `ctct auth logout` first."
+    )
+
+
 def report(
-    result: LoginResult, printer: EventPrinter, *, as_json: bool, clock: Any = time.time
+    result: LoginResult,
+    printer: EventPrinter,
+    *,
+    as_json: bool,
+    clock: Any = time.time,
+    previous: TokenSet | None = None,
 ) -> None:
-    """Say what was stored (fingerprints only) and any difference in scopes."""
+    """Say what was stored (fingerprints only), what became of the grant it replaced,
+    and any difference in scopes."""
     tokens = result.tokens
     difference = result.scope_difference
     if difference is not None and not printer.scopes_warned:
         _console.warn(difference.message)
+    replaced = replaced_grant(previous, result)
+    if replaced is not None:
+        _say_replaced(result.profile, replaced)
     if as_json:
         _console.print_json(
             {
@@ -241,6 +238,7 @@ def report(
                 "scopes_differ": difference is not None,
                 "expires_at": iso(tokens.expires_at),
                 "refresh_token": tokens.refresh_token is not None,
+                "replaced_grant": replaced,
             }
         )
         return

@@ -85,15 +85,19 @@ def refresh(flags: dict[str, Any], *, force: bool, as_json: bool) -> None:
     with http_client(settings) as http, token_manager(settings, http) as manager:
         before = manager.tokens()
         if before is None:
-            from ctct._refresh import not_logged_in
-
-            raise not_logged_in(manager.key)
+            raise manager.not_logged_in()
         try:
             after = manager.refresh(force=force)
         except (TransientProviderError, NetworkError) as error:
             raise _refresh_failed(settings.profile, error, before, manager.clock()) from None
         now = manager.clock()
     refreshed = after.received_at != before.received_at
+    if after.refresh_token is None and (force or before.refresh_token is not None):
+        # The server rejected the refresh token (now or earlier): not "still fresh".
+        dead_end = _no_refresh_token(settings.profile, before, after, now)
+        if as_json:
+            _console.print_json(_dead_end_json(settings.profile, after, dead_end))
+        raise dead_end
     if as_json:
         _console.print_json(
             {
@@ -131,6 +135,40 @@ def refresh(flags: dict[str, Any], *, force: bool, as_json: bool) -> None:
             console.print("The refresh token is long-lived: the same one stays valid.")
 
 
+def _no_refresh_token(
+    profile: str, before: TokenSet, after: TokenSet, now: float
+) -> AuthorizationRequired:
+    """Exit 4 for a refresh that cannot happen: the refresh token is gone."""
+    why = (
+        "the provider rejected the refresh token (invalid_grant: expired, revoked or already used)"
+        if before.refresh_token is not None
+        else "the grant has no refresh token left (the provider rejected it earlier)"
+    )
+    if after.access_token is None or after.expires_at is None or after.expires_at <= now:
+        works = "there is no valid access token left"
+    else:
+        works = (
+            f"the current access token works until it expires, {timestamp(after.expires_at)} "
+            f"({countdown(after.expires_at, now)})"
+        )
+    return AuthorizationRequired(
+        f"Could not refresh profile {profile!r}: {why}; {works}. Run `ctct auth login` "
+        "to authorize again.",
+        code="invalid_grant" if before.refresh_token is not None else "no_refresh_token",
+    )
+
+
+def _dead_end_json(profile: str, after: TokenSet, error: AuthorizationRequired) -> dict[str, Any]:
+    return {
+        "profile": profile,
+        "refreshed": False,
+        "refresh_token_rejected": True,
+        "expires_at": iso(after.expires_at),
+        "access_token_valid_until": iso(after.expires_at) if after.access_token else None,
+        "error": {"code": error.code, "exit_code": error.exit_code, "message": error.message},
+    }
+
+
 def _refresh_failed(profile: str, error: CtctError, tokens: TokenSet, now: float) -> CtctError:
     """The provider failed for now: keep the exit code of the failure, and say that the
     current token stays in use."""
@@ -150,12 +188,28 @@ def _refresh_failed(profile: str, error: CtctError, tokens: TokenSet, now: float
 # -- logout -------------------------------------------------------------------------------
 
 
-def logout(flags: dict[str, Any], *, local: bool) -> None:
+def logout(flags: dict[str, Any], *, local: bool, force: bool = False) -> None:
     """Revoke at the server, then forget locally (see the module docstring)."""
+    from ctct.stores import RecordUnreadable
+
     settings = load_settings(flags)
     console = _console.out()
     with http_client(settings) as http, token_manager(settings, http) as manager:
-        tokens = manager.tokens()
+        try:
+            tokens = manager.tokens()
+        except RecordUnreadable:
+            if not (local and force):
+                raise
+            manager.forget()  # deletes without reading it
+            console.print(
+                f"Removed the unreadable record of profile {escape(settings.profile)} from "
+                "the store (--local --force); other profiles are untouched."
+            )
+            _console.warn(
+                "its tokens could not be read, so they were not revoked at the server; "
+                "revoke the app's access in the account if they could have leaked"
+            )
+            return
         if tokens is None:
             console.print(f"Profile {escape(settings.profile)} has no stored grant: nothing to do.")
             return
@@ -246,30 +300,35 @@ def list_profiles(flags: dict[str, Any], *, as_json: bool) -> None:
             }
         )
         return
-    console = _console.out()
+    # On a terminal the store and the legend frame the table; piped, stdout carries
+    # only the rows (tab-separated, as gh prints them) and the frame goes to stderr.
+    piped = not sys.stdout.isatty()
+    console = _console.err() if piped else _console.out()
     encryption = "encrypted" if info.encryption is not None else "[yellow]NOT encrypted[/]"
     console.print(f"Store: {escape(redact_url(info.location))} ({encryption})")
     if not rows:
         console.print("No grants stored: run `ctct auth login`.")
         return
-    from rich.table import Table
-
-    table = Table(show_edge=False, pad_edge=False, box=None)
-    for column in ("", "profile", "state", "expires", "refresh token", "scopes", "provider"):
-        table.add_column(column, no_wrap=column in ("profile", "state"))
+    table = []
     for row in rows:
         data = _row_json(row, now, settings.profile, current_issuer)
         tokens = row.tokens
-        table.add_row(
-            "*" if data["current"] else "",
-            escape(row.key.profile),
-            escape(data["state"]),
-            countdown(tokens.expires_at, now) if tokens and tokens.expires_at else "-",
-            escape(_refresh_label(tokens)),
-            escape(" ".join(data["scopes"])),
-            escape(f"{provider_label(row.key.issuer)} (client {row.key.client_id})"),
+        table.append(
+            (
+                "*" if data["current"] else "",
+                row.key.profile,
+                data["state"],
+                countdown(tokens.expires_at, now) if tokens and tokens.expires_at else "-",
+                _refresh_label(tokens),
+                " ".join(data["scopes"]),
+                f"{provider_label(row.key.issuer)} (client {row.key.client_id})",
+            )
         )
-    console.print(table)
+    _console.table(
+        ("", "profile", "state", "expires", "refresh token", "scopes", "provider"),
+        table,
+        no_wrap=("profile", "state"),
+    )
     if any(r.problem for r in rows):
         for row in rows:
             if row.problem:

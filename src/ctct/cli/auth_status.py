@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ctct._clock import MAX_CLOCK_OFFSET, describe_offset, duration, offset_in_range, offset_json
+from ctct._describe import describe_error
 from ctct._redact import Held, in_response, redact_url, scrub, server_text
 from ctct.cli._console import (
     countdown,
@@ -24,7 +25,13 @@ from ctct.cli._console import (
     provider_label,
     timestamp,
 )
-from ctct.errors import ApiError, AuthorizationRequired, CtctError, NetworkError
+from ctct.errors import (
+    ApiError,
+    AuthorizationRequired,
+    CtctError,
+    NetworkError,
+    TransientProviderError,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -69,13 +76,25 @@ class StatusReport:
     local_provider: bool = False
     """The provider is an emulator on loopback (its clock may have been advanced)."""
 
+    @property
+    def logged_in(self) -> bool:
+        """A grant is stored and the provider has not refused it. Being offline does
+        not end a grant: its tokens still work once the network is back."""
+        return self.tokens is not None and not isinstance(self.error, AuthorizationRequired)
+
+    @property
+    def offline(self) -> bool:
+        """The provider or the API could not be reached (or failed for a while)."""
+        return isinstance(self.error, NetworkError | TransientProviderError)
+
     def as_json(self) -> dict[str, Any]:
         tokens = self.tokens
         data: dict[str, Any] = {
             "profile": self.profile,
             "issuer": self.issuer,
             "client_id": self.client_id,
-            "logged_in": tokens is not None and self.error is None,
+            "logged_in": self.logged_in,
+            "provider_reachable": not self.offline,
             "state": self.state,
             "store": {
                 "backend": self.store.backend,
@@ -136,10 +155,11 @@ def collect_status(
     report.store_probe = _probe(manager, report)
     before = manager.tokens()
     if before is None:
+        hint = manager.other_grant_hint()
         report.error = AuthorizationRequired(
             f"Profile {manager.profile!r} is not logged in (no grant in the store at "
-            f"{redact_url(info.location)}): run `ctct auth login --profile {manager.profile}` or "
-            "`ctct auth import`.",
+            f"{redact_url(info.location)}): "
+            + (hint or f"run `ctct auth login --profile {manager.profile}` or `ctct auth import`."),
             code="not_logged_in",
         )
         return report
@@ -289,7 +309,7 @@ def fetch_account(
             )
         except httpx2.HTTPError as exc:
             return None, NetworkError(
-                f"Could not reach the V3 API at {api} ({type(exc).__name__}): check the "
+                f"Could not reach the V3 API at {api} ({describe_error(exc)}): check the "
                 "network and CTCT_BASE_URL."
             )
         if response.status_code == 401 and _attempt == 0:
@@ -349,8 +369,12 @@ def render_status(console: Console, report: StatusReport) -> None:
     else:
         if report.error is None:
             status = "[green]logged in[/]"
+        elif report.offline:
+            status = "[yellow]logged in, but the provider could not be reached[/]"
+        elif report.logged_in:
+            status = f"[yellow]logged in, but failing[/] (exit {report.error.exit_code})"
         else:
-            status = f"[red]{escape(type(report.error).__name__)}[/]"
+            status = "[red]the provider refused the grant[/]"
         add("Status", status + (" (refreshed just now)" if report.refreshed_now else ""))
         if report.account is not None:
             account = report.account

@@ -12,6 +12,7 @@ import csv
 import io
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +20,19 @@ import click
 
 from ctct.api.errors import ActivityFailed, InputError
 from ctct.cli import _console
-from ctct.cli.api_common import api_client, find_list, progress_display
+from ctct.cli._output_file import OutputFile
+from ctct.cli.api_common import (
+    api_client,
+    find_list,
+    find_list_by_name,
+    is_uuid,
+    progress_display,
+    quote,
+)
 from ctct.cli.auth_common import settings_options, with_settings
 
 EXIT_REJECTED = 1
+_DELIMITER_NAMES = {";": "semicolon", "\t": "tab", ",": "comma"}
 
 
 @click.group("contacts")
@@ -34,7 +44,10 @@ _ROW = re.compile(r"^Row (\d+)\b[:.]?\s*")
 
 
 def _server_rejects(
-    activities: list[dict[str, Any]], starts: list[int], lines: list[int], emails: dict[str, int]
+    activities: Sequence[Mapping[str, Any]],
+    starts: list[int],
+    lines: list[int],
+    emails: dict[str, int],
 ) -> list[tuple[int | None, str]]:
     """Rows Constant Contact refused, from the activities' errors. CC numbers rows
     within each request ("Row 12: ..."); that maps back to the CSV line."""
@@ -93,6 +106,8 @@ def import_(
         "file": str(file),
         "rows": checked.rows,
         "valid": len(checked.contacts),
+        "delimiter": checked.delimiter,
+        "ignored_columns": checked.ignored,
     }
     if dry_run or not checked.contacts:
         summary.update(added=0, updated=0, sent=0)
@@ -141,20 +156,31 @@ def import_(
 
 
 def _target_list(client: Any, name: str, create: bool) -> dict[str, Any]:
-    try:
-        return find_list(client, name)
-    except InputError:
-        if not create:
-            raise InputError(
-                f"No contact list named {name!r}: create it with `ctct lists create {name}`, "
-                "or add --create-list."
-            ) from None
+    if is_uuid(name) or not create:
+        return find_list(
+            client,
+            name,
+            advice=f"create it with `ctct lists create {quote(name)}`, or add --create-list",
+        )
+    found, close = find_list_by_name(client, name)
+    if found is not None:
+        return found
     created: dict[str, Any] = client.lists.create(name)
-    _console.note(f"Created list {name!r}.")
+    also = f" (there is also a list named {close!r})" if close else ""
+    _console.note(f"Created list {name!r}{also}.")
     return created
 
 
 def _report(summary: dict[str, Any], dry_run: bool, as_json: bool) -> None:
+    if summary["delimiter"] != ",":
+        _console.note(
+            f"Read {summary['file']} as {_DELIMITER_NAMES[summary['delimiter']]}-separated."
+        )
+    if summary["ignored_columns"]:
+        _console.note(
+            "Ignored the export-only column(s) "
+            f"{', '.join(summary['ignored_columns'])} (an import cannot set them)."
+        )
     if as_json:
         _console.print_json(summary)
         return
@@ -195,6 +221,7 @@ def _report(summary: dict[str, Any], dry_run: bool, as_json: bool) -> None:
 @click.option(
     "--status", metavar="STATUS", help="Only contacts with this status (e.g. active, unsubscribed)."
 )
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
 @settings_options
 @with_settings
 def export(
@@ -202,24 +229,32 @@ def export(
     output: Path | None,
     list_names: tuple[str, ...],
     status: str | None,
+    force: bool,
 ) -> None:
-    """Export contacts as CSV (a bulk export activity, then its file)."""
-    with api_client(settings_flags) as client:
-        body: dict[str, Any] = {}
-        if list_names:
-            body["list_ids"] = [find_list(client, name)["list_id"] for name in list_names]
-        if status:
-            body["status"] = status
-        with progress_display() as on_progress:
-            text = client.activities.export_contacts(body, on_progress=on_progress)
-    rows = max(0, sum(1 for row in csv.reader(io.StringIO(text)) if row) - 1)
-    if output is None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-        _console.note(f"Exported {rows} contacts.")
-    else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise InputError(f"Cannot write {output}: {exc.strerror or exc}.") from None
-        _console.note(f"Exported {rows} contacts to {output}.")
+    """Export contacts as CSV (a bulk export activity, then its file).
+
+    The file can be imported as it is (``ctct contacts import FILE --list NAME``), e.g.
+    into another profile's account. ``--output`` is checked before anything is exported:
+    its directory must exist and be writable, and an existing file is replaced only with
+    ``--force``."""
+    target = OutputFile.open(output, force=force) if output is not None else None
+    try:
+        with api_client(settings_flags) as client:
+            body: dict[str, Any] = {}
+            if list_names:
+                body["list_ids"] = [find_list(client, name)["list_id"] for name in list_names]
+            if status:
+                body["status"] = status
+            with progress_display() as on_progress:
+                text = client.activities.export_contacts(body, on_progress=on_progress)
+        rows = max(0, sum(1 for row in csv.reader(io.StringIO(text)) if row) - 1)
+        if target is None:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            _console.note(f"Exported {rows} contacts.")
+        else:
+            target.commit(text)
+            _console.note(f"Exported {rows} contacts to {target.path}.")
+    finally:
+        if target is not None:
+            target.discard()

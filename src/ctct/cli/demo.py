@@ -14,8 +14,8 @@ import click
 @click.option(
     "--emulator-url",
     metavar="URL",
-    help="Use a running `ctct emulator` (e.g. http://127.0.0.1:7717) instead of starting "
-    "one; the walk advances its clock.",
+    help="Use a running `ctct emulator` (e.g. http://127.0.0.1:7717, --auto-approve too) "
+    "instead of starting one; its clock is left alone (the refresh is forced instead).",
 )
 def demo(emulator_url: str | None) -> None:
     """Walk the whole journey against a local Constant Contact emulator.

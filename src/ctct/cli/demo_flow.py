@@ -10,6 +10,13 @@ Time is virtual: the walk's clock is real time plus an offset that it advances i
 with the emulator's (through its control API), so the device flow's polling interval
 and a 24-hour token lifetime pass in no time. Tokens and secrets are never printed,
 only fingerprints such as ``eyJ…(1043 chars, sha256 3f2a9c1e…)``.
+
+An emulator given with ``--emulator-url`` may be shared, and an emulator's clock only
+moves forward: a day's jump would leave every later token it issues expired to the
+other users' clocks. So against it the walk never moves the clock: it polls at once
+(``Provider.local_pacing``), approves at once (or lets an ``--auto-approve`` emulator do
+it), waits for real where a wait is due, and forces the refresh instead of waiting for
+the expiry.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
+from ctct._describe import describe_error
+from ctct._wording import duration, plural
 from ctct.cli._console import countdown, escape, fingerprint
 from ctct.errors import CtctError
 
@@ -42,10 +51,12 @@ class DemoFailed(CtctError):
 
 
 class DemoClock:
-    """Real time plus an offset, advanced together with the emulator's clock."""
+    """Real time plus an offset, advanced together with the emulator's clock (``shared``:
+    never advanced, waits are real)."""
 
-    def __init__(self, emulator: EmulatorHandle) -> None:
+    def __init__(self, emulator: EmulatorHandle, *, shared: bool = False) -> None:
         self.emulator = emulator
+        self.shared = shared
         self.offset = float(emulator.clock().get("offset", 0.0))
         self.advanced = 0.0
         self.on_sleep: list[Any] = []
@@ -55,6 +66,9 @@ class DemoClock:
 
     def advance(self, seconds: float) -> None:
         if seconds <= 0:
+            return
+        if self.shared:
+            time.sleep(seconds)  # another user's tokens must not expire under them
             return
         self.emulator.advance_clock(seconds)
         self.offset += seconds
@@ -100,7 +114,7 @@ def _emulator(url: str | None, console: Console) -> Iterator[EmulatorHandle]:
         except Exception as exc:  # connection refused, not an emulator, ...
             handle.close()
             raise DemoFailed(
-                f"no emulator answers at {url.rstrip('/')} ({type(exc).__name__}): start one "
+                f"no emulator answers at {url.rstrip('/')} ({describe_error(exc)}): start one "
                 "with `ctct emulator`, or run `ctct demo` without --emulator-url."
             ) from None
         with handle:
@@ -121,7 +135,7 @@ def run_demo(emulator_url: str | None = None, console: Console | None = None) ->
         _emulator(emulator_url, console) as emulator,
         tempfile.TemporaryDirectory(prefix="ctct-demo-") as folder,
     ):
-        _journey(walk, emulator, Path(folder))
+        _journey(walk, emulator, Path(folder), shared=emulator_url is not None)
     console.print()
     console.rule("[bold green]Demo complete")
     console.print(
@@ -134,7 +148,7 @@ def run_demo(emulator_url: str | None = None, console: Console | None = None) ->
     )
 
 
-def _journey(walk: Walk, emulator: EmulatorHandle, folder: Path) -> None:
+def _journey(walk: Walk, emulator: EmulatorHandle, folder: Path, *, shared: bool) -> None:
     import httpx2
 
     from ctct._manager import TokenManager
@@ -147,7 +161,7 @@ def _journey(walk: Walk, emulator: EmulatorHandle, folder: Path) -> None:
         "Start a local Constant Contact",
         "An emulator of CC's authorization server and V3 API, on a loopback port.",
     )
-    clock = DemoClock(emulator)
+    clock = DemoClock(emulator, shared=shared)
     secret = emulator.client_secret
     walk.say(f"emulator   {emulator.base_url}")
     walk.say(f"app        client id {emulator.client_id}")
@@ -156,6 +170,8 @@ def _journey(walk: Walk, emulator: EmulatorHandle, folder: Path) -> None:
     walk.say(f"store      {folder}/tokens.db, encrypted with a throw-away key")
 
     provider = Provider.constant_contact(emulator.base_url)
+    if shared:
+        provider = provider.local_pacing()  # poll at once: no interval to wait out
     client = ClientCredentials(emulator.client_id, Secret(secret) if secret else None)
     store = open_store(
         store_url,
@@ -174,17 +190,23 @@ def _journey(walk: Walk, emulator: EmulatorHandle, folder: Path) -> None:
             owns_store=True,
         ) as manager,
     ):
-        _login(walk, emulator, manager, clock, http)
+        if shared:
+            _login_shared(walk, emulator, manager, http)
+        else:
+            _login(walk, emulator, manager, clock, http)
         _status(walk, manager, http)
         _call_api(walk, manager, clock)
-        _expire_and_refresh(walk, emulator, manager, clock)
+        if shared:
+            _force_refresh(walk, emulator, manager, clock)
+        else:
+            _expire_and_refresh(walk, emulator, manager, clock)
         _logout(walk, manager, http)
 
 
 def _login(
     walk: Walk, emulator: EmulatorHandle, manager: TokenManager, clock: DemoClock, http: Any
 ) -> None:
-    from ctct.flows import DeviceCodeIssued, Login, PollingSlowedDown, ScopesDiffer
+    from ctct.flows import Login
 
     walk.step(
         "Log in with the device flow",
@@ -193,24 +215,13 @@ def _login(
     )
     code: list[str] = []
     polls: list[float] = []
-
-    def on_event(event: LoginEvent) -> None:
-        if isinstance(event, DeviceCodeIssued):
-            code.append(event.user_code)
-            expires = countdown(event.expires_at, clock())
-            walk.say(
-                f"open [bold]{escape(event.verification_uri)}[/] and enter "
-                f"[bold]{escape(event.user_code)}[/] (expires {expires})"
-            )
-        elif isinstance(event, PollingSlowedDown):
-            walk.say(f"the server asked to poll less often: every {event.interval:g} s")
-        elif isinstance(event, ScopesDiffer):
-            walk.say(escape(event.message))
+    on_event = _login_events(walk, code, clock)
 
     def on_wait(seconds: float) -> None:
         polls.append(seconds)
         walk.console.print(
-            f"   ⏩ waited {seconds:.0f} s for the next poll (the clock was advanced, not slept)",
+            f"   ⏩ waited {duration(seconds)} for the next poll "
+            "(the clock was advanced, not slept)",
             style="cyan",
         )
         if len(polls) == 2 and code:
@@ -227,8 +238,62 @@ def _login(
         clock.on_sleep.remove(on_wait)
     if len(polls) < 2:
         raise walk.fail("the login finished before the approval: the emulator auto-approves?")
-    tokens = result.tokens
     walk.say("the first poll was answered authorization_pending; the second brought the tokens")
+    _logged_in(walk, result)
+
+
+def _login_events(walk: Walk, code: list[str], clock: Any) -> Any:
+    """The login's events as the walk shows them; the user code is appended to ``code``."""
+    from ctct.flows import DeviceCodeIssued, PollingSlowedDown, ScopesDiffer
+
+    def on_event(event: LoginEvent) -> None:
+        if isinstance(event, DeviceCodeIssued):
+            code.append(event.user_code)
+            expires = countdown(event.expires_at, clock())
+            walk.say(
+                f"open [bold]{escape(event.verification_uri)}[/] and enter "
+                f"[bold]{escape(event.user_code)}[/] (expires {expires})"
+            )
+        elif isinstance(event, PollingSlowedDown):
+            walk.say(f"the server asked to poll less often: every {duration(event.interval)}")
+        elif isinstance(event, ScopesDiffer):
+            walk.say(escape(event.message))
+
+    return on_event
+
+
+def _login_shared(walk: Walk, emulator: EmulatorHandle, manager: TokenManager, http: Any) -> None:
+    """The login against an emulator that may be shared: approved at once, polled at once."""
+    from ctct.flows import DeviceCodeIssued, Login
+
+    auto = bool(emulator.config(cached=True).get("switches", {}).get("auto_approve"))
+    walk.step(
+        "Log in with the device flow",
+        "ctct asks for a device code; the person opens the URL on any device and approves. "
+        + (
+            "This emulator approves every code by itself (--auto-approve)."
+            if auto
+            else "Here the emulator's control API approves for them, at once."
+        )
+        + " Against an emulator ctct polls at once instead of waiting out the interval.",
+    )
+    code: list[str] = []
+    shown = _login_events(walk, code, manager.clock)
+
+    def on_event(event: LoginEvent) -> None:
+        shown(event)
+        if isinstance(event, DeviceCodeIssued) and not auto:
+            emulator.approve_device(event.user_code, APPROVER)
+            walk.say(f"✓ {APPROVER} approved the code on the verification page")
+
+    with Login(manager, scopes=SCOPES, on_event=on_event, http=http) as login:
+        result = login.device()
+    walk.say("the first poll brought the tokens")
+    _logged_in(walk, result)
+
+
+def _logged_in(walk: Walk, result: Any) -> None:
+    tokens = result.tokens
     walk.say(f"✓ logged in as {escape(result.subject or '?')}; stored before first use")
     walk.say(f"access token   {_fp(tokens.access_token)}")
     walk.say(f"refresh token  {_fp(tokens.refresh_token)}")
@@ -274,13 +339,12 @@ def _call_api(walk: Walk, manager: TokenManager, clock: DemoClock) -> None:
             }
         )
         walk.say(f"POST /v3/contacts → contact {escape(str(contact.get('contact_id')))}")
-        walk.say(f"GET /v3/contacts → {api.contacts.count()} contact(s) in the account")
+        walk.say(f"GET /v3/contacts → {plural(api.contacts.count(), 'contact')} in the account")
 
 
 def _expire_and_refresh(
     walk: Walk, emulator: EmulatorHandle, manager: TokenManager, clock: DemoClock
 ) -> None:
-    from ctct.api import Client
 
     walk.step(
         "The access token expires",
@@ -295,6 +359,38 @@ def _expire_and_refresh(
     clock.advance(before.expires_at - clock() + 1)
     walk.console.print("   ⏩ advanced the clocks 24 h", style="cyan")
     walk.say(f"the stored access token expired {countdown(before.expires_at, clock())}")
+    _after_refresh(walk, emulator, manager, clock, before, refreshes)
+
+
+def _force_refresh(
+    walk: Walk, emulator: EmulatorHandle, manager: TokenManager, clock: DemoClock
+) -> None:
+    walk.step(
+        "The access token is refreshed",
+        "CC's access tokens live 24 hours. This emulator may be shared and its clock only "
+        "moves forward, so the demo does not jump it a day ahead (every later token would "
+        "look expired to the others using it). It forces the refresh instead, as "
+        "`ctct auth refresh --force` does: once, under a lock shared by every process, the "
+        "new pair stored before use; then the API call uses the new token.",
+    )
+    before = manager.tokens()
+    if before is None:
+        raise walk.fail("no stored token")
+    refreshes = _refresh_count(emulator)
+    manager.refresh(force=True)
+    _after_refresh(walk, emulator, manager, clock, before, refreshes)
+
+
+def _after_refresh(
+    walk: Walk,
+    emulator: EmulatorHandle,
+    manager: TokenManager,
+    clock: DemoClock,
+    before: Any,
+    refreshes: int,
+) -> None:
+    from ctct.api import Client
+
     with Client(manager, clock=clock, sleep=clock.sleep) as api:
         summary = api.account.summary()
     after = manager.tokens()

@@ -1,10 +1,15 @@
 """``ctct doctor``: check everything a working setup needs, and say what to fix.
 
-Checks, in order: settings, the provider and connectivity to its token endpoint, JWKS
-and API; the clock against the server's ``Date``; the token store (path, permissions,
-encryption); the system keyring; the stored grant and its scopes against those
-needed. Each check is ``ok``, ``warn`` or ``fail``; the command exits 1 when any
-check failed, else 0.
+Checks, in order: settings (each unusable one is a failed line; the rest still
+loads); the provider and connectivity to its token endpoint, JWKS and API; the client
+id and secret (a refresh with a made-up token: ``invalid_grant`` means the provider
+accepted the credentials, ``invalid_client`` that it refused them); the clock against
+the server's ``Date``; the token store (path, permissions, encryption); the system
+keyring; the stored grant and its scopes against those needed. Each check is ``ok``,
+``warn`` or ``fail``; the command exits 1 when any check failed, else 0.
+
+The doctor changes nothing: it creates no store, folder or key file (a store that does
+not exist yet is reported as such), and it never refreshes or revokes a grant.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from __future__ import annotations
 import os
 import stat
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
+from ctct._describe import describe_error
 from ctct.cli.auth_common import settings_options, with_settings
 
 if TYPE_CHECKING:
@@ -25,6 +32,7 @@ if TYPE_CHECKING:
 
     from ctct._provider import Provider
     from ctct._settings import Settings
+    from ctct.errors import CtctError
 
 Level = Literal["ok", "warn", "fail"]
 SKEW_WARN = 5.0
@@ -46,9 +54,13 @@ class Check:
 class Doctor:
     """Runs the checks, collecting results instead of stopping at the first problem."""
 
-    def __init__(self, settings: Settings, http: httpx2.Client) -> None:
+    def __init__(
+        self, settings: Settings, http: httpx2.Client, problems: Sequence[CtctError] = ()
+    ) -> None:
         self.settings = settings
         self.http = http
+        self.problems = list(problems)
+        """What is wrong with the settings (each left at its default)."""
         self.checks: list[Check] = []
         self.provider: Provider | None = None
         self.clock_offset: float | None = None
@@ -75,6 +87,8 @@ class Doctor:
         path = s.config_path
         where = f"{path}" + ("" if path is not None and path.exists() else " (not present)")
         self.add("config", "ok", f"profile {s.profile!r}; config file {where}")
+        for problem in self.problems:
+            self.add("settings", "fail", problem.message, "fix it; `ctct config show` lists all")
         if s.client_id is None:
             self.add(
                 "client id",
@@ -108,14 +122,18 @@ class Doctor:
         self.add("provider", "ok", f"{p.name}: token endpoint {p.token_endpoint}")
 
     def check_connectivity(self, provider: Provider) -> None:
-        from ctct._tokens import parse_http_date
-
+        skew: float | None = None
         probes = [("token endpoint", "POST", provider.token_endpoint)]
+        if self.settings.client_id is not None:
+            probes = []  # the credentials probe below reaches it, and says more
+            sent = time.time()
+            response = self._probe_credentials(provider)
+            if response is not None:
+                skew = _skew(response, sent, time.time())
         if provider.jwks_uri is not None:
             probes.append(("JWKS", "GET", provider.jwks_uri))
         if provider.api_base_url is not None:
             probes.append(("V3 API", "GET", provider.api_base_url + "/account/summary"))
-        skew: float | None = None
         for name, method, url in probes:
             sent = time.time()
             response = self._probe(name, method, url)
@@ -128,11 +146,8 @@ class Doctor:
                 f"{method} {url} answered HTTP {response.status_code} in "
                 f"{(received - sent) * 1000:.0f} ms",
             )
-            server = parse_http_date(response.headers.get("date"))
-            if server is not None and skew is None:
-                # Date is truncated to the second: the server's clock read [D, D + 1).
-                local = (sent + received) / 2
-                skew = server + 0.5 - local
+            if skew is None:
+                skew = _skew(response, sent, received)
         self.clock_offset = skew
         self._check_clock(skew, local=provider.is_local)
 
@@ -166,6 +181,69 @@ class Doctor:
         else:
             self.add("clock", "ok", f"within {max(abs(skew), 1):.0f} s of {whose} clock")
 
+    def _probe_credentials(self, provider: Provider) -> httpx2.Response | None:
+        """Refresh with a made-up token: the answer tells wrong credentials
+        (``invalid_client``) from right ones (``invalid_grant``: no such token)."""
+        import httpx2
+
+        from ctct._oauth_requests import oauth_error, refresh_request
+        from ctct._secret import Secret
+        from ctct.errors import AuthorizationRequired, ClientRejected, TransientProviderError
+
+        url = provider.token_endpoint
+        secret = self.settings.client_secret
+        request = refresh_request(
+            provider, self.settings.client_credentials(), Secret(_PROBE_TOKEN)
+        )
+        sent = time.time()
+        try:
+            response = self.http.send(request)
+        except httpx2.HTTPError as exc:
+            self.add(
+                "reach token endpoint",
+                "fail",
+                f"POST {url} failed: {describe_error(exc)}",
+                "check the network, proxies and CTCT_BASE_URL",
+            )
+            return None
+        self.add(
+            "reach token endpoint",
+            "ok",
+            f"POST {url} answered HTTP {response.status_code} in "
+            f"{(time.time() - sent) * 1000:.0f} ms",
+        )
+        held = [secret] if secret is not None else []
+        error = oauth_error(response, held=held) if response.status_code != 200 else None
+        with_secret = "client id and secret" if secret is not None else "client id"
+        if isinstance(error, ClientRejected):
+            fix = (
+                "check CTCT_CLIENT_ID and the client secret (a secret regenerated in the "
+                "developer portal invalidates the old one)"
+                if secret is not None
+                else "check CTCT_CLIENT_ID; a confidential app needs its client secret "
+                "(CTCT_CLIENT_SECRET or client_secret_file)"
+            )
+            self.add(
+                "credentials",
+                "fail" if secret is not None else "warn",
+                f"the provider refused the {with_secret} (invalid_client)",
+                fix,
+            )
+        elif isinstance(error, AuthorizationRequired):
+            self.add(
+                "credentials",
+                "ok",
+                f"the provider accepted the {with_secret} (a refresh with a made-up token "
+                "was refused as invalid_grant, as it should be)",
+            )
+        elif isinstance(error, TransientProviderError):
+            self.add("credentials", "warn", f"not checked: {error.message}", "run it again later")
+        elif error is not None:
+            self.add("credentials", "warn", f"not checked: {error.message}")
+        else:
+            self.add("credentials", "warn", "not checked: the provider accepted a made-up token")
+        return response
+
     def _probe(self, name: str, method: str, url: str) -> httpx2.Response | None:
         import httpx2
 
@@ -176,7 +254,7 @@ class Doctor:
             self.add(
                 f"reach {name}",
                 "fail",
-                f"{method} {url} failed: {type(exc).__name__}",
+                f"{method} {url} failed: {describe_error(exc)}",
                 "check the network, proxies and CTCT_BASE_URL",
             )
             return None
@@ -185,9 +263,19 @@ class Doctor:
 
     def check_store_and_grant(self) -> None:
         from ctct._redact import redact_url
+        from ctct.cli.effective import sqlite_file, store_url
         from ctct.errors import CtctError
         from ctct.stores import open_store
 
+        path = sqlite_file(store_url(self.settings))
+        if path is not None and not path.exists():
+            self.add(
+                "store",
+                "warn",
+                f"sqlite at {path}: does not exist yet (the first login creates it)",
+                f"ctct auth login --profile {self.settings.profile}",
+            )
+            return
         try:
             store = open_store(self.settings.store)
         except CtctError as exc:
@@ -261,11 +349,15 @@ class Doctor:
             self.add("grant", "fail", exc.message)
             return
         if tokens is None:
+            from ctct._refresh import other_grant_hint
+
+            hint = other_grant_hint(key, store.keys())
             self.add(
                 "grant",
-                "warn",
-                f"profile {key.profile!r} is not logged in",
-                f"ctct auth login --profile {key.profile}",
+                "fail" if hint else "warn",
+                f"profile {key.profile!r} is not logged in with client id {key.client_id}"
+                + (f": {hint}" if hint else ""),
+                None if hint else f"ctct auth login --profile {key.profile}",
             )
             return
         state = tokens.state(time.time()).value.replace("_", " ")
@@ -297,6 +389,12 @@ class Doctor:
             )
 
     def check_keyring(self) -> None:
+        from ctct import _keyring
+
+        skipped = _keyring.unavailable()
+        if skipped is not None:
+            self.add("keyring", "ok", f"not used: {skipped} (keys and secrets come from files)")
+            return
         found: list[str] = []
         import threading
 
@@ -306,7 +404,7 @@ class Doctor:
 
                 found.append(type(keyring.get_keyring()).__module__)
             except Exception as exc:
-                found.append(f"error: {type(exc).__name__}")
+                found.append(f"error: {describe_error(exc)}")
 
         thread = threading.Thread(target=probe, name="ctct-keyring-probe", daemon=True)
         thread.start()
@@ -317,7 +415,7 @@ class Doctor:
                 "warn",
                 "the system keyring did not answer within 2 s (common on servers)",
                 "use CTCT_STORE_KEY_FILE and CTCT_CLIENT_SECRET_FILE instead; "
-                "CTCT_STORE_KEYRING=0 skips it",
+                "CTCT_KEYRING=0 skips it",
             )
         elif found[0].startswith("error") or "fail" in found[0] or "null" in found[0]:
             self.add(
@@ -330,20 +428,36 @@ class Doctor:
             self.add("keyring", "ok", f"reachable ({found[0]})")
 
 
+_PROBE_TOKEN = "ctct-doctor-probe-not-a-refresh-token"
+"""Sent as the refresh token of the credentials probe: no provider has issued it."""
+
+
+def _skew(response: httpx2.Response, sent: float, received: float) -> float | None:
+    """The server's clock minus ours, from its ``Date`` header (None without one)."""
+    from ctct._tokens import parse_http_date
+
+    server = parse_http_date(response.headers.get("date"))
+    if server is None:
+        return None
+    # Date is truncated to the second: the server's clock read [D, D + 1).
+    return server + 0.5 - (sent + received) / 2
+
+
 @click.command("doctor")
 @settings_options
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as JSON on stdout.")
 @with_settings
 def doctor(settings_flags: dict[str, Any], as_json: bool) -> None:
     """Check settings, connectivity, clock, store, keyring and the grant's scopes."""
-    from ctct.cli import _console
-    from ctct.cli.auth_common import http_client, load_settings
-
-    settings = load_settings(settings_flags)
     from ctct._clock import offset_json
+    from ctct.cli import _console
+    from ctct.cli.auth_common import http_client
+    from ctct.cli.effective import effective_settings
 
+    found = effective_settings(settings_flags)
+    settings = found.settings
     with http_client(settings) as http:
-        doctor = Doctor(settings, http)
+        doctor = Doctor(settings, http, found.problems)
         checks = doctor.run()
     failed = [c for c in checks if c.level == "fail"]
     if as_json:

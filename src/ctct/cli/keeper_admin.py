@@ -79,28 +79,31 @@ def show_status(
     if as_json:
         _console.print_json({"accounts": accounts, "dead_events": len(dead)})
         return
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for column in ("PROFILE", "STATE", "REASON", "POLICY", "EXPIRES", "NEXT REFRESH"):
-        table.add_column(column)
-    for a in accounts:
-        table.add_row(
-            _console.escape(a["profile"]),
-            a["state"],
-            _console.escape(a["reason"]),
-            a["policy"],
-            a["access_token_expires_at"] or "-",
-            a["next_refresh_at"] or "-",
-        )
-    _console.out().print(table)
+    _console.table(
+        ("PROFILE", "STATE", "REASON", "POLICY", "EXPIRES", "NEXT REFRESH"),
+        [
+            (
+                a["profile"],
+                a["state"],
+                a["reason"],
+                a["policy"],
+                a["access_token_expires_at"] or "-",
+                a["next_refresh_at"] or "-",
+            )
+            for a in accounts
+        ],
+    )
     counts: dict[str, int] = {}
     for a in accounts:
         counts[a["state"]] = counts.get(a["state"], 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no accounts"
-    _console.out().print(f"{len(accounts)} account(s): {summary}")
+    # Piped, stdout carries only the rows; the summary goes to stderr.
+    console = _console.out() if sys.stdout.isatty() else _console.err()
+    console.print(f"{_console.plural(len(accounts), 'account')}: {summary}")
     if dead:
-        _console.warn(f"{len(dead)} event(s) could not be delivered (dead-lettered).")
+        _console.warn(
+            f"{_console.plural(len(dead), 'event')} could not be delivered (dead-lettered)."
+        )
 
 
 def show_plan(config_path: Path | None, store: str | None, as_json: bool) -> None:
@@ -146,7 +149,8 @@ def show_plan(config_path: Path | None, store: str | None, as_json: bool) -> Non
             f"{app['capacity_per_day']:,} ({app['utilization']:.0%}): {verdict}"
         )
     if view.shed:
-        _console.out().print(f"{len(view.shed)} keep-fresh account(s) would be shed to keep-alive.")
+        shed = _console.plural(len(view.shed), "keep-fresh account")
+        _console.out().print(f"{shed} would be shed to keep-alive.")
     _console.out().print(
         f"{next_hour:,} refreshes planned in the next hour, {len(view.upcoming):,} in the next day."
     )
@@ -175,10 +179,14 @@ def act(
             actions.resume(opened, key)
             _console.out().print(f"Resumed {profile}: planned at once.")
         else:
-            if not yes:
-                if not sys.stdin.isatty():
-                    raise click.UsageError("Disconnecting needs --yes when there is no terminal.")
-                click.confirm(f"Revoke and forget the grant of {profile}?", abort=True)
+            from ctct.cli._confirm import confirm
+
+            confirm(
+                f"Revoke and forget the grant of {profile}?",
+                yes=yes,
+                action="Disconnecting an account",
+                declined="Not disconnected.",
+            )
             with httpx2.Client() as http:
                 apps = AppRegistry.build(config, http)
                 failure = actions.disconnect(opened, key, apps, http, force=force)

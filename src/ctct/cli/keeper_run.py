@@ -93,7 +93,8 @@ def run_keeper(**options: Any) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     where = store.describe().location
-    _console.note(f"ctct keeper {keeper.worker}: {len(watcher.config.apps)} app(s), store {where}")
+    apps = _console.plural(len(watcher.config.apps), "app")
+    _console.note(f"ctct keeper {keeper.worker}: {apps}, store {where}")
     try:
         keeper.run()
     finally:

@@ -29,17 +29,18 @@ def list_(settings_flags: dict[str, Any], as_json: bool) -> None:
     if as_json:
         _console.print_json(found)
         return
-    from rich.table import Table
-
-    table = Table("name", "members", "list_id", "favorite", box=None)
-    for item in found:
-        table.add_row(
-            _console.escape(str(item.get("name", ""))),
-            str(item.get("membership_count", "")),
-            str(item.get("list_id", "")),
-            "yes" if item.get("favorite") else "",
-        )
-    _console.out().print(table)
+    _console.table(
+        ("name", "members", "list_id", "favorite"),
+        [
+            (
+                str(item.get("name", "")),
+                str(item.get("membership_count", "")),
+                str(item.get("list_id", "")),
+                "yes" if item.get("favorite") else "",
+            )
+            for item in found
+        ],
+    )
     if not found:
         _console.note("No contact lists yet: create one with `ctct lists create NAME`.")
 
@@ -101,15 +102,21 @@ def rename(settings_flags: dict[str, Any], list_ref: str, new_name: str) -> None
 
 @lists.command("delete")
 @click.argument("list_ref", metavar="LIST")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @settings_options
 @with_settings
 def delete(settings_flags: dict[str, Any], list_ref: str, yes: bool) -> None:
     """Delete a list (its contacts stay in the account)."""
+    from ctct.cli._confirm import confirm
+
     with api_client(settings_flags) as client:
         found = find_list(client, list_ref)
-        if not yes and not click.confirm(f"Delete list {found.get('name')!r}?", err=True):
-            raise click.Abort
+        confirm(
+            f"Delete list {found.get('name')!r}?",
+            yes=yes,
+            action="Deleting a list",
+            declined="Not deleted.",
+        )
         activity = client.lists.delete(found["list_id"])
         if activity and activity.get("activity_id"):
             client.activities.wait(activity)
@@ -117,12 +124,18 @@ def delete(settings_flags: dict[str, Any], list_ref: str, yes: bool) -> None:
 
 
 def _contact_ids(client: Any, refs: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """Contact ids for emails or ids, and the emails with no contact."""
+    """Contact ids for emails or ids (each looked up, ids too), and the refs that name
+    no contact."""
+    from ctct.api import NotFound
+
     ids: list[str] = []
     missing: list[str] = []
-    for ref in refs:
+    for ref in dict.fromkeys(refs):  # a ref given twice counts once
         if is_uuid(ref):
-            ids.append(ref)
+            try:
+                ids.append(client.contacts.get(ref)["contact_id"])
+            except NotFound:
+                missing.append(ref)
             continue
         contact = client.contacts.find(ref)
         if contact is None:
@@ -135,23 +148,29 @@ def _contact_ids(client: Any, refs: tuple[str, ...]) -> tuple[list[str], list[st
 def _membership(
     settings_flags: dict[str, Any], list_ref: str, contacts: tuple[str, ...], add: bool
 ) -> None:
+    """Every contact is looked up first; if any is unknown, nothing changes."""
     if not contacts:
         raise InputError("Name at least one contact (email address or contact id).")
     with api_client(settings_flags) as client:
         found = find_list(client, list_ref)
         ids, missing = _contact_ids(client, contacts)
-        if ids:
-            if add:
-                client.activities.add_list_memberships([found["list_id"]], contact_ids=ids)
-            else:
-                client.activities.remove_list_memberships([found["list_id"]], contact_ids=ids)
+        if missing:
+            hint = " (import them first: `ctct contacts import FILE --list NAME`)" if add else ""
+            raise InputError(
+                f"No contact with email or id {', '.join(missing)}{hint}. Nothing was changed: "
+                f"{len(ids)} of the {len(ids) + len(missing)} contacts exist; name only those "
+                "to go ahead."
+            )
+        if add:
+            client.activities.add_list_memberships([found["list_id"]], contact_ids=ids)
+        else:
+            client.activities.remove_list_memberships([found["list_id"]], contact_ids=ids)
     verb, prep = ("Added", "to") if add else ("Removed", "from")
     _console.out().print(
-        _console.escape(f"{verb} {len(ids)} contact(s) {prep} {found.get('name')!r}.")
+        _console.escape(
+            f"{verb} {_console.plural(len(ids), 'contact')} {prep} {found.get('name')!r}."
+        )
     )
-    if missing:
-        hint = " (import them first: `ctct contacts import FILE --list NAME`)" if add else ""
-        raise InputError(f"No contact with email {', '.join(missing)}{hint}.")
 
 
 @lists.command("add")

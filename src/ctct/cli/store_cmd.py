@@ -1,5 +1,7 @@
 """``ctct store``: set up and inspect the token store.
 
+``new-key`` makes a store key (to a 0600 file; printed only with ``--stdout``);
+``rekey`` re-encrypts every record under the first configured key.
 ``init`` / ``upgrade`` create or upgrade a PostgreSQL store's schema (safe when several
 replicas run them at once; run them with a role that may create tables). SQLite files
 are created on first use and Redis needs no schema, so for those they only check.
@@ -7,11 +9,12 @@ Other commands never change a schema: they report "schema missing or old".
 
 ``migrate --to URL`` moves every grant to another store and leaves "moved to"
 tombstones behind (``ctct.stores.migrate``): a process still using the old store then
-fails with exit 17 naming the new one.
+fails with exit 19 naming the new one.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -74,6 +77,82 @@ def upgrade(store_url: str | None) -> None:
     _schema(store_url, "upgrade")
 
 
+@store.command("new-key")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the key to this file, created with mode 0600 (never overwritten).  "
+    "[default: store.key in the user config directory, the file ctct reads by itself]",
+)
+@click.option(
+    "--stdout",
+    "to_stdout",
+    is_flag=True,
+    help="Print the key instead of writing a file (it is a secret: mind your terminal "
+    "and shell history).",
+)
+def new_key(out: Path | None, to_stdout: bool) -> None:
+    """Make a new random store key (32 bytes, base64url).
+
+    Use it as CTCT_STORE_KEY, or CTCT_STORE_KEY_FILE=FILE. To rotate keys, see
+    docs/cli.md (add it as the second key everywhere, make it first, `ctct store
+    rekey`, drop the old one). With --stdout, this and `ctct auth token` are the only
+    commands that print a secret.
+    """
+    import sys
+
+    from ctct.stores import default_key_file, generate_key, write_key_file
+
+    if to_stdout:
+        if out is not None:
+            raise click.UsageError("Choose one: --out FILE or --stdout.")
+        sys.stdout.write(generate_key() + "\n")
+        sys.stdout.flush()
+        return
+    path = out if out is not None else default_key_file()
+    write_key_file(path)
+    click.echo(f"Wrote a new store key to {path} (mode 0600).", err=True)
+    if out is not None:
+        click.echo(f"Use it with CTCT_STORE_KEY_FILE={path}, or add it to CTCT_STORE_KEY.")
+    else:
+        click.echo("ctct reads this file when CTCT_STORE_KEY and CTCT_STORE_KEY_FILE are unset.")
+
+
+@store.command("rekey")
+@_STORE_OPTION
+def rekey(store_url: str | None) -> None:
+    """Re-encrypt every record under the first configured store key.
+
+    Run it once after making the new key the first one on every host
+    (CTCT_STORE_KEY=new,old); when it reports, the old key can be dropped.
+    """
+    from ctct.errors import StoreError
+    from ctct.stores import RecordUnreadable, open_store
+    from ctct.stores import rekey as rekey_store
+    from ctct.stores.urls import redact_url
+
+    with open_store((store_url or "sqlite://").strip()) as opened:
+        info = opened.describe()
+        if info.encryption is None:
+            raise ConfigError(
+                "No store key is configured, so there is nothing to encrypt with: set "
+                "CTCT_STORE_KEY=new,old (or CTCT_STORE_KEY_FILE), new key first."
+            )
+        total = len(opened.keys())
+        try:
+            rewritten = rekey_store(opened)
+        except RecordUnreadable as error:
+            raise StoreError(
+                f"Stopped re-encrypting: {error.message}. Records already re-encrypted stay "
+                "so; add the missing key after the first one and run `ctct store rekey` again."
+            ) from None
+    click.echo(
+        f"Re-encrypted {rewritten} of {total} records in {redact_url(info.location)} with the "
+        f"first store key ({info.encryption}); the others already used it. No record needs "
+        "the older keys now: drop them once every host has the new key first."
+    )
+
+
 @store.command("migrate")
 @_STORE_OPTION
 @click.option(
@@ -84,7 +163,7 @@ def upgrade(store_url: str | None) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was moved as JSON on stdout.")
 def migrate(store_url: str | None, target_url: str, as_json: bool) -> None:
-    """Move every grant to another store; the old one then redirects (exit 17) to it.
+    """Move every grant to another store; the old one then redirects (exit 19) to it.
 
     Each grant is copied under its lease in both stores, with its account state; the
     source keeps a "moved to" tombstone. Safe to run again (already moved grants are

@@ -14,6 +14,11 @@ it), sync and async, reporting progress through one ``on_event`` callable::
         result = login.device()          # or .browser(), .paste(ask), .import_tokens(rt)
     print(result.granted_scopes)
 
+Without an ``on_event``, a ``Login`` shows the person what to do on stderr, as
+``ctct auth login`` does (``EventPrinter``: the device code and URL,
+the QR code when stderr is a terminal); ``show=False`` makes it silent, ``show=True``
+shows it beside ``on_event``.
+
 Flows:
 
 * ``Login.device()`` - RFC 8628; works from any machine (the person approves on a phone).
@@ -57,6 +62,7 @@ from ctct.flows._gate import login_lock_key
 from ctct.flows._login import DEFAULT_BROWSER_TIMEOUT, Login
 from ctct.flows._qr import qr_text
 from ctct.flows._run import Opener
+from ctct.flows._show import EventPrinter
 from ctct.flows.web import WebDone, WebLogin, WebStart
 
 __all__ = [
@@ -68,6 +74,7 @@ __all__ = [
     "BrowserEnvironment",
     "DeviceCodeIssued",
     "EventHandler",
+    "EventPrinter",
     "FlowChoice",
     "FlowName",
     "Login",

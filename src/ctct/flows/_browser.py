@@ -28,7 +28,9 @@ def browser_flow(
     *,
     timeout: float,
 ) -> Flow[LoginResult]:
-    opened = yield OpenBrowser(request.url)
+    # The browser gets our loopback start address, which redirects once to the
+    # authorization URL: its state and PKCE challenge never reach a command line.
+    opened = yield OpenBrowser(receiver.serve_start(request.url))
     yield Emit(AuthorizationUrlReady(request.url, request.redirect_uri, "browser", bool(opened)))
     yield Emit(WaitingForCallback(request.redirect_uri, timeout))
     query = yield AwaitCallback(receiver, timeout)

@@ -12,6 +12,7 @@ from ctct._oauth_requests import ClientCredentials
 from ctct._provider import Provider
 from ctct._redact import NOTHING, Held, server_text
 from ctct._tokens import TokenSet
+from ctct._wording import duration
 from ctct.errors import TransientProviderError
 from ctct.flows._events import FlowName, LoginCompleted, LoginResult, ScopesDiffer
 from ctct.flows._run import Emit, Flow, Save, Sleep, TakeRate, Verify
@@ -67,8 +68,9 @@ def take_rate(ctx: FlowContext, *, max_wait: float | None = None) -> Flow[None]:
             return
         if waited + wait > limit:
             raise TransientProviderError(
-                f"The token endpoint's rate limit kept this login waiting more than {limit:g} s "
-                "(other processes of this app are using it heavily); try again.",
+                "The token endpoint's rate limit kept this login waiting more than "
+                f"{duration(limit)} (other processes of this app are using it heavily); "
+                "try again.",
                 code="rate_limited",
             )
         waited += wait

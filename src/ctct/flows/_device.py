@@ -3,8 +3,8 @@
 The person sees a user code and a URL (``DeviceCodeIssued``) and approves on any
 device; meanwhile the flow polls the token endpoint:
 
-* first poll one ``interval`` after the code was issued, then one ``interval`` after
-  each answer;
+* first poll one ``interval`` after the code was issued (at once for an emulator's
+  profile, ``Provider.device_poll_at_once``), then one ``interval`` after each answer;
 * ``slow_down`` adds 5 seconds to the interval for good (RFC 8628 3.5);
 * a transient failure (429, 5xx, timeout, network) doubles it, up to a minute;
 * every poll first takes a slot in the shared token-endpoint bucket (CC: 1/second
@@ -25,6 +25,7 @@ from ctct._oauth_requests import (
     parse_device_authorization_response,
     parse_device_poll_response,
 )
+from ctct._wording import duration
 from ctct.errors import CtctError, FlowTimedOut
 from ctct.flows._common import FlowContext, finish, take_rate
 from ctct.flows._events import DeviceCodeIssued, LoginResult, PollingSlowedDown
@@ -54,7 +55,9 @@ def device_flow(ctx: FlowContext, *, timeout: float | None = None) -> Flow[Login
     expiry_first = timeout is None or device.expires_at <= started + timeout
     deadline = device.expires_at if timeout is None else min(device.expires_at, started + timeout)
     interval = device.interval
-    last_poll = started
+    # A real provider answers a poll before the first interval with slow_down (+5 s for
+    # good); an emulator measures only between polls, so its first poll goes at once.
+    last_poll = started - interval if ctx.provider.device_poll_at_once else started
     while True:
         next_poll = last_poll + interval
         if next_poll > deadline:
@@ -62,7 +65,7 @@ def device_flow(ctx: FlowContext, *, timeout: float | None = None) -> Flow[Login
                 raise FlowTimedOut(
                     f"The device code {device.user_code} expired before the login was "
                     "approved: start the login again and approve it within "
-                    f"{device.expires_at - started:g} s.",
+                    f"{duration(device.expires_at - started)}.",
                     code="expired_token",
                 )
             raise FlowTimedOut(

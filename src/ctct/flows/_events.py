@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ctct._tokens import TokenSet
+from ctct._wording import duration
 
 FlowName = Literal["device", "browser", "paste", "import", "web"]
 
@@ -45,7 +46,7 @@ class WaitingForOtherLogin:
     def message(self) -> str:
         return (
             f"Another login for profile {self.profile!r} is in progress; waiting up to "
-            f"{self.timeout:g} s for it to finish."
+            f"{duration(self.timeout)} for it to finish."
         )
 
 

@@ -17,6 +17,7 @@ import anyio.to_thread
 
 from ctct._manager import TokenManager
 from ctct._tokens import TokenSet
+from ctct._wording import duration
 from ctct.errors import FlowError, StoreError
 from ctct.flows._events import LoginEvent, OtherLoginFinished, WaitingForOtherLogin
 from ctct.stores import GrantKey, StoreLock, StoreLockTimeout
@@ -122,6 +123,6 @@ class LoginGate:
     def _busy(self) -> FlowError:
         return FlowError(
             f"Another login for profile {self.profile!r} is in progress and did not finish "
-            f"within {self.timeout:g} s. Finish or stop it, then try again.",
+            f"within {duration(self.timeout)}. Finish or stop it, then try again.",
             code="login_in_progress",
         )

@@ -31,7 +31,7 @@ from ctct.flows._code import (
     authorization_request,
     uses_pkce,
 )
-from ctct.flows._common import FlowContext
+from ctct.flows._common import DEFAULT_MAX_RATE_WAIT, FlowContext
 from ctct.flows._device import device_flow
 from ctct.flows._events import (
     EventHandler,
@@ -44,6 +44,7 @@ from ctct.flows._events import (
 from ctct.flows._gate import DEFAULT_WAIT, LoginGate
 from ctct.flows._loopback import LoopbackReceiver
 from ctct.flows._run import AskAsync, AskSync, Flow, Io, Opener, arun, run
+from ctct.flows._show import EventPrinter, shown
 from ctct.stores import Store
 
 DEFAULT_BROWSER_TIMEOUT: Final = 300.0
@@ -56,7 +57,10 @@ class Login:
     ``device()``, ``browser()``, ``paste(ask)`` and ``import_tokens(...)`` (and their
     ``a``-prefixed async twins) each return a ``LoginResult`` once the grant is stored.
     ``offline_access`` is always requested. ``on_event`` receives ``LoginEvent`` objects
-    (user code, URLs, waiting, scope differences) for the caller to show.
+    (user code, URLs, waiting, scope differences) for the caller to show. Without one, the
+    person sees them on stderr as ``ctct auth login`` shows them (the device code, its URL
+    and, on a terminal, a QR code); ``show`` forces that display on (``True``, beside
+    ``on_event``) or off (``False``: a silent login).
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class Login:
         scopes: Iterable[str] | None = None,
         redirect_uri: str | None = None,
         on_event: EventHandler | None = None,
+        show: bool | None = None,
         pkce: PkceChoice = None,
         verify: bool = True,
         wait_for_other_login: float = DEFAULT_WAIT,
@@ -91,6 +96,12 @@ class Login:
         provider = manager.provider
         self.scopes = requested_scopes(scopes, provider.default_scopes, provider.offline_scope)
         self.redirect_uri = redirect_uri or DEFAULT_REDIRECT_URI
+        # What the person sees (the CLI's display); closed when each flow ends, which
+        # stops a device login's live countdown.
+        self._printer: EventPrinter | None = None
+        if show or (show is None and on_event is None):
+            self._printer = EventPrinter(manager.clock)
+            on_event = shown(self._printer, on_event)
         self.on_event = on_event
         self.pkce = pkce
         self.wait_for_other_login = wait_for_other_login
@@ -245,7 +256,7 @@ class Login:
             previous = self.manager.tokens()
             self.manager.save(tokens)
             try:
-                refreshed = self.manager.refresh(force=True)
+                refreshed = self._refresh_within_rate_limit()
                 self._check_import(refreshed)
             except BaseException:
                 self._restore(previous)
@@ -253,6 +264,33 @@ class Login:
         finally:
             gate.exit()
         return self._imported_result(refreshed)
+
+    def _refresh_within_rate_limit(self) -> TokenSet:
+        """The import's verifying refresh, waiting out the token endpoint's 429s (the
+        token may come from a login made elsewhere a moment ago, which our shared bucket
+        never saw). A 429 is refused unread, so the refresh token is still unused."""
+        waited = 0.0
+        while True:
+            try:
+                return self.manager.refresh(force=True)
+            except TransientProviderError as error:
+                wait = _rate_wait(error, waited)
+                if wait is None:
+                    raise
+            self._sleep(wait)
+            waited += wait
+
+    async def _arefresh_within_rate_limit(self) -> TokenSet:
+        waited = 0.0
+        while True:
+            try:
+                return await self.manager.arefresh(force=True)
+            except TransientProviderError as error:
+                wait = _rate_wait(error, waited)
+                if wait is None:
+                    raise
+            await self._asleep(wait)
+            waited += wait
 
     async def aimport_tokens(
         self,
@@ -267,7 +305,7 @@ class Login:
             previous = await anyio.to_thread.run_sync(self.manager.tokens)
             await anyio.to_thread.run_sync(self.manager.save, tokens)
             try:
-                refreshed = await self.manager.arefresh(force=True)
+                refreshed = await self._arefresh_within_rate_limit()
                 self._check_import(refreshed)
             except BaseException:
                 await anyio.to_thread.run_sync(self._restore, previous)
@@ -374,6 +412,7 @@ class Login:
                 return self._reused(flow, other)
             return run(make(), self._io(**extra))
         finally:
+            self._end_display()
             gate.exit()
 
     async def _alocked(
@@ -386,7 +425,12 @@ class Login:
                 return self._reused(flow, other)
             return await arun(make(), self._io(**extra))
         finally:
+            self._end_display()
             gate.exit()
+
+    def _end_display(self) -> None:
+        if self._printer is not None:
+            self._printer.close()
 
     def _sync_http(self) -> httpx2.Client:
         if self._http is None:
@@ -441,3 +485,13 @@ class Login:
 
     def __repr__(self) -> str:
         return f"Login(profile={self.profile!r}, scopes={list(self.scopes)!r})"
+
+
+def _rate_wait(error: TransientProviderError, waited: float) -> float | None:
+    """How long to wait before trying a throttled refresh again; None: give up (not a
+    429, or ``DEFAULT_MAX_RATE_WAIT`` spent)."""
+    wait: float | None = max(0.1, 1.0 if error.retry_after is None else error.retry_after)
+    # Only a 429 is refused unread: after a 5xx or a timeout the provider may have rotated
+    # the token, and sending the old one again could look like reuse (grant revoked).
+    wait = wait if error.rate_limited else None
+    return wait if wait is not None and waited + wait <= DEFAULT_MAX_RATE_WAIT else None

@@ -8,12 +8,20 @@
   page it shows tells the truth (connected, or what went wrong);
 * never logs a request line: it carries the authorization code;
 * one thread per connection, each with a socket timeout, so a browser's idle
-  pre-connection cannot block the real request.
+  pre-connection cannot block the real request;
+* serves the login's start address (``start_url``, a random path): the browser is
+  opened there, not at the authorization URL, because a browser's command line is
+  readable by every local user and the authorization URL carries the ``state`` (with
+  it, a callback carrying someone else's code would be accepted: their account planted
+  in our store) and the PKCE challenge. The start address redirects to the
+  authorization URL once; a second fetch means someone else read it too, so it aborts
+  the login (the waiting flow raises ``FlowError`` ``start_reused``).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import threading
 import time
@@ -23,7 +31,8 @@ from urllib.parse import urlsplit
 
 import anyio
 
-from ctct.errors import ConfigError, FlowTimedOut
+from ctct._wording import duration
+from ctct.errors import ConfigError, FlowError, FlowTimedOut
 from ctct.flows._pages import ABANDONED, PAGE_HEADERS, Page
 
 RESPONSE_WAIT: Final = 120.0
@@ -64,6 +73,10 @@ class LoopbackReceiver:
         self._slot: _Slot | None = None
         self._arrived = threading.Event()
         self._closed = False
+        self.start_path = "/start/" + secrets.token_urlsafe(18)
+        self._target: str | None = None
+        self._start_fetches = 0
+        self._aborted: FlowError | None = None
         try:
             self._server = _Server((_LOOPBACK_HOST, bind_port), _Handler, self)
         except OSError as exc:
@@ -75,6 +88,7 @@ class LoopbackReceiver:
             ) from None
         self.port: int = self._server.server_address[1]
         self.redirect_uri = f"http://{_LOOPBACK_HOST}:{self.port}{self.path}"
+        self.start_url = f"http://{_LOOPBACK_HOST}:{self.port}{self.start_path}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -83,15 +97,32 @@ class LoopbackReceiver:
         )
         self._thread.start()
 
+    def serve_start(self, authorization_url: str) -> str:
+        """Make ``start_url`` redirect (once) to ``authorization_url``; return it."""
+        self._target = authorization_url
+        return self.start_url
+
     # -- called by the handler threads ------------------------------------------------
 
     def _claim(self, query: str) -> _Slot | None:
         with self._lock:
-            if self._slot is not None or self._closed:
+            if self._slot is not None or self._closed or self._aborted is not None:
                 return None
             self._slot = _Slot(query)
         self._arrived.set()
         return self._slot
+
+    def _start(self) -> str | None:
+        """The authorization URL for the first fetch of the start address; None for any
+        later one, which aborts the login (see the module docstring)."""
+        with self._lock:
+            self._start_fetches += 1
+            if self._start_fetches == 1 and self._target is not None:
+                return self._target
+            if self._slot is None and self._aborted is None:
+                self._aborted = _start_reused()
+        self._arrived.set()
+        return None
 
     # -- called by the flow's driver --------------------------------------------------
 
@@ -99,8 +130,7 @@ class LoopbackReceiver:
         """The callback's query string; ``FlowTimedOut`` after ``timeout`` seconds."""
         if not self._arrived.wait(timeout):
             raise self._timed_out(timeout)
-        assert self._slot is not None
-        return self._slot.query
+        return self._answer()
 
     async def await_(self, timeout: float) -> str:
         """``wait`` for async code (cancellable)."""
@@ -109,6 +139,11 @@ class LoopbackReceiver:
             if time.monotonic() >= deadline:
                 raise self._timed_out(timeout)
             await anyio.sleep(0.05)
+        return self._answer()
+
+    def _answer(self) -> str:
+        if self._aborted is not None:
+            raise self._aborted
         assert self._slot is not None
         return self._slot.query
 
@@ -145,11 +180,21 @@ class LoopbackReceiver:
     @staticmethod
     def _timed_out(timeout: float) -> FlowTimedOut:
         return FlowTimedOut(
-            f"No answer from the browser within {timeout:g} s, so the login was not "
+            f"No answer from the browser within {duration(timeout)}, so the login was not "
             "completed. Run it again and approve in the browser, or use the paste flow "
             "(--no-browser) or the device flow.",
             code="timeout",
         )
+
+
+def _start_reused() -> FlowError:
+    return FlowError(
+        "Warning: the login's start address was opened twice, so another program or user "
+        "on this machine may have read it from the browser's command line; this login was "
+        "stopped and nothing was stored. Run it again, or use the device flow (--device) "
+        "or the paste flow (--no-browser), which put nothing on a command line.",
+        code="start_reused",
+    )
 
 
 def _not_loopback(redirect_uri: str) -> ConfigError:
@@ -180,6 +225,15 @@ class _Server(ThreadingHTTPServer):
         self.server_address = self.socket.getsockname()[:2]
 
 
+_START_REUSED: Final = Page(
+    410,
+    "Login stopped",
+    "This login's address was opened more than once, so it was stopped for safety. Start "
+    "the login again from the terminal.",
+    False,
+)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     timeout = 15  # seconds a connection may stay silent (browsers pre-connect)
@@ -190,6 +244,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         receiver = self.server.receiver
         path, _, query = self.path.partition("?")
+        if path == receiver.start_path:
+            target = receiver._start()
+            if target is None:
+                self._send(_START_REUSED)
+            else:
+                self._redirect(target)
+            return
         if path != receiver.path:
             self._send(Page(404, "Not found", "This address is not part of the login.", False))
             return
@@ -207,6 +268,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(Page(405, "Method not allowed", "Only GET is used here.", False))
 
     do_PUT = do_DELETE = do_PATCH = do_POST
+
+    def _redirect(self, location: str) -> None:
+        try:
+            self.send_response(303)
+            self.send_header("Location", location)
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Referrer-Policy", "no-referrer")
+            self.send_header("Content-Length", "0")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.flush()
+        except OSError:
+            pass
+        self.close_connection = True
 
     def _send(self, page: Page) -> None:
         body = page.html()

@@ -107,17 +107,25 @@ class CookieSigner:
     def verify(self, value: str) -> str:
         """The login id in a signed value; ``FlowError`` if it is not one we signed."""
         login_id, dot, mac = value.partition(".")
-        if not dot or not login_id or not hmac.compare_digest(mac, self._mac(login_id)):
-            raise FlowError(
-                "The login cookie is not valid (tampered with, or signed with another key): "
-                "start the login again.",
-                code="bad_cookie",
-            )
+        # We sign only ASCII (and compare_digest raises TypeError on non-ASCII text, which
+        # would be a 500): anything else is a cookie we did not write.
+        if not value.isascii() or not dot or not login_id:
+            raise _bad_cookie()
+        if not hmac.compare_digest(mac, self._mac(login_id)):
+            raise _bad_cookie()
         return login_id
 
     def _mac(self, login_id: str) -> str:
         digest = hmac.new(self._key, _COOKIE_CONTEXT + login_id.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _bad_cookie() -> FlowError:
+    return FlowError(
+        "The login cookie is not valid (tampered with, or signed with another key): "
+        "start the login again.",
+        code="bad_cookie",
+    )
 
 
 class RedirectAllowList:

@@ -40,6 +40,7 @@ from ctct._oauth_requests import ClientCredentials
 from ctct._provider import Provider
 from ctct._secret import Secret
 from ctct._settings import Settings
+from ctct._wording import duration
 from ctct.errors import ConfigError, FlowError
 from ctct.flows._code import (
     PkceChoice,
@@ -263,7 +264,7 @@ class WebLogin:
     def _pending(self, data: bytes | None) -> PendingWebLogin:
         if data is None:
             raise FlowError(
-                f"This login expired (after {self.ttl:g} s) or was already completed: start "
+                f"This login expired (after {duration(self.ttl)}) or was already completed: start "
                 "it again from the app.",
                 code="expired_login",
             )

@@ -54,6 +54,9 @@ class Result:
     outcome: str  # ok, skipped, transient, rejected, app_error, stopped, gone, unconfigured
     next_due: float | None
     trigger: str = "access"
+    # This replica's refresh was answered and saved, whatever came after it: the
+    # attempts counter must match the token endpoint's own count of successes.
+    saved: bool = False
 
 
 class Refresher:
@@ -120,7 +123,8 @@ class Refresher:
         except StoreError as error:
             log.warning("keeping %s: the store failed: %s", key.profile, error.message)
             result = Result("transient", self.clock() + self._backoff(key), "now")
-        self.metrics.refresh_attempts.labels(_result_label(result.outcome), result.trigger).inc()
+        label = "ok" if result.saved else _result_label(result.outcome)
+        self.metrics.refresh_attempts.labels(label, result.trigger).inc()
         if result.outcome in ("ok", "transient", "rejected", "app_error"):
             self.metrics.refresh_duration.observe(time.monotonic() - started)
         return result
@@ -193,15 +197,16 @@ class Refresher:
             self._set_state(key, wanted, shed_reason, now)
             if previous in (State.APP_ERROR, State.AT_RISK, State.NEEDS_LOGIN):
                 events.emit(self.store, "recovered", key, now, {"previous": previous.value})
+        saved = "saved" in marks
         replanned = self.plan(key, fresh, app, after)
         if replanned is None:
-            return Result("rejected", None, trigger)
+            return Result("rejected", None, trigger, saved=saved)
         if replanned.at <= after + EARLY:
             # Nothing newer could be had (the engine is backing off): try again later.
-            return Result("transient", after + self._backoff(key), trigger)
+            return Result("transient", after + self._backoff(key), trigger, saved=saved)
         # "ok" only when this replica's refresh was answered and saved ("saved" mark);
         # otherwise another holder's refresh satisfied it.
-        return Result("ok" if "saved" in marks else "skipped", replanned.at, trigger)
+        return Result("ok" if saved else "skipped", replanned.at, trigger, saved=saved)
 
     def _count(self, error: CtctError | None, marks: list[str]) -> None:
         if "conflict" in marks:

@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Final, Literal
 
-from ctct._jwt import peek_claims
+from ctct._peek import peek_claims
 from ctct._refresh import decode
 from ctct.errors import StoreError
 from ctct.flows._common import sanitize

@@ -492,7 +492,7 @@ def fetch_summary(
     try:
         manager.save(tokens)
         with Client(manager, rate_store=store) as client:
-            summary = client.account.summary()
+            summary: dict[str, Any] = {**client.account.summary()}
     except CtctError as error:
         log.warning(
             "the account summary of %s could not be read: %s",

@@ -3,7 +3,7 @@
 ``open_store(url)`` picks the backend from a URL:
 
 - ``sqlite://`` (default): ``<user state dir>/ctct/tokens.db``
-- ``sqlite:///abs/path/tokens.db``: that file
+- ``sqlite:///abs/path/tokens.db``: that file (``sqlite:////abs/path/tokens.db`` too)
 - ``memory://``: a private in-process store; ``memory://NAME``: shared in this process
 - ``postgresql://user@host/db?schema=ctct``: a PostgreSQL schema (``ctct[postgres]``)
 - ``redis://host:6379/0?prefix=ctct``, ``rediss://...``: a Redis server (``ctct[redis]``)
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 from ctct.errors import ConfigError, StoreError
 from ctct.stores.base import (
@@ -31,6 +30,7 @@ from ctct.stores.base import (
     Lease,
     LeaseLost,
     Record,
+    RecordUnreadable,
     Store,
     StoreConflict,
     StoreCorrupt,
@@ -51,6 +51,7 @@ from ctct.stores.keys import (
 from ctct.stores.memory import MemoryState, MemoryStore
 from ctct.stores.sealed import SealedStore
 from ctct.stores.sqlite import SqliteStore, default_path
+from ctct.stores.urls import sqlite_path
 
 __all__ = [
     "AccountState",
@@ -66,6 +67,7 @@ __all__ = [
     "MemoryState",
     "MemoryStore",
     "Record",
+    "RecordUnreadable",
     "SealedStore",
     "SqliteStore",
     "Store",
@@ -89,7 +91,8 @@ __all__ = [
 ]
 
 URL_FORMS = (
-    "sqlite:// (the default file), sqlite:///absolute/path.db, memory://, memory://NAME, "
+    "sqlite:// (the default file), sqlite:///absolute/path.db (or sqlite:////absolute/"
+    "path.db), memory://, memory://NAME, "
     "postgresql://user@host/db, redis://host:6379/0 or rediss://host:6380/0"
 )
 
@@ -116,12 +119,7 @@ def open_store(
         raise ConfigError("the store URL has no scheme; use " + URL_FORMS)
     scheme = scheme.lower()
     if scheme == "sqlite":
-        if rest and not rest.startswith("/"):
-            raise ConfigError(
-                f"store URL {text!r}: the SQLite path must be absolute, as in "
-                "sqlite:///absolute/path.db (three slashes)"
-            )
-        path = Path(rest) if rest else default_path()
+        path = sqlite_path(text) or default_path()
         provider = key_provider if key_provider is not None else default_key_provider
         return SqliteStore(path, provider(), clock)
     if scheme == "memory":

@@ -47,6 +47,23 @@ class StoreCorrupt(StoreError):
     """The store's file or a record in it is not in a format ctct wrote."""
 
 
+class RecordUnreadable(StoreCorrupt):
+    """One grant's record cannot be read (encrypted with a key that is not configured,
+    altered, or copied from another profile); the other records are not affected. The
+    message names the commands that replace or remove just this record."""
+
+
+def unreadable_fix(profile: str | None) -> str:
+    """How to get out of an unreadable record of ``profile`` (None: the one selected)."""
+    import shlex
+
+    flag = "" if profile in (None, "default") else f" --profile {shlex.quote(profile)}"
+    return (
+        f"replace it with `ctct auth login --force{flag}`, or remove just this record with "
+        f"`ctct auth logout --local --force{flag}` (other profiles are not touched)"
+    )
+
+
 class LeaseLost(StoreError):
     """A lease expired and was taken over (or released) before its holder renewed it."""
 
@@ -56,7 +73,7 @@ class LeaseLost(StoreError):
 class StoreMoved(StoreError):
     """The grant was moved to another store (``ctct store migrate``): use that one."""
 
-    exit_code = 17
+    exit_code = 19
 
 
 @dataclass(frozen=True, order=True)
@@ -88,7 +105,11 @@ class GrantKey:
         return hashlib.sha256(self.context).hexdigest()
 
     def __str__(self) -> str:
-        return f"profile {self.profile!r} (issuer {self.issuer}, client {self.client_id})"
+        # For messages: the provider's readable name, never the internal issuer key.
+        from ctct._cc import provider_label
+
+        where = provider_label(self.issuer.removeprefix("login:"))
+        return f"profile {self.profile!r} ({where}, client {self.client_id})"
 
 
 def once_context(namespace: str, id: str) -> bytes:

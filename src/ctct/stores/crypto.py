@@ -21,13 +21,14 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING
 
 from ctct.errors import ConfigError, StoreError
-from ctct.stores.base import StoreCorrupt
+from ctct.stores.base import GrantKey, RecordUnreadable, StoreCorrupt, unreadable_fix
 from ctct.stores.files import private_dir
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 MAGIC = b"CTS"
 FORMAT_PLAIN = 0
@@ -117,7 +118,11 @@ class Sealer:
 
     def __init__(self, config: KeyConfig) -> None:
         self.config = config
-        self._ciphers = {key_id(key): AESGCM(key) for key in config.keys}
+        self._ciphers: dict[bytes, AESGCM] = {}
+        if config.keys:  # cryptography is imported only when there is a key
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            self._ciphers = {key_id(key): AESGCM(key) for key in config.keys}
         self._current = key_id(config.keys[0]) if config.keys else None
 
     @property
@@ -138,13 +143,21 @@ class Sealer:
             return envelope[:_HEADER] == MAGIC + bytes([FORMAT_PLAIN])
         return envelope[: _HEADER + KEY_ID_BYTES] == MAGIC + bytes([FORMAT_AESGCM]) + self._current
 
-    def open(self, envelope: bytes, context: bytes, *, what: object) -> bytes:
-        """Return the plaintext; ``str(what)`` names the record in errors (never its content)."""
+    def open(
+        self, envelope: bytes, context: bytes, *, what: object, allow_plain: bool = False
+    ) -> bytes:
+        """Return the plaintext; ``str(what)`` names the record in errors (never its content).
+
+        With a key configured, a plaintext envelope is refused unless ``allow_plain``
+        (``rekey``, adopting records written before the key): anyone who can write the
+        store could plant one, e.g. another account's grant, and it would be served.
+        """
         if envelope[: len(MAGIC)] != MAGIC or len(envelope) < _HEADER:
-            raise StoreCorrupt(f"the stored record for {what} is not in ctct's format")
+            raise _unreadable(what, f"the stored record for {what} is not in ctct's format")
         fmt = envelope[len(MAGIC)]
         if fmt == FORMAT_PLAIN:
-            # Written before a key was configured: readable; the next save encrypts it.
+            if self._ciphers and not allow_plain:
+                raise _unreadable(what, _plain_refused(what))
             return envelope[_HEADER:]
         if fmt != FORMAT_AESGCM:
             raise StoreCorrupt(
@@ -154,27 +167,48 @@ class Sealer:
         kid_end = _HEADER + KEY_ID_BYTES
         kid = envelope[_HEADER:kid_end]
         if len(envelope) < kid_end + NONCE_BYTES + 16:
-            raise StoreCorrupt(f"the stored record for {what} is truncated")
+            raise _unreadable(what, f"the stored record for {what} is truncated")
         if not self._ciphers:
-            raise StoreError(
+            raise _unreadable(
+                what,
                 f"the stored record for {what} is encrypted but no store key is configured: "
-                "set CTCT_STORE_KEY or CTCT_STORE_KEY_FILE to the key it was written with"
+                "set CTCT_STORE_KEY or CTCT_STORE_KEY_FILE to the key it was written with",
             )
         cipher = self._ciphers.get(kid)
         if cipher is None:
-            raise StoreError(
+            raise _unreadable(
+                what,
                 f"the stored record for {what} was encrypted with a store key that is not "
                 f"configured (key id {kid.hex()}); add that key after the current one "
-                "(CTCT_STORE_KEY=new,old) or log in again"
+                "(CTCT_STORE_KEY=new,old) if you still have it",
             )
         nonce = envelope[kid_end : kid_end + NONCE_BYTES]
+        from cryptography.exceptions import InvalidTag
+
         try:
             return cipher.decrypt(
                 nonce, envelope[kid_end + NONCE_BYTES :], envelope[:kid_end] + context
             )
         except InvalidTag:
-            raise StoreError(
+            raise _unreadable(
+                what,
                 f"the stored record for {what} cannot be decrypted: the store key does not "
-                "match it, or the record was altered or copied from another profile; "
-                "log in again to replace it"
+                "match it, or the record was altered or copied from another profile",
             ) from None
+
+
+def _plain_refused(what: object) -> str:
+    return (
+        f"the stored record for {what} is not encrypted, but a store key is configured: "
+        "ctct refuses it, as anyone who can write the store could have planted it (if you "
+        "wrote it before configuring the key, adopt and encrypt such records once with "
+        "python -c 'import ctct.stores as s; print(s.rekey(s.open_store()))')"
+    )
+
+
+def _unreadable(what: object, text: str) -> StoreError:
+    """A grant's record: ``RecordUnreadable`` naming the way out; other records (states,
+    events, single-use records) only say what is wrong."""
+    if isinstance(what, GrantKey):
+        return RecordUnreadable(f"{text}; {unreadable_fix(what.profile)}")
+    return StoreCorrupt(text)

@@ -7,8 +7,9 @@ Sources, first found wins:
 3. The default key file, ``<user config dir>/ctct/store.key``, if it exists (same rule).
 4. The system keyring (service ``ctct``, user ``store-key``), only if it answers within
    ``keyring_timeout`` seconds: keyrings hang on servers, in WSL and in containers, so it
-   is asked from a daemon thread that is abandoned on timeout. ``CTCT_STORE_KEYRING=0``
-   skips it.
+   is asked from a daemon thread that is abandoned on timeout. ``CTCT_KEYRING=0`` skips
+   it (as it does the client secret's entry; ``CTCT_STORE_KEYRING=0`` is its old name),
+   and so does a machine where no keyring backend could work (``ctct._keyring``).
 
 No key anywhere is allowed (records are stored unencrypted) and is reported by
 ``Store.describe()`` so ``status`` and ``doctor`` can warn.
@@ -17,22 +18,21 @@ No key anywhere is allowed (records are stored unencrypted) and is reported by
 from __future__ import annotations
 
 import os
-import stat
-import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ctct.errors import ConfigError
+from ctct import _keyring
+from ctct._private_file import read_private
 from ctct.stores.crypto import KeyConfig, parse_keys
 
 KeyProvider = Callable[[], KeyConfig]
 
 ENV_KEY = "CTCT_STORE_KEY"
 ENV_KEY_FILE = "CTCT_STORE_KEY_FILE"
-ENV_KEYRING = "CTCT_STORE_KEYRING"
-KEYRING_SERVICE = "ctct"
+ENV_KEYRING = _keyring.ENV
+KEYRING_SERVICE = _keyring.SERVICE
 KEYRING_USER = "store-key"
-KEYRING_TIMEOUT = 2.0
+KEYRING_TIMEOUT = _keyring.TIMEOUT
 NOT_ENCRYPTED_WARNING = (
     "records are stored unencrypted: set CTCT_STORE_KEY (or CTCT_STORE_KEY_FILE, or the "
     "keyring entry ctct/store-key) to a 32-byte base64url key"
@@ -41,9 +41,9 @@ NOT_ENCRYPTED_WARNING = (
 
 def default_key_file() -> Path:
     # Imported here: ``ctct auth token``'s fast path reads CTCT_STORE_KEY without it.
-    import platformdirs
+    from ctct._dirs import user_dir
 
-    return platformdirs.user_config_path("ctct") / "store.key"
+    return Path(user_dir("config")) / "store.key"
 
 
 def static_keys(*keys: str, source: str = "configured in code") -> KeyProvider:
@@ -60,49 +60,15 @@ def no_keys() -> KeyConfig:
 
 def read_key_file(path: Path) -> tuple[bytes, ...]:
     """Keys from ``path``; ``ConfigError`` if missing, not a file or readable by others."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise ConfigError(f"the store key file {path} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read the store key file {path}: {exc.strerror}") from None
-    try:
-        info = os.fstat(fd)  # of the opened file: no race with a swapped path
-        if not stat.S_ISREG(info.st_mode):
-            raise ConfigError(f"the store key file {path} is not a regular file")
-        if info.st_mode & 0o077:
-            raise ConfigError(
-                f"the store key file {path} is accessible by group or others "
-                f"(mode {stat.S_IMODE(info.st_mode):04o}); run: chmod 600 {path}"
-            )
-        text = os.read(fd, 64 * 1024).decode("utf-8", errors="replace")
-    finally:
-        os.close(fd)
+    text = read_private(path, "the store key file").decode("utf-8", errors="replace")
     return parse_keys(text, source=f"the store key file {path}")
 
 
-def ask_keyring(timeout: float) -> tuple[str | None, str | None]:
+def ask_keyring(
+    timeout: float, environ: Mapping[str, str] | None = None
+) -> tuple[str | None, str | None]:
     """``(password, warning)`` from the keyring; a missing or failing keyring is silent."""
-    done = threading.Event()
-    answer: list[str | None] = [None]
-
-    def lookup() -> None:
-        try:
-            import keyring  # imported here: loading backends can itself be slow
-
-            answer[0] = keyring.get_password(KEYRING_SERVICE, KEYRING_USER)
-        except Exception:  # no backend, locked, D-Bus errors: all mean "none"
-            answer[0] = None
-        finally:
-            done.set()
-
-    threading.Thread(target=lookup, name="ctct-keyring", daemon=True).start()
-    if not done.wait(timeout):
-        return None, (
-            f"the system keyring did not answer within {timeout:g} s and was not used; "
-            f"set {ENV_KEYRING}=0 to skip it, or use {ENV_KEY_FILE}"
-        )
-    return answer[0], None
+    return _keyring.get_password(KEYRING_USER, timeout=timeout, environ=environ)
 
 
 def resolve_keys(
@@ -123,9 +89,9 @@ def resolve_keys(
     default = key_file if key_file is not None else default_key_file()
     if default.exists():
         return KeyConfig(read_key_file(default), f"key file {default}")
-    if env.get(ENV_KEYRING, "").strip().lower() in {"0", "no", "off", "false"}:
+    if _keyring.switched_off(env):
         return KeyConfig()
-    password, warning = ask_keyring(keyring_timeout)
+    password, warning = ask_keyring(keyring_timeout, env)
     if password:
         keys = parse_keys(password, source=f"the keyring entry {KEYRING_SERVICE}/{KEYRING_USER}")
         return KeyConfig(keys, f"keyring ({KEYRING_SERVICE}/{KEYRING_USER})")

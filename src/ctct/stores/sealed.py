@@ -201,7 +201,11 @@ class SealedStore(ABC):
 
     def _open_state(self, key: GrantKey, raw: RawState) -> AccountState:
         code, reason, envelope, since = raw
-        detail = self.sealer.open(envelope, state_context(key), what=f"the state of {key}")
+        # States and events hold no grant; older plaintext ones stay readable after a
+        # key is configured (rekey does not rewrite them).
+        detail = self.sealer.open(
+            envelope, state_context(key), what=f"the state of {key}", allow_plain=True
+        )
         return AccountState(code, reason, detail, since)
 
     def load_state(self, key: GrantKey) -> AccountState | None:
@@ -226,7 +230,10 @@ class SealedStore(ABC):
     def _open_event(self, event: Event) -> Event:
         what = f"event {event.id}"
         return replace(
-            event, payload=self.sealer.open(event.payload, event_context(event.id), what=what)
+            event,
+            payload=self.sealer.open(
+                event.payload, event_context(event.id), what=what, allow_plain=True
+            ),
         )
 
     def claim_events(self, worker: str, *, limit: int, claim_for: float) -> list[Event]:
@@ -312,7 +319,9 @@ class SealedStore(ABC):
                 found = self.load_envelope(key)
                 if found is None or self.sealer.is_current(found[0]):
                     continue
-                plaintext = self.sealer.open(found[0], key.context, what=key)
+                # The one place a plaintext record is taken with a key configured: the
+                # operator runs rekey to encrypt records written before there was a key.
+                plaintext = self.sealer.open(found[0], key.context, what=key, allow_plain=True)
                 self.save_envelope(key, self.sealer.seal(plaintext, key.context), found[1])
                 rewritten += 1
         return rewritten

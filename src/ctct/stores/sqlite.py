@@ -8,7 +8,8 @@ upgrade. Connections are pooled (sqlite3 objects must not be used by two threads
 
 Privacy: the directory is created 0700 and the database, ``-wal`` and ``-shm`` files are
 created 0600 by us before SQLite opens them (SQLite gives files it creates later the
-database's mode), without touching the process umask.
+database's mode), without touching the process umask. Existing ones that are symbolic
+links, someone else's or open to group or others are refused (``ctct.stores.files``).
 
 Safety: a file that is not a ctct store - garbage, truncated, another application's
 database, a directory, unreadable - raises ``StoreCorrupt``/``StoreError`` naming the
@@ -50,7 +51,7 @@ from ctct.stores.base import (
     utc_day,
 )
 from ctct.stores.crypto import KeyConfig
-from ctct.stores.files import check_sqlite_file, create_private, private_dir
+from ctct.stores.files import check_companion_file, check_sqlite_file, private_dir
 from ctct.stores.leases import PolledLease
 from ctct.stores.locks import open_lock_file
 from ctct.stores.rate import next_daily, take_token
@@ -211,9 +212,9 @@ _FORKED_AWAY: list[sqlite3.Connection] = []
 
 def default_path() -> Path:
     """``<user state dir>/ctct/tokens.db`` (e.g. ``~/.local/state/ctct/tokens.db``)."""
-    import platformdirs
+    from ctct._dirs import user_dir
 
-    return platformdirs.user_state_path("ctct") / "tokens.db"
+    return Path(user_dir("state")) / "tokens.db"
 
 
 class SqliteStore(SealedStore):
@@ -252,9 +253,10 @@ class SqliteStore(SealedStore):
 
     def _open_files(self) -> None:
         private_dir(self.path.parent, self._warnings)
-        check_sqlite_file(self.path, self._warnings)
-        for suffix in ("-wal", "-shm"):
-            create_private(self.path.with_name(self.path.name + suffix))
+        check_sqlite_file(self.path)
+        for suffix, what in (("-wal", "write-ahead log"), ("-shm", "shared-memory file")):
+            companion = self.path.with_name(self.path.name + suffix)
+            check_companion_file(companion, f"the token store's {what}")
         private_dir(self.lock_dir, self._warnings)
 
     def _connect(self, *, durable: bool) -> sqlite3.Connection:
@@ -280,6 +282,7 @@ class SqliteStore(SealedStore):
                 raise self._corrupt(problem)
             if app_id == APPLICATION_ID:
                 self._check_schema(conn)
+                self._mark_encrypted(conn)
                 return
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if app_id != 0 or tables:
@@ -302,12 +305,25 @@ class SqliteStore(SealedStore):
                     )
                     conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 conn.execute("COMMIT")
+                self._mark_encrypted(conn)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
             raise self._translate(exc, "opening") from None
+
+    def _mark_encrypted(self, conn: sqlite3.Connection) -> None:
+        """Note in the file that a process with a store key uses it (``meta.encrypted``).
+
+        ``ctct auth token``'s fast path does not ask the keyring (too slow), so it serves
+        a plaintext record only from a store no keyed process has opened; otherwise it
+        leaves the record to the full CLI, which refuses plaintext under a key.
+        """
+        if not self.sealer.encrypting:
+            return
+        if conn.execute("SELECT 1 FROM meta WHERE key = 'encrypted'").fetchone() is None:
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('encrypted', '1')")
 
     def _check_schema(self, conn: sqlite3.Connection) -> None:
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
