@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ctct._tokens import TokenSet
     from ctct.stores import GrantKey
 
 RUNS = int(os.environ.get("CTCT_BENCH_RUNS", "21"))
@@ -103,8 +104,8 @@ def _save(env: dict[str, str], key: str | None, grant: GrantKey, data: bytes) ->
         store.save(grant, data, expected_version=None)
 
 
-def fresh_grant(profile: str) -> tuple[GrantKey, bytes, str]:
-    """A fresh grant as a login stores it: its key, its record and the access token."""
+def fresh_grant(profile: str) -> tuple[GrantKey, TokenSet, str]:
+    """A fresh grant as a login stores it: its key, its tokens and the access token."""
     from ctct._provider import Provider
     from ctct._secret import Secret
     from ctct._tokens import TokenSet
@@ -124,13 +125,13 @@ def fresh_grant(profile: str) -> tuple[GrantKey, bytes, str]:
         obtained_at=now,
         scopes=frozenset({"account_read", "contact_data", "offline_access"}),
     )
-    return GrantKey(profile, provider.storage_issuer, CLIENT_ID), tokens.to_json(), token
+    return GrantKey(profile, provider.storage_issuer, CLIENT_ID), tokens, token
 
 
 def _store_token(env: dict[str, str], profile: str, key: str | None) -> str:
     """Write a fresh grant the way a login would, into the store ``env`` selects."""
-    grant, data, token = fresh_grant(profile)
-    _save(env, key, grant, data)
+    grant, tokens, token = fresh_grant(profile)
+    _store(env, key, tokens, grant)
     return token
 
 

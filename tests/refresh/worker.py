@@ -2,8 +2,7 @@
 
 ``storm``: N threads call ``TokenManager.token()`` back to back until a deadline, and the
 worker prints one JSON line: calls, failures, distinct tokens, and how long after the
-start its slowest thread got its first token (``settled``). With ``--go-file`` it prints
-``ready`` and waits for that file (``[start, until]``); without it or ``--start-at`` it
+start its slowest thread got its first token (``settled``). Without ``--start-at`` it
 prints ``ready`` first and reads ``START UNTIL`` (its own clock's epoch seconds) from stdin.
 ``crash``: force refreshes in a loop (the parent SIGKILLs it at a random moment); each
 completed refresh appends the time from the response's last byte to the durable write.
@@ -21,7 +20,6 @@ import sys
 import threading
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from ctct._manager import TokenManager
 from ctct._oauth_requests import ClientCredentials
@@ -88,16 +86,7 @@ def storm(args: argparse.Namespace) -> None:
     settled: list[float] = []  # per thread: from the start to its first token
     lock = threading.Lock()
     with manager(args) as m:
-        if args.go_file:
-            # Say "ready" once connected, then wait for the start and end the parent
-            # writes (on a loaded machine, sixteen cold starts take a while).
-            m.store.load(m.key)
-            print("ready", flush=True)
-            go = Path(args.go_file)
-            while not go.exists():
-                time.sleep(0.005)
-            args.start_at, args.until = json.loads(go.read_text())
-        elif not args.start_at:
+        if not args.start_at:
             # Ready (the store reached, the grant read): the parent answers with the
             # start and end times once every worker is, so a slow start-up cannot
             # make a worker miss an expiry.
@@ -196,7 +185,6 @@ def main() -> None:
     parser.add_argument("--save-margin", type=float, default=5.0)
     parser.add_argument("--http-timeout", type=float, default=10.0)
     parser.add_argument("--via", default="", help="origin to reach the emulator through")
-    parser.add_argument("--go-file", default="", help="storm: [start_at, until] appear there")
     parser.add_argument("--profile", default="default")
     args = parser.parse_args()
     if args.mode == "login":

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from ctct.emulator.config import DEFAULT_CLIENT_ID
+from ctct.stores import no_keys, open_store
 from tests.servers import RedisServer, fresh_store
 
 EXPECTED = {
@@ -28,6 +29,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url, cleanup = fresh_store(
         request.param, tmp_path, lambda: request.getfixturevalue("redis_server")
     )
+    if request.param == "sqlite":
+        open_store(url, key_provider=no_keys).close()  # doctor reports a missing file as such
     # The local server trusts loopback and ignores it: the password only must not show.
     url = url.replace("postgresql://postgres@", "postgresql://postgres:hunter2-pw@")
     try:
