@@ -120,5 +120,6 @@ def test_api_and_lists_import_neither_the_jose_stack_nor_an_event_loop(
         if args[0] == "auth":
             found -= {"joserfc", "cryptography"}  # status verifies the token's signature
         assert not found, (args, sorted(found))
-    api = imported(cli, tmp_path, "api", "GET", "/account/summary")
-    assert not tops(api) & {"rich"}, "piped JSON needs no rich"
+    for args in (("api", "GET", "/account/summary"), ("lists", "list")):
+        piped = imported(cli, tmp_path, *args)
+        assert "rich" not in tops(piped), f"{args}: piped output needs no rich"
