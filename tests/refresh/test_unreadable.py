@@ -13,9 +13,9 @@ def test_a_login_replaces_an_unreadable_record_only_when_allowed(env: Env) -> No
     lost = static_keys(generate_key())
     with env.manager() as manager:
         first = env.login(manager)
+        record = manager.store.load(manager.key)
+        assert record is not None
         with open_store(env.store_url, key_provider=lost) as keyed:  # the key then lost
-            record = keyed.load(manager.key)
-            assert record is not None
             keyed.save(manager.key, first.to_json(), expected_version=record.version)
         with pytest.raises(RecordUnreadable, match="ctct auth login --force"):
             manager.tokens()

@@ -106,6 +106,19 @@ def test_rekey_without_a_key_or_with_one_missing_says_what_to_do(ctct: Run, tmp_
         host.save(GRANTS[0], b"grant", expected_version=None)
     plain = ctct("store", "rekey", "--store", url)
     assert plain.returncode == 3 and "CTCT_STORE_KEY=new,old" in plain.stderr
+    # Records written before there was a key: refused with a key, until rekey adopts them.
+    unkeyed = f"sqlite://{tmp_path}/unkeyed.db"
+    with open_store(unkeyed, key_provider=static_keys()) as before:
+        before.save(GRANTS[0], b"grant", expected_version=None)
+    with (
+        open_store(unkeyed, key_provider=static_keys(new)) as keyed,
+        pytest.raises(RecordUnreadable, match="ctct store rekey"),
+    ):
+        keyed.load(GRANTS[0])
+    adopted = ctct("store", "rekey", "--store", unkeyed, CTCT_STORE_KEY=new)
+    assert adopted.returncode == 0 and "Re-encrypted 1 of 1 records" in adopted.stdout
+    with open_store(unkeyed, key_provider=static_keys(new)) as keyed:
+        assert keyed.load(GRANTS[0]).data == b"grant"  # type: ignore[union-attr]
     missing = ctct("store", "rekey", "--store", url, CTCT_STORE_KEY=new)
     assert missing.returncode == 13, missing.stderr
     assert "add the missing key after the first one" in missing.stderr

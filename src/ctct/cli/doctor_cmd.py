@@ -293,8 +293,8 @@ class Doctor:
                     "encryption",
                     "warn",
                     "tokens are stored unencrypted",
-                    "set CTCT_STORE_KEY or CTCT_STORE_KEY_FILE (a key from "
-                    "`python -c 'import ctct.stores as s; print(s.generate_key())'`)",
+                    "run `ctct store new-key` (ctct then reads the key file it writes), or "
+                    "set CTCT_STORE_KEY or CTCT_STORE_KEY_FILE",
                 )
             else:
                 self.add("encryption", "ok", f"AES-256-GCM, key from {info.encryption}")
