@@ -136,10 +136,11 @@ def storm_seconds(url: str) -> tuple[float, int]:
         for worker in workers:  # every worker started and connected (cold starts are slow)
             assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
         start_at = max(time.time() + 0.5, tokens.expires_at + 0.2)  # the token has expired
-        reports = [
-            json.loads(w.communicate(f"{start_at} {start_at + 5}\n", timeout=120)[0].strip())
-            for w in workers
-        ]
+        for worker in workers:  # all of them, before waiting for any
+            assert worker.stdin is not None
+            worker.stdin.write(f"{start_at} {start_at + 5}\n")
+            worker.stdin.flush()
+        reports = [json.loads(w.communicate(timeout=120)[0].strip()) for w in workers]
         counts = server.emulator.counters.snapshot()["token_requests"]
     if any(r["failed"] or r["settled"] is None for r in reports):
         raise SystemExit(f"the storm on {url} had failures or late workers: {reports}")

@@ -170,11 +170,16 @@ def test_store_error_exit_13(cli: Cli, emu: EmulatorHandle) -> None:
     from ctct.stores import generate_key
 
     login(cli, emu)
-    result = cli.run("auth", "status", CTCT_STORE_KEY=generate_key())
-    assert result.returncode == 0  # an unencrypted record stays readable with a key
     encrypted_key = generate_key()
+    # With a key, an unencrypted record is refused (it could have been planted), and
+    # the message names the way to adopt records written before the key: rekey.
+    refused = cli.run("auth", "status", CTCT_STORE_KEY=encrypted_key)
+    assert refused.returncode == 13, refused.stderr
+    assert "ctct store rekey" in refused.stderr and TRACEBACK not in refused.stderr
+    rekeyed = cli.run("store", "rekey", CTCT_STORE_KEY=encrypted_key)
+    assert rekeyed.returncode == 0, rekeyed.stderr
     cli.env["CTCT_STORE_KEY"] = encrypted_key
-    login(cli, emu)  # now sealed with that key
+    assert cli.run("auth", "status").returncode == 0  # now sealed with that key
     wrong = cli.run("auth", "token", CTCT_STORE_KEY=generate_key())
     assert wrong.returncode == 13, wrong.stderr
     assert "store key" in wrong.stderr

@@ -200,3 +200,7 @@ def test_a_worker_on_the_old_store_fails_loudly(tmp_path: Path, postgres_url: st
     assert done.stdout == ""
     assert "moved to postgresql://postgres:**********@" in done.stderr
     assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
+    # Listing the old store says, grant by grant, where each went.
+    listed = ctct(tmp_path, "auth", "list", CTCT_STORE=source)
+    assert listed.stderr.count("was moved to postgresql://postgres:**********@") == 3
+    assert "hunter2" not in listed.stdout + listed.stderr
