@@ -122,6 +122,21 @@ def test_edge_store_urls_get_a_message_not_an_unexpected_error(
         assert "hunter2" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("auth", "token", "--min-valid", "nan"),
+        ("auth", "token", "--min-valid", "inf"),
+        ("auth", "login", "--device", "--timeout", "inf"),
+        ("emulator", "--api-rate", "nan"),
+    ],
+)
+def test_nan_and_infinite_seconds_flags_are_usage_errors(bare: Cli, args: tuple[str, ...]) -> None:
+    result = bare.run(*args, CTCT_CLIENT_ID="abc")
+    assert result.returncode == 2, result.stderr
+    assert "is not a finite number" in result.stderr and TRACEBACK not in result.stderr
+
+
 def test_network_failure_exit_12(bare: Cli) -> None:
     import socket
 
