@@ -185,11 +185,15 @@ def test_store_error_exit_13(cli: Cli, emu: EmulatorHandle) -> None:
     from ctct.stores import generate_key
 
     login(cli, emu)
-    result = cli.run("auth", "status", CTCT_STORE_KEY=generate_key())
-    assert result.returncode == 0  # an unencrypted record stays readable with a key
     encrypted_key = generate_key()
+    # Under a key, an unencrypted record is refused (it could have been planted) ...
+    plain = cli.run("auth", "status", CTCT_STORE_KEY=encrypted_key)
+    assert plain.returncode == 13, plain.stderr
+    assert "is not encrypted, but a store key is configured" in plain.stderr
     cli.env["CTCT_STORE_KEY"] = encrypted_key
-    login(cli, emu)  # now sealed with that key
+    # ... until the operator adopts it: now sealed with that key.
+    assert cli.run("store", "rekey").returncode == 0
+    assert cli.run("auth", "status").returncode == 0
     wrong = cli.run("auth", "token", CTCT_STORE_KEY=generate_key())
     assert wrong.returncode == 13, wrong.stderr
     assert "store key" in wrong.stderr
