@@ -122,6 +122,21 @@ def test_edge_store_urls_get_a_message_not_an_unexpected_error(
         assert "hunter2" not in result.stderr + result.stdout
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("auth", "token", "--min-valid", "nan"),
+        ("auth", "token", "--min-valid", "inf"),
+        ("auth", "login", "--device", "--timeout", "inf"),
+        ("emulator", "--api-rate", "nan"),
+    ],
+)
+def test_nan_and_infinite_seconds_flags_are_usage_errors(bare: Cli, args: tuple[str, ...]) -> None:
+    result = bare.run(*args, CTCT_CLIENT_ID="abc")
+    assert result.returncode == 2, result.stderr
+    assert "is not a finite number" in result.stderr and TRACEBACK not in result.stderr
+
+
 def test_network_failure_exit_12(bare: Cli) -> None:
     import socket
 
@@ -171,15 +186,14 @@ def test_store_error_exit_13(cli: Cli, emu: EmulatorHandle) -> None:
 
     login(cli, emu)
     encrypted_key = generate_key()
-    # With a key, an unencrypted record is refused (it could have been planted), and
-    # the message names the way to adopt records written before the key: rekey.
-    refused = cli.run("auth", "status", CTCT_STORE_KEY=encrypted_key)
-    assert refused.returncode == 13, refused.stderr
-    assert "ctct store rekey" in refused.stderr and TRACEBACK not in refused.stderr
-    rekeyed = cli.run("store", "rekey", CTCT_STORE_KEY=encrypted_key)
-    assert rekeyed.returncode == 0, rekeyed.stderr
+    # Under a key, an unencrypted record is refused (it could have been planted) ...
+    plain = cli.run("auth", "status", CTCT_STORE_KEY=encrypted_key)
+    assert plain.returncode == 13, plain.stderr
+    assert "is not encrypted, but a store key is configured" in plain.stderr
     cli.env["CTCT_STORE_KEY"] = encrypted_key
-    assert cli.run("auth", "status").returncode == 0  # now sealed with that key
+    # ... until the operator adopts it: now sealed with that key.
+    assert cli.run("store", "rekey").returncode == 0
+    assert cli.run("auth", "status").returncode == 0
     wrong = cli.run("auth", "token", CTCT_STORE_KEY=generate_key())
     assert wrong.returncode == 13, wrong.stderr
     assert "store key" in wrong.stderr

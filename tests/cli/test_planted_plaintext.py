@@ -103,3 +103,26 @@ def test_a_store_a_keyed_process_opened_gets_no_plaintext_from_the_fast_path(
     fresh_record(keyed, key)
     keyed_env = {**env, "CTCT_STORE": f"sqlite://{keyed}", "CTCT_STORE_KEY": key}
     assert _entry.fast_token(None, keyed_env) == token
+
+
+def test_ctct_store_rekey_adopts_records_written_before_the_key(tmp_path: Path) -> None:
+    db = tmp_path / "state" / "tokens.db"
+    token = fresh_record(db)  # written while no key was configured
+    env = {**env_for(tmp_path, db), "CTCT_STORE_KEY": generate_key()}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [CTCT, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    refused = run("auth", "token")
+    assert refused.returncode == 13 and "ctct store rekey" in refused.stderr
+    adopted = run("store", "rekey")
+    assert adopted.returncode == 0, adopted.stderr
+    assert "Re-encrypted 1 of 1" in adopted.stdout
+    with sqlite3.connect(db) as conn:
+        (envelope,) = conn.execute("SELECT data FROM grants").fetchone()
+    conn.close()
+    assert bytes(envelope)[:4] == MAGIC + b"\x01"  # sealed now
+    served = run("auth", "token")
+    assert served.returncode == 0 and served.stdout == token + "\n"

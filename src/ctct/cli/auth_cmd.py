@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from ctct.cli._errors import secret_flag_refused
+from ctct.cli._types import Seconds
 from ctct.cli.auth_common import settings_options, with_settings
 
 
@@ -51,7 +52,7 @@ def auth() -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(1),
+    type=Seconds(1),
     metavar="SECONDS",
     help="Give up after this long.  [default: until the device code expires; 300 for "
     "--browser/--no-browser]",
@@ -137,7 +138,7 @@ def status(settings_flags: dict[str, Any], as_json: bool) -> None:
 )
 @click.option(
     "--min-valid",
-    type=click.FloatRange(0),
+    type=Seconds(0),
     default=0,
     metavar="SECONDS",
     help="Refresh first if the token would expire within this many seconds.",
@@ -180,7 +181,7 @@ def refresh(settings_flags: dict[str, Any], force: bool, as_json: bool) -> None:
 @click.option(
     "--margin",
     "margin_days",
-    type=click.FloatRange(0, 180),
+    type=Seconds(0, 180),
     default=30.0,
     show_default=True,
     metavar="DAYS",

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import click
 
 from ctct import _cc
+from ctct.cli._types import Seconds
 from ctct.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -340,7 +341,7 @@ def check_host(host: str, allow_remote: bool) -> None:
 )
 @click.option(
     "--api-rate",
-    type=click.FloatRange(0, min_open=True),
+    type=Seconds(0, min_open=True),
     metavar="PER_SECOND",
     help=f"V3 API requests per second per app.  [default: {_cc.API_RATE_PER_SECOND:g}]",
 )
@@ -352,7 +353,7 @@ def check_host(host: str, allow_remote: bool) -> None:
 )
 @click.option(
     "--token-rate",
-    type=click.FloatRange(0, min_open=True),
+    type=Seconds(0, min_open=True),
     metavar="PER_SECOND",
     help=f"Token endpoint requests per second per app.  [default: {_cc.TOKEN_RATE_PER_SECOND:g}]",
 )

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from ctct.cli._types import Seconds
+
 _CONFIG = click.option(
     "--config",
     "config_path",
@@ -185,7 +187,7 @@ def disconnect(**options: Any) -> None:
 @_CLIENT
 @click.option(
     "--ttl",
-    type=click.FloatRange(60, 30 * 86_400),
+    type=Seconds(60, 30 * 86_400),
     default=72 * 3_600.0,
     show_default=True,
     metavar="SECONDS",

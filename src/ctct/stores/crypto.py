@@ -201,8 +201,8 @@ def _plain_refused(what: object) -> str:
     return (
         f"the stored record for {what} is not encrypted, but a store key is configured: "
         "ctct refuses it, as anyone who can write the store could have planted it (if you "
-        "wrote it before configuring the key, encrypt such records once with "
-        "`ctct store rekey`)"
+        "wrote it before configuring the key, `ctct store rekey` adopts and encrypts such "
+        "records)"
     )
 
 
