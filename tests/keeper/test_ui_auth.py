@@ -52,6 +52,7 @@ def test_session_cookie_is_signed_and_expires() -> None:
     assert sessions.read(body + "." + mac[:-1] + ("A" if mac[-1] != "A" else "B")) is None
     assert sessions.read("garbage") is None and sessions.read("") is None
     assert sessions.read("\u00e9.x") is None
+    assert sessions.read(body + ".\u00e9" + mac[1:]) is None  # non-ASCII MAC: no 500
     clock.now += 61
     assert sessions.read(cookie) is None
     with pytest.raises(ConfigError):
@@ -66,6 +67,7 @@ def test_csrf_token_is_bound_to_the_session() -> None:
     assert sessions.csrf_ok(one, token)
     assert not sessions.csrf_ok(two, token)
     assert not sessions.csrf_ok(None, token)
+    assert not sessions.csrf_ok(one, "\u00e9" + token[1:])  # non-ASCII form field: no 500
     assert not sessions.csrf_ok(one, None) and not sessions.csrf_ok(one, "")
 
 

@@ -136,7 +136,10 @@ class Sessions:
             body = _unb64(body_text)
         except (ValueError, UnicodeEncodeError):
             return None
-        if not dot or not hmac.compare_digest(mac, self._mac(b"session", body)):
+        # As bytes: compare_digest raises TypeError on non-ASCII text (a cookie the
+        # browser sent is anyone's text), which would be a 500 instead of "no session".
+        expected = self._mac(b"session", body).encode()
+        if not dot or not hmac.compare_digest(mac.encode("utf-8", "surrogateescape"), expected):
             return None
         try:
             data = json.loads(body)
@@ -151,7 +154,8 @@ class Sessions:
     def csrf_ok(self, session: Session | None, token: str | None) -> bool:
         if session is None or not token:
             return False
-        return hmac.compare_digest(token, self.csrf_token(session))
+        given = token.encode("utf-8", "surrogateescape")  # a form field: anyone's text
+        return hmac.compare_digest(given, self.csrf_token(session).encode())
 
 
 class HostAllowList:
