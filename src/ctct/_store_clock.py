@@ -27,6 +27,7 @@ anyway (``OffsetCache``), never per call.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +48,26 @@ def shift(writer_offset: float, reader_offset: float) -> float:
     """Seconds to add to a time on the writer's clock to put it on the reader's."""
     delta = writer_offset - reader_offset
     return delta if abs(delta) >= NOISE else 0.0
+
+
+def rebase(data: bytes, moved: float) -> bytes:
+    """A token record's plaintext, copied to another store: its writer's offset re-told
+    against the new store's clock (``moved``: the new store's offset minus the old one's,
+    both measured by the copying host). Other records, and a ``moved`` within ``NOISE``,
+    are returned as they are (byte for byte: a re-run finds them unchanged)."""
+    if abs(moved) < NOISE:
+        return data
+    try:
+        record = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return data
+    if not isinstance(record, dict) or "format" not in record or "expires_at" not in record:
+        return data
+    written = record.get("store_offset")
+    if isinstance(written, bool) or not isinstance(written, int | float | None):
+        return data  # a bad field: the reader reports it
+    record["store_offset"] = (written or 0.0) + moved
+    return json.dumps(record, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
 
 def measure(server_now: Callable[[], float], wall: Callable[[], float] = time.time) -> float:

@@ -11,7 +11,7 @@ import pytest
 
 from ctct._refresh import decode
 from ctct._secret import Secret
-from ctct._store_clock import NOISE, OffsetCache, measure, shift
+from ctct._store_clock import NOISE, OffsetCache, measure, rebase, shift
 from ctct._tokens import TokenSet, TokenState
 from ctct.keeper.schedule import Policy, Timing, plan
 from ctct.stores import GrantKey, MemoryStore, Record, open_store
@@ -144,3 +144,16 @@ def test_a_server_store_measures_its_offset_once_for_every_handle() -> None:
             second.close()
     finally:
         cleanup()
+
+
+def test_a_copied_record_is_retold_against_the_new_stores_clock() -> None:
+    data = tokens(T).to_json(store_offset=10.0)
+    moved = rebase(data, -90.0)  # the new store's clock is 90 s behind the old one's
+    assert json.loads(moved)["store_offset"] == -80.0
+    # Read against either store by the same host, the times are the same instant.
+    old = TokenSet.from_json(data, reader_offset=0.0)
+    assert TokenSet.from_json(moved, reader_offset=-90.0).expires_at == old.expires_at
+    assert rebase(data, 0.1) is data  # the same clock, to within noise: byte for byte
+    assert rebase(b'{"ctct_moved_to":"x","moved_at":1}', 90.0) == (
+        b'{"ctct_moved_to":"x","moved_at":1}'
+    )
