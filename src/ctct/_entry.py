@@ -490,6 +490,10 @@ def _fresh_token(plaintext: bytes, margin: float, now: float) -> str:
     received_at = record.get("received_at")
     if not isinstance(token, str) or not token:
         raise _Fallback("no access token")
+    if record.get("store_offset") not in (None, 0):
+        # Written on another host's clock (a record migrated from a server store): the
+        # full CLI moves its times onto ours (ctct._store_clock). SQLite writes 0.
+        raise _Fallback("record clock")
     if expires_at is None:
         return token  # the provider gave no lifetime: used until refused
     if not _number(expires_at) or not _number(received_at):

@@ -350,12 +350,13 @@ class TokenManager:
                     raise unreadable from None  # never without the person's yes
                 self.store.delete(self.key)
                 current = None
+            offset = self.store.clock_offset()
             version = self.store.save(
                 self.key,
-                tokens.to_json(),
+                tokens.to_json(offset),
                 expected_version=None if current is None else current.version,
             )
-        self._adopt(Snapshot(tokens, version))
+        self._adopt(Snapshot(tokens, version, offset))
 
     def forget(self) -> bool:
         """Delete the stored grant of this profile (no server call)."""

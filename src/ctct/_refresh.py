@@ -158,6 +158,8 @@ class Snapshot:
 
     tokens: TokenSet
     version: int
+    store_offset: float = 0.0
+    """The store's ``clock_offset()`` when read: what ``tokens`` are written back with."""
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,10 @@ def lasts(tokens: TokenSet, now: float, min_valid: float) -> bool:
 
 
 def decode(record: Record) -> Snapshot:
-    return Snapshot(TokenSet.from_json(record.data), record.version)
+    # The one place records become tokens: their times onto this host's clock.
+    return Snapshot(
+        TokenSet.from_json(record.data, record.clock_offset), record.version, record.clock_offset
+    )
 
 
 def refresh_flow(
@@ -360,7 +365,7 @@ def refresh_flow(
 
     new_tokens = new_tokens.with_subject(tokens.subject)
     try:
-        saved = yield from _save(grant, current.version, new_tokens)
+        saved = yield from _save(grant, current, new_tokens)
     except _Dropped as dropped:
         yield ClearAttempt()
         return Outcome(dropped.stored, refreshed=False)
@@ -375,14 +380,16 @@ def refresh_flow(
         except TokenValidationError:
             # Keep the new refresh token (the old one is spent), drop the access token
             # that failed verification so nobody uses it.
-            yield from _save(grant, saved.version, replace(new_tokens, access_token=None))
+            yield from _save(grant, saved, replace(new_tokens, access_token=None))
             raise
     log.info("refreshed the grant for profile %r", grant.key.profile)
     return Outcome(saved, refreshed=True)
 
 
-def _save(grant: Grant, expected: int, tokens: TokenSet) -> Generator[Operation, Any, Snapshot]:
-    data = tokens.to_json()
+def _save(grant: Grant, current: Snapshot, tokens: TokenSet) -> Generator[Operation, Any, Snapshot]:
+    """Write ``tokens`` over ``current`` (its version, and this host's store offset)."""
+    expected, offset = current.version, current.store_offset
+    data = tokens.to_json(offset)
     try:
         version = yield Save(data, expected)
     except StoreConflict:
@@ -394,7 +401,7 @@ def _save(grant: Grant, expected: int, tokens: TokenSet) -> Generator[Operation,
         stored = decode(latest) if latest is not None else None
         decision = decide(tokens, stored.tokens if stored is not None else None)
         if decision == "ours" and latest is not None:
-            return Snapshot(tokens, latest.version)
+            return Snapshot(tokens, latest.version, offset)
         if decision != "write" or latest is None:
             log.warning(
                 "profile %r: refreshed tokens dropped, the stored record is kept (%s)",
@@ -417,7 +424,7 @@ def _save(grant: Grant, expected: int, tokens: TokenSet) -> Generator[Operation,
                 grant.key.profile,
             )
             yield SetState("ok", "recovered", "resent refresh token refused")
-    return Snapshot(tokens, version)
+    return Snapshot(tokens, version, offset)
 
 
 _DROP_REASONS = {
@@ -459,7 +466,7 @@ def _after_invalid_grant(
         spent=fingerprint(current.tokens.refresh_token),
     )
     try:
-        saved = yield from _save(grant, current.version, spent)
+        saved = yield from _save(grant, current, spent)
     except _Dropped as dropped:
         return Outcome(dropped.stored, refreshed=False)
     if in_doubt is not None:

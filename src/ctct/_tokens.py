@@ -1,6 +1,7 @@
 """The token model: what a grant holds, when it expires, and how it is stored.
 
-Expiry is absolute (epoch seconds on the local clock), never a relative
+Expiry is absolute (epoch seconds on the local clock; records of other hosts are read
+onto it with the store's clock, ``ctct._store_clock``), never a relative
 ``expires_in`` that would "never expire" once reloaded from disk. The rule
 (``compute_expiry``) takes the earlier of
 
@@ -37,6 +38,7 @@ from ctct._clock import MAX_CLOCK_OFFSET, describe_offset, duration, offset_in_r
 from ctct._lineage import fingerprint, new_grant_id
 from ctct._peek import peek_claims
 from ctct._secret import MASK, Secret, as_secret
+from ctct._store_clock import shift
 from ctct.errors import AuthorizationRequired, StoreError, TransientProviderError
 
 FORMAT_VERSION: Final = 1
@@ -63,7 +65,8 @@ class TokenState(enum.Enum):
 class TokenSet:
     """One grant's tokens and the timestamps status needs. Immutable; use ``replace``.
 
-    Times are epoch seconds on the local clock. ``issuer`` is the provider's
+    Times are epoch seconds on the local clock (a record written on another host's
+    clock is moved onto ours when read: ``ctct._store_clock``). ``issuer`` is the provider's
     ``storage_issuer``: with ``client_id`` it is the key the grant is stored under.
     """
 
@@ -311,8 +314,11 @@ class TokenSet:
 
     # -- serialization ----------------------------------------------------------------
 
-    def to_json(self) -> bytes:
-        """Bytes for the store (which encrypts them); contains the tokens in clear."""
+    def to_json(self, store_offset: float = 0.0) -> bytes:
+        """Bytes for the store (which encrypts them); contains the tokens in clear.
+
+        ``store_offset``: the store's ``clock_offset()`` here, written with the times so
+        a host whose clock differs reads them on its own (``ctct._store_clock``)."""
 
         def reveal(secret: Secret | None) -> str | None:
             return secret.reveal() if secret is not None else None
@@ -333,6 +339,7 @@ class TokenSet:
             "refresh_token_used_at": self.refresh_token_used_at,
             "refresh_token_type": self.refresh_token_type,
             "clock_skew": self.clock_skew,
+            "store_offset": store_offset,
             "subject": self.subject,
             "grant_id": self.grant_id,
             "parent": self.parent,
@@ -341,8 +348,10 @@ class TokenSet:
         return json.dumps(record, separators=(",", ":"), sort_keys=True).encode("utf-8")
 
     @classmethod
-    def from_json(cls, data: bytes) -> TokenSet:
-        """Parse ``to_json`` output. Raises ``StoreError`` for anything else."""
+    def from_json(cls, data: bytes, reader_offset: float = 0.0) -> TokenSet:
+        """Parse ``to_json`` output, its times moved onto this host's clock
+        (``reader_offset``: the store's ``clock_offset()`` here, as ``Record`` has it).
+        Raises ``StoreError`` for anything else."""
         try:
             record = json.loads(data)
         except (ValueError, UnicodeDecodeError):
@@ -367,6 +376,11 @@ class TokenSet:
                 # The offset measured by whichever process stored the token: a fresh
                 # process verifies it on the provider's clock too.
                 skew = _required_time(record["clock_skew"])
+            # Times on the writer's clock, moved onto ours (records written before the
+            # offset was stored: 0, where they were written).
+            moved = 0.0
+            writer = record.get("store_offset")
+            moved = shift(0.0 if writer is None else _required_time(writer), reader_offset)
             return cls(
                 issuer=_str(record["issuer"]),
                 client_id=_str(record["client_id"]),
@@ -374,14 +388,15 @@ class TokenSet:
                 refresh_token=_secret(record["refresh_token"]),
                 id_token=_secret(record.get("id_token")),
                 token_type=_str(record["token_type"]),
-                expires_at=_time(record["expires_at"]),
-                received_at=_required_time(record["received_at"]),
-                obtained_at=_required_time(record["obtained_at"]),
+                expires_at=_time(record["expires_at"], moved),
+                received_at=_required_time(record["received_at"]) + moved,
+                obtained_at=_required_time(record["obtained_at"]) + moved,
                 scopes=frozenset(scopes),
-                last_refresh_at=_time(record["last_refresh_at"]),
-                refresh_token_used_at=_time(record["refresh_token_used_at"]),
+                last_refresh_at=_time(record["last_refresh_at"], moved),
+                refresh_token_used_at=_time(record["refresh_token_used_at"], moved),
                 refresh_token_type=rt_type,
-                clock_skew=skew,
+                # provider's clock minus ours: our clock is ``moved`` ahead of the writer's
+                clock_skew=skew - moved,
                 subject=None if record.get("subject") is None else _str(record["subject"]),
                 grant_id=_optional_str(record.get("grant_id")),
                 parent=_optional_str(record.get("parent")),
@@ -475,8 +490,8 @@ def _secret(value: object) -> Secret | None:
     return None if value is None else Secret(_str(value))
 
 
-def _time(value: object) -> float | None:
-    return None if value is None else _required_time(value)
+def _time(value: object, moved: float = 0.0) -> float | None:
+    return None if value is None else _required_time(value) + moved
 
 
 def _required_time(value: object) -> float:

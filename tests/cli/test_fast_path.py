@@ -166,7 +166,9 @@ def test_only_plain_auth_token_takes_the_fast_path(argv: list[str], expected: ob
 # -- with a real store ----------------------------------------------------------------------
 
 
-def fresh_record(path: Path, key: str | None = None, **changes: Any) -> str:
+def fresh_record(
+    path: Path, key: str | None = None, *, store_offset: float = 0.0, **changes: Any
+) -> str:
     now = time.time()
     provider = Provider.constant_contact()
     tokens = TokenSet(
@@ -184,7 +186,9 @@ def fresh_record(path: Path, key: str | None = None, **changes: Any) -> str:
         grant = GrantKey("default", provider.storage_issuer, CLIENT)
         current = store.load_envelope(grant)  # raw: a plaintext one is replaced, not read
         store.save(
-            grant, tokens.to_json(), expected_version=None if current is None else current[1]
+            grant,
+            tokens.to_json(store_offset),
+            expected_version=None if current is None else current[1],
         )
     return "eyJfake.access.token"
 
@@ -259,6 +263,18 @@ def test_freshness_rule_is_the_token_models(tmp_path: Path) -> None:
             state = TokenSet.from_json(record.data).state(now)
         fast = _entry.fast_token(None, env, now=now)
         assert (fast is not None) == (state.value == "fresh"), (lifetime, age, state)
+
+
+def test_a_record_written_on_another_hosts_clock_is_left_to_the_full_cli(
+    tmp_path: Path,
+) -> None:
+    db, env = _store_env(tmp_path)
+    token = fresh_record(db)
+    assert _entry.fast_token(None, env) == token  # SQLite's own records: offset 0
+    # A record whose times are on another host's clock (copied from a server store):
+    # the full CLI moves them onto this one (ctct._store_clock).
+    fresh_record(db, store_offset=-90.0)
+    assert _entry.fast_token(None, env) is None
 
 
 @pytest.mark.parametrize("slashes", ["//", "///"])

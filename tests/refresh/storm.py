@@ -44,6 +44,22 @@ def storm_command(base_url: str, store: str) -> list[str]:
     return [*worker_command("storm", base_url, store), "--threads", str(THREADS)]
 
 
+def storm_workers(
+    base_url: str, store: str, envs: list[dict[str, str] | None]
+) -> list[subprocess.Popen[str]]:
+    """One storm worker per environment (None: this process's), waiting for ``start``."""
+    return [
+        subprocess.Popen(
+            storm_command(base_url, store),
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for env in envs
+    ]
+
+
 def start(
     workers: list[subprocess.Popen[str]],
     first_expiry: float,

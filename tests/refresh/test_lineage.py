@@ -11,7 +11,7 @@ import pytest
 from ctct._lineage import decide, fingerprint
 from ctct._oauth_requests import ClientCredentials, refresh_request
 from ctct._provider import Provider
-from ctct._refresh import Grant, Load, Mark, Save, SetState, _Dropped, _save
+from ctct._refresh import Grant, Load, Mark, Save, SetState, Snapshot, _Dropped, _save
 from ctct._sansio import drive
 from ctct._tokens import TokenSet
 from ctct.errors import AuthorizationRequired
@@ -69,7 +69,7 @@ def save_over(stored: TokenSet | None) -> tuple[MemoryStore, Any]:
         return store.save(KEY, operation.data, expected_version=operation.expected_version)
 
     try:
-        result: Any = drive(_save(grant, first, ours()), execute)
+        result: Any = drive(_save(grant, Snapshot(tokens("rt-0"), first), ours()), execute)
     except (_Dropped, AuthorizationRequired) as exc:
         result = exc
     return store, result
@@ -104,7 +104,7 @@ def test_our_own_write_found_by_a_retried_save_is_ours() -> None:
     # A save retried after its answer was lost (a store restarted or a link cut mid-save)
     # finds our own tokens: they are saved, and nobody sent twice.
     # safety: src/ctct/_lineage.py: return "ours"
-    # safety: src/ctct/_refresh.py: return Snapshot(tokens, latest.version)
+    # safety: src/ctct/_refresh.py: return Snapshot(tokens, latest.version, offset)
     assert decide(ours(), ours()) == "ours"
     store, result = save_over(ours())
     record = store.load(KEY)

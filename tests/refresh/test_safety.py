@@ -161,8 +161,8 @@ def test_a_refreshed_access_token_that_fails_verification_is_dropped_not_the_gra
     """The refresh succeeds but the new access token fails verification (here: the
     profile expects another audience). The old refresh token is spent, so the new one
     must be kept; the unverified access token must not be, so nothing serves it."""
-    # safety: src/ctct/_refresh.py: saved = yield from _save(grant, current.version, new_tokens)
-    # safety: src/ctct/_refresh.py: yield from _save(grant, saved.version, replace(new_tokens, access_token=None))  # noqa: E501
+    # safety: src/ctct/_refresh.py: saved = yield from _save(grant, current, new_tokens)
+    # safety: src/ctct/_refresh.py: yield from _save(grant, saved, replace(new_tokens, access_token=None))  # noqa: E501
     with env.manager() as setup:
         first = env.login(setup)
     right = env.provider

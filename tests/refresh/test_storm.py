@@ -10,7 +10,6 @@ would fail every later call). The PostgreSQL and Redis runs on one host are soak
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ from tests.refresh.storm import (
     assert_one_refresh_per_expiry,
     read_reports,
     start,
-    storm_command,
+    storm_workers,
 )
 from tests.servers import shared_store_url
 
@@ -59,15 +58,7 @@ def test_refresh_storm_refreshes_exactly_once_per_expiry(storm_store: str) -> No
     with EmulatorServer(config) as server:
         tokens = login_with_device_flow(server.base_url, store)
         assert tokens.expires_at is not None
-        workers = [
-            subprocess.Popen(
-                storm_command(server.base_url, store),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
-            for _ in range(PROCESSES)
-        ]
+        workers = storm_workers(server.base_url, store, [None] * PROCESSES)
         until = start(workers, tokens.expires_at, expiries)
         reports = read_reports(workers, timeout=until - time.time() + 60)
         assert_one_refresh_per_expiry(reports, server.emulator, expiries)

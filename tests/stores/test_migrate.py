@@ -24,6 +24,7 @@ from ctct.cli.store_cmd import store
 from ctct.emulator.config import DEFAULT_CLIENT_ID
 from ctct.stores import AccountState, Attempt, GrantKey, StoreMoved, generate_key, open_store
 from tests.servers import RedisServer, fresh_postgres_schema, fresh_redis_prefix
+from tests.timeshim import clock_env
 
 BASE_URL = "http://127.0.0.1:9"  # never contacted: every token here is fresh
 PROVIDER = Provider.constant_contact(BASE_URL)
@@ -204,3 +205,34 @@ def test_a_worker_on_the_old_store_fails_loudly(tmp_path: Path, postgres_url: st
     listed = ctct(tmp_path, "auth", "list", CTCT_STORE=source)
     assert listed.stderr.count("was moved to postgresql://postgres:**********@") == 3
     assert "hunter2" not in listed.stdout + listed.stderr
+
+
+def test_a_record_moved_by_a_host_whose_clock_is_off_keeps_its_expiry(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    # A SQLite file on a host whose clock runs 90 s ahead of the machine's (and of its
+    # PostgreSQL's): its records' times are on that clock, as that host wrote them.
+    source = f"sqlite:///{tmp_path}/tokens.db"
+    expires = time.time() + 90 + 86_400
+    tokens = TokenSet.imported(
+        issuer=PROVIDER.storage_issuer,
+        client_id=DEFAULT_CLIENT_ID,
+        now=expires - 86_400,
+        access_token="at-ahead",
+        refresh_token="rt-ahead",
+        expires_at=expires,
+    )
+    with open_store(source) as sqlite:
+        sqlite.save(key("alpha"), tokens.to_json(), expected_version=None)
+    moved = ctct(
+        tmp_path, "store", "migrate", "--store", source, "--to", postgres_url, **clock_env(90.0)
+    )
+    assert moved.returncode == 0, moved.stderr
+    # Read on the server's clock: the same instant, 90 s earlier on this clock.
+    # safety: src/ctct/stores/migrate.py: data = rebase(data, target.clock_offset() - source.clock_offset())  # noqa: E501
+    with open_store(postgres_url) as target:
+        record = target.load(key("alpha"))
+        assert record is not None
+        read = TokenSet.from_json(record.data, record.clock_offset)
+    assert read.expires_at == pytest.approx(expires - 90, abs=0.5)
+    assert read.access_token is not None and read.access_token.reveal() == "at-ahead"

@@ -351,7 +351,9 @@ def _rows(store: SealedStore) -> list[_Row]:
             continue  # bookkeeping records (the keeper's account details), not grants
         try:
             record = store.load(key)
-            tokens = None if record is None else TokenSet.from_json(record.data)
+            tokens = (
+                None if record is None else TokenSet.from_json(record.data, record.clock_offset)
+            )
             rows.append(_Row(key, tokens, None))
         except StoreError as exc:
             rows.append(_Row(key, None, exc.message))

@@ -344,7 +344,9 @@ class Doctor:
         key = GrantKey(self.settings.profile, self.provider.storage_issuer, self.settings.client_id)
         try:
             record = store.load(key)
-            tokens = None if record is None else TokenSet.from_json(record.data)
+            tokens = (
+                None if record is None else TokenSet.from_json(record.data, record.clock_offset)
+            )
         except CtctError as exc:
             self.add("grant", "fail", exc.message)
             return

@@ -123,6 +123,9 @@ class Record:
 
     data: bytes = field(repr=False)  # token material: never in a repr
     version: int
+    clock_offset: float = field(default=0.0, compare=False)
+    """The reader's store offset when it was read (``Store.clock_offset()``): what a
+    token record's times are converted with (``ctct._store_clock``)."""
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,11 @@ class Store(Protocol):
 
     def now(self) -> float:
         """The store server's clock (epoch seconds), the one leases and TTLs run on."""
+
+    def clock_offset(self) -> float:
+        """The store server's clock minus this host's wall clock (seconds), measured at
+        most once a minute (0.0 for a store on this host: SQLite, memory). Token records
+        carry their writer's, so every host reads their times on its own clock."""
 
     def lease(self, key: GrantKey, *, duration: float, timeout: float) -> Lease:
         """Acquire the lease of ``key`` for ``duration`` seconds, waiting up to ``timeout``.

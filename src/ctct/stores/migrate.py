@@ -7,7 +7,9 @@ URL without a password). Reading a tombstone raises ``StoreMoved``, so a worker 
 configured for the old store fails loudly instead of rotating a refresh token the new
 store now holds. Running it again is safe: a grant already moved is skipped, one the
 target already holds unchanged only gets its tombstone, and one the target holds in
-another form is left in the source and reported (nothing is overwritten).
+another form is left in the source and reported (nothing is overwritten). A token
+record's writer offset is re-told against the target's clock (``ctct._store_clock``), so
+its times keep meaning the same instants there.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ctct._store_clock import rebase
 from ctct.stores.base import Attempt, GrantKey, StoreMoved
 
 if TYPE_CHECKING:
@@ -113,6 +116,9 @@ def _move(
     if is_tombstone(data):
         report.moved_before.append(key)
         return
+    # A token record's times are told against the source's clock; the target's may be
+    # another (SQLite: this host's; a server's: its own).
+    data = rebase(data, target.clock_offset() - source.clock_offset())
     there = target.load_plain(key)
     if there is None or is_tombstone(there[0]):
         # (a tombstone there: the grant once moved away from the target and now back)

@@ -233,6 +233,7 @@ class PostgresStore(SealedStore):
     """A ``Store`` in a PostgreSQL schema, shared by every host that can reach it."""
 
     backend = "postgresql"
+    remote_clock = True
     lease_poll_max = 0.1
 
     def __init__(self, url: str, keys: KeyConfig | None = None) -> None:

@@ -353,6 +353,7 @@ class RedisStore(SealedStore):
     """A ``Store`` on a Redis server, shared by every host that can reach it."""
 
     backend = "redis"
+    remote_clock = True
     lease_poll_max = 0.1
 
     def __init__(self, url: str, keys: KeyConfig | None = None) -> None:

@@ -8,6 +8,7 @@ and every backend encrypts the same way.
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Self
 
+from ctct._store_clock import OffsetCache
 from ctct.errors import StoreError
 from ctct.stores.base import (
     AccountState,
@@ -53,6 +55,9 @@ class SealedStore(ABC):
     at_rest = True
     #: the longest pause between two polls of a busy lease
     lease_poll_max = 0.05
+    #: whether the server's clock is another host's (PostgreSQL, Redis): then token
+    #: records' times are converted between the writer's and the reader's clocks
+    remote_clock = False
 
     def __init__(self, keys: KeyConfig, clock: Clock = time.time) -> None:
         self.sealer = Sealer(keys)
@@ -260,7 +265,16 @@ class SealedStore(ABC):
 
     def load(self, key: GrantKey) -> Record | None:
         found = self.load_plain(key)
-        return None if found is None else _record(key, *found)
+        return None if found is None else _record(key, *found, self.clock_offset())
+
+    def clock_offset(self) -> float:
+        if not self.remote_clock:
+            return 0.0
+        # The server's own clock, without the test-only ``time_offset``: that moves the
+        # server's decisions (leases, TTLs), not the hosts' clocks records are written on.
+        with _offsets_lock:
+            cache = _offsets.setdefault((self.backend, self.location()), OffsetCache())
+        return cache.get(lambda: self.now() - self.time_offset)
 
     def envelopes(self) -> Iterator[tuple[GrantKey, bytes, int]]:
         """Every grant's envelope and version; backends override with one query."""
@@ -270,8 +284,10 @@ class SealedStore(ABC):
                 yield key, found[0], found[1]
 
     def records(self) -> Iterator[tuple[GrantKey, Record]]:
+        offset = self.clock_offset()
         for key, envelope, version in self.envelopes():
-            yield key, _record(key, self.sealer.open(envelope, key.context, what=key), version)
+            data = self.sealer.open(envelope, key.context, what=key)
+            yield key, _record(key, data, version, offset)
 
     def save(self, key: GrantKey, data: bytes, *, expected_version: int | None) -> int:
         if expected_version is not None and expected_version < 1:
@@ -341,8 +357,13 @@ class SealedStore(ABC):
         return f"<{type(self).__name__} {self.location()}>"
 
 
-def _record(key: GrantKey, data: bytes, version: int) -> Record:
+_offsets_lock = threading.Lock()
+_offsets: dict[tuple[str, str], OffsetCache] = {}
+"""Per server (backend, location), per process: every handle reads with one offset."""
+
+
+def _record(key: GrantKey, data: bytes, version: int, offset: float) -> Record:
     if is_tombstone(data):
         # Moved by `ctct store migrate`: fail loudly, never serve or refresh it here.
         raise moved_error(key, data)
-    return Record(data, version)
+    return Record(data, version, offset)
