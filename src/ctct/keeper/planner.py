@@ -81,7 +81,7 @@ class Planner:
         for key, record in self.store.records():  # paged reads, not one per grant
             if key.issuer.startswith(("ctct:", "login:")):
                 continue  # our own bookkeeping keys
-            tokens = decode(record).tokens
+            tokens = decode(record).tokens  # on this host's clock, whoever wrote it
             app = self.apps.for_key(key)
             policy, weight = cfg.policy_for(key.profile)
             state = states.get(key)

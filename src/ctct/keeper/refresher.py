@@ -145,7 +145,7 @@ class Refresher:
         record = self.store.load(key)
         if record is None:
             return Result("gone", None, "now")
-        tokens = decode(record).tokens
+        tokens = decode(record).tokens  # on this host's clock, whoever wrote it
         planned = self.plan(key, tokens, app, now)
         if planned is None:
             self._needs_login(key, state, LoginReason.NO_REFRESH_TOKEN, now)

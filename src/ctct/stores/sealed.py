@@ -284,8 +284,10 @@ class SealedStore(ABC):
                 yield key, found[0], found[1]
 
     def records(self) -> Iterator[tuple[GrantKey, Record]]:
-        offset = self.clock_offset()
+        offset: float | None = None
         for key, envelope, version in self.envelopes():
+            if offset is None:  # after the first read: a failing store fails on the read
+                offset = self.clock_offset()
             data = self.sealer.open(envelope, key.context, what=key)
             yield key, _record(key, data, version, offset)
 
