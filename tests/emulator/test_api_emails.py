@@ -162,7 +162,9 @@ def test_put_activity_and_schedule_for_later(api: Api) -> None:
     error(api.put(primary, subject="Too late"), 400)  # only DRAFT or DONE can change
 
     api.advance(3600)
-    assert api.campaign(campaign["campaign_id"])["current_status"] == "Executing"
+    # Sending takes 2 s of the emulator's clock, which also runs in real time: on a
+    # loaded machine the send may already be over when the campaign is read.
+    assert api.campaign(campaign["campaign_id"])["current_status"] in ("Executing", "Done")
     api.advance(2)
     assert api.campaign(campaign["campaign_id"])["current_status"] == "Done"
     assert api.activity(primary)["current_status"] == "DONE"

@@ -33,7 +33,7 @@ from rich.console import Console
 from ctct._describe import describe_error
 from ctct._wording import duration, plural
 from ctct.cli._console import countdown, escape, fingerprint
-from ctct.errors import CtctError
+from ctct.errors import CtctError, TransientProviderError
 
 if TYPE_CHECKING:
     import httpx2
@@ -377,7 +377,15 @@ def _force_refresh(
     if before is None:
         raise walk.fail("no stored token")
     refreshes = _refresh_count(emulator)
-    manager.refresh(force=True)
+    try:
+        manager.refresh(force=True)
+    except TransientProviderError as error:
+        # The login's last poll spent the token endpoint's 1 request/s a moment ago (a
+        # 429 is refused unread: the refresh token was not used). Wait as asked, once.
+        if not error.rate_limited:
+            raise
+        time.sleep(min(5.0, error.retry_after or 1.0))
+        manager.refresh(force=True)
     _after_refresh(walk, emulator, manager, clock, before, refreshes)
 
 
