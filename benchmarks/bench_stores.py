@@ -90,11 +90,16 @@ def hot_path_us(store: SealedStore) -> float:
         )
     )
     manager.token()
-    loops = 200_000
-    started = time.perf_counter()
-    for _ in range(loops):
-        manager.token()
-    return (time.perf_counter() - started) / loops * 1e6
+    # The hot path never touches the store, so backends differ here only by noise (a
+    # tenth of a microsecond: caches, the other core's load). The best of seven rounds
+    # is the figure least disturbed by whatever else the machine runs.
+    loops, rounds = 100_000, []
+    for _ in range(7):
+        started = time.perf_counter()
+        for _ in range(loops):
+            manager.token()
+        rounds.append((time.perf_counter() - started) / loops * 1e6)
+    return min(rounds)
 
 
 def cold_start_ms(store: SealedStore, url: str, root: Path) -> float:
