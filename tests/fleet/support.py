@@ -15,7 +15,7 @@ from ctct.emulator import Emulator, EmulatorConfig
 from ctct.emulator.server import EmulatorServer
 from ctct.stores import generate_key
 from tests.fleet.hosts import Fleet, Host
-from tests.refresh.storm import app_args, worker_command
+from tests.refresh.worker import app_args, command
 
 
 @dataclass
@@ -48,7 +48,7 @@ def login(
     host: Host, base_url: str, store: str, env: dict[str, str], profile: str = "default"
 ) -> float:
     """A device-flow login made on ``host`` and stored; the access token's expiry."""
-    done = host.run([*worker_command("login", base_url, store), "--profile", profile], env=env)
+    done = host.run([*command("login", base_url, store, "--profile", profile)], env=env)
     assert done.returncode == 0, done.stderr
     return float(json.loads(done.stdout)["expires_at"])
 

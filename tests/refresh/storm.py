@@ -7,41 +7,21 @@ from __future__ import annotations
 import itertools
 import json
 import subprocess
-import sys
 import time
 from typing import Any
 
 from ctct.emulator import Emulator
-from ctct.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from tests.refresh.worker import command
 
 PROCESSES = 16
 THREADS = 8
 TTL = 10
 
 
-def app_args(base_url: str, store: str) -> list[str]:
-    """The worker flags naming the emulator's default app and the store."""
-    return [
-        "--base-url",
-        base_url,
-        "--client-id",
-        DEFAULT_CLIENT_ID,
-        "--client-secret",
-        DEFAULT_CLIENT_SECRET,
-        "--store",
-        store,
-    ]
-
-
-def worker_command(mode: str, base_url: str, store: str) -> list[str]:
-    """``python -m tests.refresh.worker MODE`` for the default app at ``base_url``."""
-    return [sys.executable, "-m", "tests.refresh.worker", mode, *app_args(base_url, store)]
-
-
 def storm_command(base_url: str, store: str) -> list[str]:
     """``tests.refresh.worker storm``: THREADS threads asking for a token, between the
     times ``start`` sends it once it is ready."""
-    return [*worker_command("storm", base_url, store), "--threads", str(THREADS)]
+    return command("storm", base_url, store, "--threads", str(THREADS))
 
 
 def storm_workers(

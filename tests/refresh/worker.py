@@ -29,15 +29,11 @@ from ctct._secret import Secret
 from ctct.stores import open_store
 
 
-def command(mode: str, base_url: str, store: str, *flags: str) -> list[str]:
-    """The command line of a worker against the default app of the emulator at ``base_url``."""
+def app_args(base_url: str, store: str) -> list[str]:
+    """The worker flags naming the emulator's default app and the store."""
     from ctct.emulator.config import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
     return [
-        sys.executable,
-        "-m",
-        "tests.refresh.worker",
-        mode,
         "--base-url",
         base_url,
         "--client-id",
@@ -46,6 +42,17 @@ def command(mode: str, base_url: str, store: str, *flags: str) -> list[str]:
         DEFAULT_CLIENT_SECRET,
         "--store",
         store,
+    ]
+
+
+def command(mode: str, base_url: str, store: str, *flags: str) -> list[str]:
+    """The command line of a worker against the default app of the emulator at ``base_url``."""
+    return [
+        sys.executable,
+        "-m",
+        "tests.refresh.worker",
+        mode,
+        *app_args(base_url, store),
         *flags,
     ]
 
